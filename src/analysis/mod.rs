@@ -1,0 +1,141 @@
+//! Measurements of a piece of audio, gathered into one [`Features`] struct: the only thing the
+//! model, the target builders and the reports read.
+//!
+//! - [`loudness`]: ITU-R BS.1770-4 / EBU R128 loudness, loudness range (EBU Tech 3342) and true
+//!   peak, through the `ebur128` crate.
+//! - [`spectrum`]: long-term average spectrum of mid and side in third-octave bands
+//!   (IEC 61260 base-10 centres), gated to the loud parts.
+//! - [`dynamics`]: short-term loudness statistics and per-octave crest factors.
+//! - [`stereo`]: side/mid energy, inter-channel correlation, low-end mono compatibility.
+//!
+//! `Features` is versioned ([`FEATURES_SCHEMA_VERSION`]): the model's input vector is built
+//! from it, and a model trained on another schema is refused.
+
+pub mod dynamics;
+pub mod loudness;
+pub mod spectrum;
+pub mod stereo;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::AudioBuffer;
+use crate::error::Result;
+
+/// Bump when a field is added, removed or computed differently.
+pub const FEATURES_SCHEMA_VERSION: u32 = 1;
+
+/// Everything lathe measures about one piece of audio.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub schema_version: u32,
+    pub sample_rate_hz: u32,
+    pub channels: usize,
+    pub frames: usize,
+    pub duration_s: f64,
+    pub loudness: Loudness,
+    pub spectrum: Spectrum,
+    pub dynamics: Dynamics,
+    pub stereo: Stereo,
+    pub quality: Quality,
+}
+
+/// BS.1770 / R128 measurements. Silence gives `-inf` loudness (serialised as `null`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Loudness {
+    pub integrated_lufs: f64,
+    pub max_momentary_lufs: f64,
+    pub max_short_term_lufs: f64,
+    /// Loudness range, EBU Tech 3342.
+    pub lra_lu: f64,
+    /// Highest true peak over all channels (4x oversampled for 44.1/48 kHz, BS.1770-4 Annex 2).
+    pub true_peak_dbtp: f64,
+    pub true_peak_per_channel_dbtp: Vec<f64>,
+    pub sample_peak_dbfs: f64,
+    /// Peak-to-loudness ratio: true peak minus integrated loudness.
+    pub plr_db: f64,
+    /// Sample peak over RMS of the loudest channel, in dB.
+    pub crest_db: f64,
+    /// Short-term loudness curve, one value every [`Loudness::curve_hop_s`] seconds.
+    pub short_term_curve_lufs: Vec<f32>,
+    pub curve_hop_s: f64,
+}
+
+/// Long-term average spectrum in third-octave bands, on the loud (gated) parts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spectrum {
+    /// Band centres, IEC 61260 base-10: `1000 * 10^(k/10)` for k = -17..=13 (20 Hz..20 kHz).
+    pub center_hz: Vec<f64>,
+    /// Mean power per band of mid `(L+R)/2`, dB re full-scale sine... see `spectrum` docs.
+    pub mid_db: Vec<f64>,
+    /// Same for side `(L-R)/2`. A mono signal reads [`SILENT_BAND_DB`].
+    pub side_db: Vec<f64>,
+    /// `mid_db` minus the integrated loudness: the tonal shape, comparable between tracks.
+    pub mid_norm_db: Vec<f64>,
+    /// `side_db` minus the integrated loudness (so width stays visible in the side curve).
+    pub side_norm_db: Vec<f64>,
+}
+
+/// Floor for band levels: quieter bands (and digital silence) read this, never `-inf`.
+pub const SILENT_BAND_DB: f64 = -150.0;
+
+/// How the loudness and the level in each octave move over time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dynamics {
+    /// 10th, 50th and 95th percentiles of the (absolute-gated) short-term loudness.
+    pub short_term_p10_lufs: f64,
+    pub short_term_p50_lufs: f64,
+    pub short_term_p95_lufs: f64,
+    /// Octave band centres for `octave_crest_db` (31.5 Hz .. 16 kHz).
+    pub octave_center_hz: Vec<f64>,
+    /// Peak over RMS of each octave band of the mid signal, dB: low = compressed.
+    pub octave_crest_db: Vec<f64>,
+}
+
+/// Stereo image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stereo {
+    /// Side energy over mid energy, dB (`-inf`... floored at [`SILENT_BAND_DB`] for mono).
+    pub width_db: f64,
+    /// Pearson correlation of left and right, -1..1 (1 for mono).
+    pub correlation: f64,
+    /// Side minus mid per third-octave band, dB.
+    pub band_width_db: Vec<f64>,
+    /// Correlation of left and right below 150 Hz.
+    pub low_end_correlation: f64,
+    /// Level of (L+R) below 150 Hz relative to the mean of L and R levels there, dB:
+    /// 0 for mono bass, strongly negative when the bass cancels in mono.
+    pub low_end_mono_loss_db: f64,
+}
+
+/// Technical condition of the file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Highest third-octave band edge with real content (lossy sources stop near 16 kHz).
+    pub bandwidth_hz: f64,
+    pub dc_offset: Vec<f64>,
+    /// Samples at or above full scale in runs of 3 or more (clipping, not a single peak).
+    pub clipped_samples: u64,
+    /// Heuristic: high peak density near the top, low crest and PLR: looks brick-wall limited.
+    pub looks_limited: bool,
+}
+
+/// Measures everything. Errors on audio shorter than 0.4 s; silence is measured (as `-inf`).
+pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
+    let loudness = loudness::measure(audio)?;
+    let spectrum = spectrum::measure(audio, loudness.integrated_lufs);
+    let dynamics = dynamics::measure(audio, &loudness);
+    let stereo = stereo::measure(audio, &spectrum);
+    let quality = stereo::quality(audio, &spectrum, &loudness, &dynamics);
+    Ok(Features {
+        schema_version: FEATURES_SCHEMA_VERSION,
+        sample_rate_hz: audio.sample_rate_hz,
+        channels: audio.num_channels(),
+        frames: audio.frames(),
+        duration_s: audio.duration_s(),
+        loudness,
+        spectrum,
+        dynamics,
+        stereo,
+        quality,
+    })
+}

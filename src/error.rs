@@ -1,0 +1,75 @@
+//! One error type for the library. Variants carry the offending values so a message can say
+//! exactly what was wrong; the CLI adds which file it was reading or writing.
+
+use std::path::PathBuf;
+
+/// Everything the lathe library can fail with.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read '{}': {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write '{}': {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("'{}' is empty (0 bytes)", path.display())]
+    EmptyFile { path: PathBuf },
+    #[error("'{}' is not a recognised audio file ({reason})", path.display())]
+    UnrecognisedFormat { path: PathBuf, reason: String },
+    #[error("'{}' uses a codec lathe cannot decode: {codec}", path.display())]
+    UnsupportedCodec { path: PathBuf, codec: String },
+    #[error("'{}' is corrupt or truncated: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("'{}' contains no audio frames", path.display())]
+    NoAudio { path: PathBuf },
+    #[error("'{}' has a non-finite sample (NaN or infinity) at frame {frame}, channel {channel}", path.display())]
+    NonFiniteSample {
+        path: PathBuf,
+        frame: usize,
+        channel: usize,
+    },
+    #[error("sample rate {sample_rate_hz} Hz is outside the supported 8000..=384000 Hz")]
+    UnsupportedSampleRate { sample_rate_hz: u32 },
+    #[error("{channels} channels: lathe supports 1 to 8 channels")]
+    UnsupportedChannelCount { channels: usize },
+    #[error("{channels} channels: rendering supports mono and stereo only (analysis works per channel)")]
+    RenderChannels { channels: usize },
+    #[error("audio is {duration_s:.3} s long; loudness measurement needs at least 0.4 s")]
+    TooShort { duration_s: f64 },
+    #[error("audio is {duration_s:.0} s long; the limit for {what} is {limit_s:.0} s")]
+    TooLong {
+        duration_s: f64,
+        limit_s: f64,
+        what: &'static str,
+    },
+    #[error("audio is digital silence: there is nothing to {what}")]
+    Silence { what: &'static str },
+    #[error("output '{}' already exists (pass --force to overwrite it)", path.display())]
+    OutputExists { path: PathBuf },
+    #[error("output '{}' is also an input; lathe never overwrites an input", path.display())]
+    OutputIsInput { path: PathBuf },
+    #[error("cannot write '{}': {reason}", path.display())]
+    UnsupportedOutput { path: PathBuf, reason: String },
+    #[error("loudness meter: {0}")]
+    Meter(String),
+    #[error("invalid setting: {0}")]
+    InvalidSetting(String),
+    #[error("model: {0}")]
+    Model(String),
+}
+
+impl From<ebur128::Error> for Error {
+    fn from(e: ebur128::Error) -> Self {
+        Error::Meter(format!("{e:?}"))
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
