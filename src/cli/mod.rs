@@ -1,0 +1,28 @@
+//! Subcommands of the `lathe` binary. Each turns validated options into library calls.
+
+mod analyze;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// lathe: fast, transparent mastering. Matches a reference, or masters by genre, and says
+/// exactly what it did.
+#[derive(Debug, Parser)]
+#[command(name = "lathe", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure loudness (EBU R128), true peak, tonal balance, dynamics and stereo of files.
+    Analyze(analyze::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+    }
+}
