@@ -23,7 +23,7 @@ pub struct Args {
 
 /// The `--json` contract that scripts read. Non-finite values (silence) print as `null`.
 #[derive(Serialize)]
-struct Summary<'a> {
+pub struct Summary<'a> {
     file: String,
     integrated_lufs: f64,
     true_peak_dbtp: f64,
@@ -131,7 +131,7 @@ pub fn warnings(f: &Features) -> Vec<String> {
     w
 }
 
-fn summary<'a>(path: &Path, f: &'a Features) -> Summary<'a> {
+pub fn summary<'a>(path: &Path, f: &'a Features) -> Summary<'a> {
     Summary {
         file: path.display().to_string(),
         integrated_lufs: f.loudness.integrated_lufs,

@@ -1,6 +1,8 @@
 //! Subcommands of the `lathe` binary. Each turns validated options into library calls.
 
 mod analyze;
+mod common;
+mod match_;
 
 use std::process::ExitCode;
 
@@ -19,10 +21,13 @@ pub struct Cli {
 pub enum Command {
     /// Measure loudness (EBU R128), true peak, tonal balance, dynamics and stereo of files.
     Analyze(analyze::Args),
+    /// Master a mix to sound like a reference track (tone, loudness, dynamics, width).
+    Match(match_::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Match(args) => match_::run(args),
     }
 }
