@@ -208,11 +208,12 @@ fn eq_mono_bass_empties_the_side_below_the_crossover() {
     let g = 20.0 * (f64::from(peak_abs(&y[11_025..33_075])) / 0.5).log10();
     // Design -38.2 dB; 1 dB for the FIR's realisation.
     assert!(g < -37.0, "{g} dB");
-    // An octave above (240 Hz): -0.3 dB by design; 0.1 dB for the realisation.
+    // An octave above (240 Hz): 20 log10(16/17) = -0.53 dB by design; 0.1 dB for the
+    // realisation.
     let x = sine(240.0, 44_100, 0.5, 0.0, 44_100);
     let y = eq.process(&x);
     let g = 20.0 * (f64::from(peak_abs(&y[11_025..33_075])) / 0.5).log10();
-    assert!((g + 0.26).abs() < 0.1, "{g} dB");
+    assert!((g + 0.527).abs() < 0.1, "{g} dB");
 }
 
 // ---------- limiter ----------
@@ -249,11 +250,13 @@ fn limiter_holds_the_ceiling_on_a_40_db_step() {
         };
         let r = limit(&mut ch, fs, &s).unwrap();
         assert_under_ceiling(&ch, fs, -1.0, &format!("+40 dB step ({name})"));
-        // The quiet half is untouched: exactly the input (gain 1).
-        assert!(ch[0][..20_000]
-            .iter()
-            .zip(&base[..20_000])
-            .all(|(a, b)| a == b));
+        // The quiet half is untouched: the input times the final safety trim (1 when none),
+        // to f32 rounding of that one multiplication.
+        let trim = 10f64.powf(r.safety_trim_db / 20.0);
+        for (i, (&y, &x)) in ch[0][..20_000].iter().zip(&base[..20_000]).enumerate() {
+            let want = f64::from(x) * trim;
+            assert!((f64::from(y) - want).abs() <= 1e-7 * want.abs(), "frame {i}: {y} vs {want}");
+        }
         // 5.0 * peak vs -1.1 dBTP threshold: over 14 dB of reduction.
         assert!(r.peak_gain_reduction_db > 14.0, "{}", r.peak_gain_reduction_db);
     }
@@ -322,7 +325,7 @@ fn limiter_output_is_the_input_times_a_smooth_gain() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn limiter_never_exceeds_the_ceiling(
         gain_db in 0.0f64..40.0,
@@ -673,9 +676,10 @@ fn chain_amount_zero_changes_only_the_level() {
             .collect()
     };
     let (mid_in, mid_out) = (mid(&audio), mid(&out.audio));
-    let g = mid_out[1_000] / mid_in[1_000];
+    let g = 10f64.powf(out.log.loudness.gain_db / 20.0);
     for (i, (&y, &x)) in mid_out.iter().zip(&mid_in).enumerate() {
-        // f32 rounding of M/S and the gain: 1e-6 relative.
-        assert!((y - x * g).abs() <= 1e-5 * x.abs().max(1e-3), "frame {i}: {y} vs {}", x * g);
+        // f32 rounding of mid/side, the gain and left/right: a few ulps of full scale (1e-7)
+        // plus 1e-5 relative (the ratio g itself is read from rounded samples).
+        assert!((y - x * g).abs() <= 1e-5 * x.abs() + 1e-6, "frame {i}: {y} vs {}", x * g);
     }
 }
