@@ -23,7 +23,7 @@ TONE=(-f lavfi -i "aevalsrc=${TONE_L}|${TONE_R}:s=44100:d=0.8")
 "${FF[@]}" "${TONE[@]}" -c:a flac -sample_fmt s32 -bits_per_raw_sample 24 tone_s24.flac
 # LAME writes a Xing/LAME info frame with the encoder delay and padding (gapless).
 "${FF[@]}" "${TONE[@]}" -c:a libmp3lame -b:a 192k tone.mp3
-"${FF[@]}" "${TONE[@]}" -c:a libvorbis -q:a 6 tone.ogg
+"${FF[@]}" "${TONE[@]}" -c:a libvorbis -q:a 6 -fflags +bitexact tone.ogg
 # MP4: ffmpeg writes an edit list (elst) whose media_time is the AAC priming (1024 frames).
 "${FF[@]}" "${TONE[@]}" -c:a aac -b:a 192k tone_aac.m4a
 "${FF[@]}" "${TONE[@]}" -c:a alac -sample_fmt s16p tone_alac.m4a
@@ -71,7 +71,7 @@ with open(p, "r+b") as f:
     f.write(b"\x55" * 64)
 PY
 rm -f /tmp/lathe_full.wav /tmp/lathe_full.flac
-"${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=0.5" -c:a libopus -b:a 32k bad_opus.opus # UnsupportedCodec "opus"
+"${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=0.5" -c:a libopus -b:a 32k -fflags +bitexact bad_opus.opus # UnsupportedCodec "opus"
 # NonFiniteSample: stereo 32-bit float WAV at 8 kHz, 0.25 s of 0.25 * sin, NaN at frame 1000 channel 1.
 python3 - <<'PY'
 import math, struct
