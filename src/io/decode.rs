@@ -23,7 +23,7 @@
 
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use symphonia::core::audio::{AudioBufferRef, Signal};
 use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
@@ -71,14 +71,12 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
     let head = &head[..head_len];
     file.seek(SeekFrom::Start(0)).map_err(read_err)?;
 
+    let container = Container::sniff(head);
     let mut riff_streaming = false;
-    let source: Box<dyn MediaSource> = if head.len() == 12
-        && (&head[0..4] == b"RF64" || &head[0..4] == b"BW64")
-        && &head[8..12] == b"WAVE"
-    {
+    let source: Box<dyn MediaSource> = if container == Container::Rf64 {
         rf64_as_riff(path, file)?
     } else {
-        if head.len() == 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        if container == Container::Wav {
             // A writer that streamed to a pipe leaves 0xFFFFFFFF as the data size and symphonia
             // then reads to the end of the file: no frame count was promised.
             riff_streaming = riff_data_size(&mut file) == Some(u32::MAX);
@@ -86,7 +84,11 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
         }
         Box::new(file)
     };
-    let is_mp4 = head.len() >= 8 && &head[4..8] == b"ftyp";
+    let aiff_frames = if container == Container::Aiff {
+        aiff_sample_frames(path)
+    } else {
+        None
+    };
 
     let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
@@ -247,23 +249,41 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
             path: path.to_path_buf(),
         });
     }
-    let decoded_frames = planes[0].len() as u64;
 
-    // The header's promise: fewer frames than announced means a truncated file.
-    if let Some(promised) = promised_frames(&params, rate_hz) {
-        if !riff_streaming && promised > 0 {
-            // Lossy decoders may end up to one packet short of a container's rounded total.
-            let slack = if strict {
-                0
-            } else {
-                u64::from(params.max_frames_per_packet.map_or(4096, |m| m.min(8192) as u32))
-            };
-            if decoded_frames + slack < promised {
-                return Err(corrupt(format!(
-                    "the header promises {promised} frames but only {decoded_frames} can be \
-                     decoded"
-                )));
-            }
+    // The container's frame count, where it is exact: fewer frames means a truncated or damaged
+    // file; more are dropped. symphonia 0.5 returns more than the count in three cases: an AIFF
+    // (it reads the 8-byte offset/blockSize header of SSND as two frames at 16-bit stereo; COMM
+    // has the true count), an Ogg Vorbis stream with a single audio page (it does not apply the
+    // end trim the page's granule position asks for), and FLAC whose last block was padded
+    // (STREAMINFO's total is exact). MP3 is not checked: without a Xing header symphonia only
+    // estimates the count from the bitrate (with one, its gapless trimming is already exact).
+    let promised = match container {
+        Container::Aiff => aiff_frames,
+        Container::Wav if riff_streaming => None,
+        Container::Wav | Container::Rf64 | Container::Flac | Container::Ogg | Container::Mp4 => {
+            promised_frames(&params, rate_hz)
+        }
+        Container::Other => None,
+    };
+    if let Some(promised) = promised.filter(|&n| n > 0) {
+        let decoded_frames = planes[0].len() as u64;
+        // Lossy decoders may end up to one packet short of a container's rounded total.
+        let slack = if strict {
+            0
+        } else {
+            u64::from(
+                params
+                    .max_frames_per_packet
+                    .map_or(4096, |m| m.min(8192) as u32),
+            )
+        };
+        if decoded_frames + slack < promised {
+            return Err(corrupt(format!(
+                "the header promises {promised} frames but only {decoded_frames} can be decoded"
+            )));
+        }
+        for p in &mut planes {
+            p.truncate(promised as usize);
         }
     }
     if strict {
@@ -275,7 +295,7 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
         }
     }
 
-    if is_mp4 {
+    if container == Container::Mp4 {
         if let Some(edit) = read_mp4_edit(path, rate_hz) {
             let len = planes[0].len() as u64;
             let start = edit.skip_frames.min(len);
@@ -303,6 +323,33 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
         });
     }
     Ok(audio)
+}
+
+/// The container, from the first 12 bytes, where this module needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Container {
+    Wav,
+    Rf64,
+    Aiff,
+    Flac,
+    Ogg,
+    Mp4,
+    Other,
+}
+
+impl Container {
+    fn sniff(head: &[u8]) -> Container {
+        let at = |range: std::ops::Range<usize>| head.get(range).unwrap_or(&[]);
+        match (at(0..4), at(4..8), at(8..12)) {
+            (b"RIFF", _, b"WAVE") => Container::Wav,
+            (b"RF64" | b"BW64", _, b"WAVE") => Container::Rf64,
+            (b"FORM", _, b"AIFF" | b"AIFC") => Container::Aiff,
+            (b"fLaC", _, _) => Container::Flac,
+            (b"OggS", _, _) => Container::Ogg,
+            (_, b"ftyp", _) => Container::Mp4,
+            _ => Container::Other,
+        }
+    }
 }
 
 /// Reads into `buf` until it is full or the file ends; returns the bytes read.
@@ -361,7 +408,9 @@ fn reserve_frames(n_frames: Option<u64>, channels: usize, file_len: u64) -> usiz
 fn promised_frames(params: &codecs::CodecParameters, rate_hz: u32) -> Option<u64> {
     let n = params.n_frames?;
     match params.time_base {
-        Some(tb) if tb.denom != 0 && u64::from(tb.denom) != u64::from(rate_hz) * u64::from(tb.numer) => {
+        Some(tb)
+            if tb.denom != 0 && u64::from(tb.denom) != u64::from(rate_hz) * u64::from(tb.numer) =>
+        {
             Some(
                 (u128::from(n) * u128::from(tb.numer) * u128::from(rate_hz) / u128::from(tb.denom))
                     as u64,
@@ -484,6 +533,27 @@ fn codec_name(codec: CodecType) -> String {
         Some(d) => d.short_name.to_string(),
         None => format!("codec id {codec}"),
     }
+}
+
+/// `numSampleFrames` from the COMM chunk of an AIFF/AIFC file (big-endian chunk sizes).
+fn aiff_sample_frames(path: &Path) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(12)).ok()?;
+    for _ in 0..1024 {
+        let mut hdr = [0u8; 8];
+        file.read_exact(&mut hdr).ok()?;
+        let size = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        if &hdr[0..4] == b"COMM" {
+            let mut body = [0u8; 6];
+            file.read_exact(&mut body).ok()?;
+            return Some(u64::from(u32::from_be_bytes([
+                body[2], body[3], body[4], body[5],
+            ])));
+        }
+        let skip = i64::from(size) + i64::from(size & 1);
+        file.seek(SeekFrom::Current(skip)).ok()?;
+    }
+    None
 }
 
 /// The size field of the `data` chunk of a RIFF/WAVE file, if the chunk list can be walked.
@@ -649,7 +719,9 @@ fn mp4_child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
 
 /// `(timescale, duration)` of an `mvhd` or `mdhd` body (same layout for these fields).
 fn mp4_timescale_duration(body: &[u8]) -> Option<(u32, u64)> {
-    let be32 = |at: usize| -> Option<u32> { Some(u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?)) };
+    let be32 = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?))
+    };
     match *body.first()? {
         0 => Some((be32(12)?, u64::from(be32(16)?))),
         1 => Some((
@@ -688,12 +760,15 @@ fn mp4_first_edit(elst: &[u8]) -> Option<(u64, u64)> {
 
 fn mp4_edit_from_moov(moov: &[u8], rate_hz: u32) -> Option<Mp4Edit> {
     let (movie_timescale, _) = mp4_timescale_duration(mp4_child(moov, b"mvhd")?)?;
-    let trak = mp4_boxes(moov).filter(|(k, _)| k == b"trak").map(|(_, b)| b).find(|trak| {
-        mp4_child(trak, b"mdia")
-            .and_then(|mdia| mp4_child(mdia, b"hdlr"))
-            .and_then(|hdlr| hdlr.get(8..12))
-            == Some(b"soun".as_slice())
-    })?;
+    let trak = mp4_boxes(moov)
+        .filter(|(k, _)| k == b"trak")
+        .map(|(_, b)| b)
+        .find(|trak| {
+            mp4_child(trak, b"mdia")
+                .and_then(|mdia| mp4_child(mdia, b"hdlr"))
+                .and_then(|hdlr| hdlr.get(8..12))
+                == Some(b"soun".as_slice())
+        })?;
     let mdia = mp4_child(trak, b"mdia")?;
     let (media_timescale, media_duration) = mp4_timescale_duration(mp4_child(mdia, b"mdhd")?)?;
     if media_timescale == 0 {
