@@ -250,7 +250,8 @@ impl Biquad {
         let (mut x1, mut x2, mut y1, mut y2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for s in x.iter_mut() {
             let x0 = f64::from(*s);
-            let y0 = self.b[0] * x0 + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
+            let y0 =
+                self.b[0] * x0 + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
             x2 = x1;
             x1 = x0;
             y2 = y1;
@@ -387,7 +388,12 @@ fn expand(channels: &mut [Vec<f32>], fs: f64, ratio: f64, release_ms: f64) {
         e = k * e + (1.0 - k) * p;
         *slot = e;
     }
-    let mut sorted: Vec<f64> = env.iter().step_by(64).copied().filter(|v| *v > 1e-12).collect();
+    let mut sorted: Vec<f64> = env
+        .iter()
+        .step_by(64)
+        .copied()
+        .filter(|v| *v > 1e-12)
+        .collect();
     if sorted.is_empty() {
         return;
     }
@@ -458,7 +464,12 @@ fn decode(path: &Path) -> Result<AudioBuffer> {
         reason,
     };
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(|e| unrecognised(e.to_string()))?;
     let mut format = probed.format;
     let track = format
@@ -558,9 +569,7 @@ fn track_rows(entry: &ManifestEntry, variants: usize, seed: u64) -> Result<Vec<S
     }
     let master = analyze(&audio)?;
     if !master.loudness.integrated_lufs.is_finite() {
-        return Err(Error::Silence {
-            what: "learn from",
-        });
+        return Err(Error::Silence { what: "learn from" });
     }
     let y: Vec<String> = target_vector(&master)
         .iter()

@@ -140,10 +140,16 @@ mod tests {
     use super::*;
 
     fn known() -> Vec<String> {
-        ["orchestral", "electronic", "ambient", "rock-metal", "chiptune"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "orchestral",
+            "electronic",
+            "ambient",
+            "rock-metal",
+            "chiptune",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     #[test]
@@ -159,7 +165,10 @@ mod tests {
     #[test]
     fn unknown_genre_lists_known_ones() {
         let e = resolve("polka", &known()).unwrap_err().to_string();
-        assert!(e.contains("polka") && e.contains("orchestral, electronic"), "{e}");
+        assert!(
+            e.contains("polka") && e.contains("orchestral, electronic"),
+            "{e}"
+        );
     }
 
     #[test]

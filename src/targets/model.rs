@@ -129,7 +129,11 @@ pub fn input_names() -> Vec<String> {
 }
 
 fn band(v: &[f64], i: usize) -> f32 {
-    clamp(v.get(i).copied().unwrap_or(BAND_FLOOR_DB), BAND_FLOOR_DB, 20.0)
+    clamp(
+        v.get(i).copied().unwrap_or(BAND_FLOOR_DB),
+        BAND_FLOOR_DB,
+        20.0,
+    )
 }
 
 /// The model input for a mix: see [`input_names`] and the module docs for the conventions.
@@ -175,7 +179,10 @@ pub fn input_vector(mix: &Features) -> Vec<f32> {
                 f64::NAN
             },
         ),
-        ("looks_limited", f64::from(u8::from(mix.quality.looks_limited))),
+        (
+            "looks_limited",
+            f64::from(u8::from(mix.quality.looks_limited)),
+        ),
     ];
     for (name, x) in tail {
         let (lo, hi) = range(name);
@@ -306,7 +313,11 @@ impl Model {
     }
 
     fn genre_names(&self) -> Vec<String> {
-        self.metadata.genres.iter().map(|g| g.name.clone()).collect()
+        self.metadata
+            .genres
+            .iter()
+            .map(|g| g.name.clone())
+            .collect()
     }
 
     /// Resolves a user's genre word (name or alias) to one of this model's genres.
@@ -385,9 +396,18 @@ impl Model {
         Ok(self.targets_from_output(mix, &y, name, f64::from(p[k])))
     }
 
-    fn targets_from_output(&self, mix: &Features, y: &[f32], genre: String, confidence: f64) -> Targets {
+    fn targets_from_output(
+        &self,
+        mix: &Features,
+        y: &[f32],
+        genre: String,
+        confidence: f64,
+    ) -> Targets {
         let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-        let mid_db: Vec<f64> = y64[..BANDS].iter().map(|v| v.clamp(BAND_FLOOR_DB, 20.0)).collect();
+        let mid_db: Vec<f64> = y64[..BANDS]
+            .iter()
+            .map(|v| v.clamp(BAND_FLOOR_DB, 20.0))
+            .collect();
         let side_db: Vec<f64> = y64[BANDS..2 * BANDS]
             .iter()
             .map(|v| v.clamp(BAND_FLOOR_DB, 20.0))
@@ -558,7 +578,9 @@ fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
     };
     let schema_text = get("lathe.features_schema_version")?;
     let schema: u32 = schema_text.trim().parse().map_err(|_| {
-        Error::Model(format!("feature schema version '{schema_text}' is not a number"))
+        Error::Model(format!(
+            "feature schema version '{schema_text}' is not a number"
+        ))
     })?;
     if schema != FEATURES_SCHEMA_VERSION {
         return Err(Error::Model(format!(
