@@ -12,13 +12,12 @@ fn main() -> ExitCode {
     let mut seed = 1u64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let value = |it: &mut std::slice::Iter<String>| it.next().and_then(|v| v.parse().ok());
         match a.as_str() {
-            "--variants" => match value(&mut it) {
+            "--variants" => match it.next().and_then(|v| v.parse().ok()) {
                 Some(v) => variants = v,
                 None => return usage("--variants needs a number"),
             },
-            "--seed" => match value(&mut it) {
+            "--seed" => match it.next().and_then(|v| v.parse().ok()) {
                 Some(v) => seed = v,
                 None => return usage("--seed needs a number"),
             },
