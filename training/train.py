@@ -151,7 +151,7 @@ class TargetsModel:
                 B[:, yk] = X[:, xk]
         return B
 
-    def fit(self, d, idx):
+    def fit(self, d, idx, classifier=True):
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         X, Y, G = d.X[idx], d.Yfill[idx], d.genre[idx]
@@ -169,6 +169,8 @@ class TargetsModel:
             batch_size=min(128, len(X)), tol=1e-5, n_iter_no_change=30,
         )
         self.reg.fit(np.hstack([Xs, self._one_hot(G)]), Rs, sample_weight=w)
+        if not classifier:
+            return self
         present = [g for g in self.genres if np.any(G == g)]
         if len(present) != len(self.genres):
             raise SystemExit(f"genres without training rows: {set(self.genres) - set(present)}")
@@ -422,13 +424,45 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
     L.append("")
     L.append(f"- Regressor: MLP {args.hidden} (ReLU, L2 alpha {args.alpha}), inputs = {len(d.x_names)} mix features "
              f"(standardised) + genre one-hot; outputs = {len(d.y_names)} targets (standardised); band curves "
-             f"predicted as a correction of the mix's own curve. Genre-balanced sample weights.")
+             + ("predicted as a correction of the mix's own curve" if args.residual else "predicted directly")
+             + ". Genre-balanced sample weights.")
+    if args.cv_scores:
+        L.append("- Chosen by 3-fold cross-validation grouped by source package over the training packages "
+                 "only (mid band-curve MAE, dB): "
+                 + "; ".join(f"{h} alpha {a} {'residual' if r else 'direct'}: {sc:.2f}"
+                             for (h, a, r), sc in args.cv_scores) + ".")
     L.append("- Classifier: MLP (32) on the standardised mix features, genre-balanced sample weights.")
     L.append(f"- {final_note}")
     L.append(f"- Exported: `{model_path}` ({size_bytes / 1024:.0f} KiB), ONNX IR 8, opset 17.")
     L.append(f"- Fit time: evaluation model {timings['eval']:.0f} s, final model {timings['final']:.0f} s (this machine).")
     L.append("")
     Path(path).write_text("\n".join(L) + "\n")
+
+
+def cv_select(d, tr, genres, candidates, seed, max_iter, folds=3):
+    """Grouped K-fold over the training sources (never the validation packages): mean in-band
+    mid band-curve MAE of each candidate (hidden, alpha, residual)."""
+    srcs = sorted(set(d.source[tr]), key=lambda s: hashlib.sha256(s.encode()).hexdigest())
+    fold_of = {s: i % folds for i, s in enumerate(srcs)}
+    f = np.array([fold_of[s] for s in d.source[tr]])
+    scores = []
+    for hidden, alpha, residual in candidates:
+        errs = []
+        for k in range(folds):
+            fit_idx, ho = tr[f != k], tr[f == k]
+            if len(ho) == 0 or len(set(d.genre[fit_idx])) < len(genres):
+                # keep every genre in the fit; a fold that removes one is not scored
+                fit_genres = set(d.genre[fit_idx])
+                ho = ho[np.isin(d.genre[ho], list(fit_genres))]
+                if len(ho) == 0:
+                    continue
+            m = TargetsModel(genres, hidden, alpha, seed, residual, max_iter).fit(d, fit_idx, classifier=False)
+            P = m.predict(d, d.X[ho], d.genre[ho])
+            errs.append(mae(P, d.Y[ho], d.mask[ho], d.mid_y))
+        score = float(np.mean(errs))
+        print(f"  cv hidden={hidden} alpha={alpha} residual={residual}: mid MAE {score:.3f}", file=sys.stderr)
+        scores.append(((hidden, alpha, residual), score))
+    return scores
 
 
 def main():
@@ -445,6 +479,8 @@ def main():
     ap.add_argument("--max-iter", type=int, default=600)
     ap.add_argument("--no-residual", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--select", action="store_true",
+                    help="choose hidden/alpha/residual by grouped CV over the training packages")
     ap.add_argument("--no-final-refit", action="store_true",
                     help="ship the evaluated model instead of refitting on all packages")
     args = ap.parse_args()
@@ -472,8 +508,19 @@ def main():
     print(f"{len(d.X)} rows, genres {genres}; train {len(tr)} rows, validation {len(va)} rows ({va_sources})",
           file=sys.stderr)
 
+    residual = not args.no_residual
+    cv_scores = []
+    if args.select:
+        candidates = [((32,), 1e-2, True), ((64, 64), 1e-2, True), ((64, 64), 1e-1, True),
+                      ((128, 64), 1e-1, True), ((64, 64), 1e-2, False)]
+        cv_scores = cv_select(d, tr, genres, candidates, args.seed, args.max_iter)
+        (hidden, args.alpha, residual), _ = min(cv_scores, key=lambda c: c[1])
+        args.hidden = ",".join(str(h) for h in hidden)
+        print(f"  selected hidden={hidden} alpha={args.alpha} residual={residual}", file=sys.stderr)
+    args.residual = residual
+    args.cv_scores = cv_scores
     t0 = time.time()
-    m_eval = TargetsModel(genres, hidden, args.alpha, args.seed, not args.no_residual, args.max_iter).fit(d, tr)
+    m_eval = TargetsModel(genres, hidden, args.alpha, args.seed, residual, args.max_iter).fit(d, tr)
     t_eval = time.time() - t0
     ev = evaluate(d, tr, va, m_eval)
     for label, m, a, b in ev["table"]:
@@ -484,7 +531,7 @@ def main():
     if args.no_final_refit:
         final, note = m_eval, "Shipped model = the evaluated model (trained on the training packages only)."
     else:
-        final = TargetsModel(genres, hidden, args.alpha, args.seed, not args.no_residual, args.max_iter).fit(
+        final = TargetsModel(genres, hidden, args.alpha, args.seed, residual, args.max_iter).fit(
             d, np.arange(len(d.X)))
         note = ("Shipped model: the same recipe refitted on all packages (training + validation) after the "
                 "evaluation above; the numbers above are for the model fitted on the training packages only.")
