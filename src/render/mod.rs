@@ -10,5 +10,3 @@ pub mod dither;
 pub mod eq;
 pub mod limiter;
 pub mod oversample;
-
-pub use chain::{render, RenderLog, RenderSettings, Rendered};

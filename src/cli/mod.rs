@@ -1,0 +1,33 @@
+//! Subcommands of the `lathe` binary. Each turns validated options into library calls.
+
+mod analyze;
+mod common;
+mod match_;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// lathe: fast, transparent mastering. Matches a reference, or masters by genre, and says
+/// exactly what it did.
+#[derive(Debug, Parser)]
+#[command(name = "lathe", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure loudness (EBU R128), true peak, tonal balance, dynamics and stereo of files.
+    Analyze(analyze::Args),
+    /// Master a mix to sound like a reference track (tone, loudness, dynamics, width).
+    Match(match_::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Match(args) => match_::run(args),
+    }
+}
