@@ -36,7 +36,7 @@ use crate::targets::model::{input_names, input_vector, output_names, target_vect
 use crate::units::db_to_gain;
 
 /// Longest stretch of a track that is analysed, seconds (the central part is kept).
-pub const MAX_SECONDS: f64 = 240.0;
+pub const MAX_SECONDS: f64 = 120.0;
 /// Shortest track used, seconds.
 pub const MIN_SECONDS: f64 = 5.0;
 

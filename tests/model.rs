@@ -289,3 +289,64 @@ fn genres_report_their_data() {
         assert!(g.minutes >= 0.0 && g.minutes.is_finite());
     }
 }
+
+#[test]
+fn dataset_rows_are_deterministic_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut manifest = String::from("path,genre,source,track,license\n");
+    for (k, seconds) in [6.0, 7.0].iter().enumerate() {
+        let name = format!("m{k}.wav");
+        let mut w = hound::WavWriter::create(dir.path().join(&name), spec).unwrap();
+        let a = generated_mix(*seconds);
+        for (l, r) in a.channels[0].iter().zip(&a.channels[1]) {
+            w.write_sample(*l).unwrap();
+            w.write_sample(*r).unwrap();
+        }
+        w.finalize().unwrap();
+        manifest.push_str(&format!("{name},electronic,pkg{k},t{k},own\n"));
+    }
+    // One entry that cannot be decoded: skipped and reported, not fatal.
+    std::fs::write(dir.path().join("bad.wav"), b"not audio").unwrap();
+    manifest.push_str("bad.wav,electronic,pkg9,bad,own\n");
+    let m = dir.path().join("manifest.csv");
+    std::fs::write(&m, manifest).unwrap();
+    let run = |threads: usize, out: &str| {
+        let out = dir.path().join(out);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let s = pool
+            .install(|| lathe::dataset::build_dataset(&m, &out, 2, 7, &|_, _| {}))
+            .unwrap();
+        (s, std::fs::read_to_string(out).unwrap())
+    };
+    let (s1, csv1) = run(1, "a.csv");
+    let (s2, csv2) = run(2, "b.csv");
+    assert_eq!(csv1, csv2, "dataset differs between 1 and 2 threads");
+    assert_eq!(
+        (s1.tracks, s1.rows, s1.skipped.len()),
+        (2, 4, 1),
+        "skipped: {:?}",
+        s1.skipped
+    );
+    assert_eq!(s1, s2);
+    let mut lines = csv1.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, lathe::dataset::dataset_header());
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4);
+    let gain_col = header.iter().position(|h| *h == "gain_db").unwrap();
+    for r in &rows {
+        assert_eq!(r.len(), header.len());
+        let g: f64 = r[gain_col].parse().unwrap();
+        assert!((-14.0..=-6.0).contains(&g), "gain {g}");
+        assert!(r.iter().skip(5).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)));
+    }
+}
