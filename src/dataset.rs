@@ -17,8 +17,8 @@
 //!   RMS envelope, ratio 1.0..1.5 above a threshold at the envelope's 60th percentile,
 //!   gain capped at +8 dB, with either programme (release 300 ms) or transient (release
 //!   40 ms) timing;
-//! - gain: the result is set -6..-14 dB below the master's level (before the expander's
-//!   gain, measured on the sample peak so it stays below full scale).
+//! - gain: finally the result is scaled by -6..-14 dB (so a "mix" sits well below the
+//!   master's loudness, as unmastered mixes do).
 //!
 //! Long tracks are cropped to their central [`MAX_SECONDS`] to bound time. Everything is
 //! deterministic from the seed (SplitMix64 per track and variant), whatever the thread count.
