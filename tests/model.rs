@@ -347,6 +347,9 @@ fn dataset_rows_are_deterministic_across_thread_counts() {
         assert_eq!(r.len(), header.len());
         let g: f64 = r[gain_col].parse().unwrap();
         assert!((-14.0..=-6.0).contains(&g), "gain {g}");
-        assert!(r.iter().skip(5).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)));
+        assert!(r
+            .iter()
+            .skip(5)
+            .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)));
     }
 }

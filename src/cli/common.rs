@@ -134,12 +134,22 @@ impl Progress {
 
 /// Decodes a file, naming it in any error.
 pub fn decode(path: &Path) -> anyhow::Result<AudioBuffer> {
-    Ok(lathe::io::decode::decode_file(path)?)
+    lathe::io::decode::decode_file(path).map_err(|e| name_file(path, e))
 }
 
 /// Analyses a decoded file, naming it in any error.
 pub fn analyze(path: &Path, audio: &AudioBuffer) -> anyhow::Result<Features> {
-    lathe::analyze(audio).with_context(|| format!("'{}'", path.display()))
+    lathe::analyze(audio).map_err(|e| name_file(path, e))
+}
+
+/// Makes sure an error message names the file it is about, once.
+pub fn name_file(path: &Path, err: lathe::Error) -> anyhow::Error {
+    let quoted = format!("'{}'", path.display());
+    if err.to_string().contains(&quoted) {
+        err.into()
+    } else {
+        anyhow::Error::new(err).context(quoted)
+    }
 }
 
 /// What `--json` prints after a render.
@@ -181,14 +191,11 @@ pub fn render_and_write(
     let targets = args.overrides().apply(targets)?;
 
     progress.stage("rendering", 0.3);
-    let rendered = render::chain::render_with_progress(
-        mix,
-        mix_features,
-        &targets,
-        &settings,
-        &|f| progress.stage("rendering", 0.3 + 0.6 * f),
-    )
-    .with_context(|| format!("'{}'", mix_path.display()))?;
+    let rendered =
+        render::chain::render_with_progress(mix, mix_features, &targets, &settings, &|f| {
+            progress.stage("rendering", 0.3 + 0.6 * f)
+        })
+        .with_context(|| format!("'{}'", mix_path.display()))?;
 
     progress.stage("writing", 0.9);
     encode::check_output(&args.output, inputs, args.force)?;
