@@ -354,23 +354,15 @@ fn shapes_lathe_cannot_handle_are_refused() {
     write_raw_wav(&p, 44_100, 2, 0);
     assert!(matches!(decode_file(&p), Err(Error::NoAudio { .. })));
 
-    let p = dir.path().join("rate_4k.wav");
-    write_raw_wav(&p, 4_000, 1, 100);
-    assert!(matches!(
-        decode_file(&p),
-        Err(Error::UnsupportedSampleRate {
-            sample_rate_hz: 4_000
-        })
-    ));
-
-    let p = dir.path().join("rate_768k.wav");
-    write_raw_wav(&p, 768_000, 1, 100);
-    assert!(matches!(
-        decode_file(&p),
-        Err(Error::UnsupportedSampleRate {
-            sample_rate_hz: 768_000
-        })
-    ));
+    for rate_hz in [4_000, 7_999, 384_001, 768_000] {
+        let p = dir.path().join(format!("rate_{rate_hz}.wav"));
+        write_raw_wav(&p, rate_hz, 1, 100);
+        let err = decode_file(&p);
+        assert!(
+            matches!(err, Err(Error::UnsupportedSampleRate { sample_rate_hz }) if sample_rate_hz == rate_hz),
+            "{rate_hz} Hz: {err:?}"
+        );
+    }
 
     let p = dir.path().join("nine_channels.wav");
     write_raw_wav(&p, 48_000, 9, 100);
