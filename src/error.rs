@@ -39,7 +39,9 @@ pub enum Error {
     UnsupportedSampleRate { sample_rate_hz: u32 },
     #[error("{channels} channels: lathe supports 1 to 8 channels")]
     UnsupportedChannelCount { channels: usize },
-    #[error("{channels} channels: rendering supports mono and stereo only (analysis works per channel)")]
+    #[error(
+        "{channels} channels: rendering supports mono and stereo only (analysis works per channel)"
+    )]
     RenderChannels { channels: usize },
     #[error("audio is {duration_s:.3} s long; loudness measurement needs at least 0.4 s")]
     TooShort { duration_s: f64 },
@@ -57,6 +59,8 @@ pub enum Error {
     OutputIsInput { path: PathBuf },
     #[error("cannot write '{}': {reason}", path.display())]
     UnsupportedOutput { path: PathBuf, reason: String },
+    #[error("resampling: {0}")]
+    Resample(String),
     #[error("loudness meter: {0}")]
     Meter(String),
     #[error("invalid setting: {0}")]

@@ -1,1 +1,334 @@
-//! (being written)
+//! Loudness, loudness range and peaks after ITU-R BS.1770-4 / EBU R128, measured by the
+//! `ebur128` crate (a port of libebur128 that passes the EBU Tech 3341 and 3342 test sets).
+//!
+//! The audio is fed in 100 ms hops so that momentary (400 ms) and short-term (3 s) loudness can
+//! be read after each hop: their maxima and the short-term curve come from those readings.
+//! Mono files are measured as dual mono (R128: a mono signal played over two loudspeakers),
+//! so a mono file and the stereo file with two identical channels read the same.
+
+use ebur128::{Channel, EbuR128, Mode};
+
+use super::Loudness;
+use crate::audio::AudioBuffer;
+use crate::error::{Error, Result};
+use crate::units::gain_to_db;
+
+/// Hop between readings of momentary and short-term loudness.
+pub const HOP_S: f64 = 0.1;
+/// BS.1770 needs one full 400 ms gating block.
+pub const MIN_DURATION_S: f64 = 0.4;
+
+/// Measures integrated, momentary, short-term loudness, LRA, true and sample peak.
+pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
+    let duration_s = audio.duration_s();
+    if duration_s < MIN_DURATION_S {
+        return Err(Error::TooShort { duration_s });
+    }
+    let channels = audio.num_channels();
+    let mode = Mode::I | Mode::M | Mode::S | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK;
+    let mut meter = EbuR128::new(channels as u32, audio.sample_rate_hz, mode)?;
+    if channels == 1 {
+        meter.set_channel(0, Channel::DualMono)?;
+    }
+
+    let hop = ((HOP_S * f64::from(audio.sample_rate_hz)).round() as usize).max(1);
+    let frames = audio.frames();
+    let mut max_momentary = f64::NEG_INFINITY;
+    let mut max_short_term = f64::NEG_INFINITY;
+    let mut curve = Vec::with_capacity(frames / hop + 1);
+    let mut start = 0;
+    while start < frames {
+        let end = (start + hop).min(frames);
+        let chunk: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
+        meter.add_frames_planar_f32(&chunk)?;
+        // Momentary needs 400 ms and short-term 3 s of audio before a reading means anything.
+        let elapsed_s = end as f64 / f64::from(audio.sample_rate_hz);
+        if elapsed_s >= MIN_DURATION_S - 1e-9 {
+            max_momentary = max_momentary.max(meter.loudness_momentary()?);
+        }
+        let short_term = meter.loudness_shortterm()?;
+        if elapsed_s >= 3.0 - 1e-9 || end == frames {
+            max_short_term = max_short_term.max(short_term);
+        }
+        curve.push(short_term as f32);
+        start = end;
+    }
+
+    let integrated_lufs = meter.loudness_global()?;
+    let lra_lu = meter.loudness_range()?;
+    let true_peak_per_channel_dbtp = (0..channels)
+        .map(|c| meter.true_peak(c as u32).map(gain_to_db))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let true_peak_dbtp = max_of(&true_peak_per_channel_dbtp);
+    let sample_peak_dbfs = max_of(
+        &(0..channels)
+            .map(|c| meter.sample_peak(c as u32).map(gain_to_db))
+            .collect::<std::result::Result<Vec<_>, _>>()?,
+    );
+    let loudest_rms_db = audio
+        .channels
+        .iter()
+        .map(|c| {
+            let ms = c.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / frames as f64;
+            10.0 * ms.log10()
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+
+    Ok(Loudness {
+        integrated_lufs,
+        max_momentary_lufs: max_momentary,
+        max_short_term_lufs: max_short_term,
+        lra_lu,
+        true_peak_dbtp,
+        true_peak_per_channel_dbtp,
+        sample_peak_dbfs,
+        plr_db: finite_or_zero(true_peak_dbtp - integrated_lufs),
+        crest_db: finite_or_zero(sample_peak_dbfs - loudest_rms_db),
+        short_term_curve_lufs: curve,
+        curve_hop_s: HOP_S,
+    })
+}
+
+fn max_of(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Ratios of two `-inf` levels (silence) are undefined: report 0 dB rather than NaN.
+fn finite_or_zero(db: f64) -> f64 {
+    if db.is_finite() {
+        db
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! EBU Tech 3341 (2016) and Tech 3342 (2016) cases, generated from sines.
+    use super::*;
+    use crate::units::db_to_gain;
+    use std::f64::consts::PI;
+
+    /// Appends `seconds` of a sine at `dbfs` (peak level, as the EBU documents define it).
+    fn sine(out: &mut Vec<f32>, rate: u32, freq_hz: f64, dbfs: f64, seconds: f64, phase: f64) {
+        let amp = db_to_gain(dbfs);
+        let n = (seconds * f64::from(rate)).round() as usize;
+        let start = out.len();
+        out.extend((0..n).map(|i| {
+            let t = (start + i) as f64 / f64::from(rate);
+            (amp * (2.0 * PI * freq_hz * t + phase).sin()) as f32
+        }));
+    }
+
+    fn stereo_sequence(segments: &[(f64, f64)]) -> AudioBuffer {
+        let mut ch = Vec::new();
+        for &(dbfs, seconds) in segments {
+            sine(&mut ch, 48_000, 1_000.0, dbfs, seconds, 0.0);
+        }
+        AudioBuffer::new(48_000, vec![ch.clone(), ch]).unwrap()
+    }
+
+    // Tech 3341 tolerance for integrated, momentary and short-term loudness: +-0.1 LU.
+    const TOL_LU: f64 = 0.1;
+
+    fn assert_close(actual: f64, expected: f64, tol: f64, what: &str) {
+        assert!(
+            (actual - expected).abs() <= tol,
+            "{what}: expected {expected} +-{tol}, got {actual}"
+        );
+    }
+
+    #[test]
+    fn tech3341_case1_minus23() {
+        let l = measure(&stereo_sequence(&[(-23.0, 20.0)])).unwrap();
+        assert_close(l.integrated_lufs, -23.0, TOL_LU, "integrated");
+        assert_close(l.max_momentary_lufs, -23.0, TOL_LU, "max momentary");
+        assert_close(l.max_short_term_lufs, -23.0, TOL_LU, "max short-term");
+    }
+
+    #[test]
+    fn tech3341_case2_minus33() {
+        let l = measure(&stereo_sequence(&[(-33.0, 20.0)])).unwrap();
+        assert_close(l.integrated_lufs, -33.0, TOL_LU, "integrated");
+    }
+
+    #[test]
+    fn tech3341_case3_relative_gate() {
+        let l = measure(&stereo_sequence(&[
+            (-36.0, 10.0),
+            (-23.0, 60.0),
+            (-36.0, 10.0),
+        ]))
+        .unwrap();
+        assert_close(l.integrated_lufs, -23.0, TOL_LU, "integrated");
+    }
+
+    #[test]
+    fn tech3341_case4_absolute_and_relative_gate() {
+        let segments = [
+            (-72.0, 10.0),
+            (-36.0, 10.0),
+            (-23.0, 60.0),
+            (-36.0, 10.0),
+            (-72.0, 10.0),
+        ];
+        let l = measure(&stereo_sequence(&segments)).unwrap();
+        assert_close(l.integrated_lufs, -23.0, TOL_LU, "integrated");
+    }
+
+    #[test]
+    fn tech3341_case5_level_changes() {
+        let l = measure(&stereo_sequence(&[
+            (-26.0, 20.0),
+            (-20.0, 20.1),
+            (-26.0, 20.0),
+        ]))
+        .unwrap();
+        assert_close(l.integrated_lufs, -23.0, TOL_LU, "integrated");
+    }
+
+    #[test]
+    fn tech3341_case6_five_channels() {
+        let rate = 48_000;
+        let mut front = Vec::new();
+        sine(&mut front, rate, 1_000.0, -28.0, 20.0, 0.0);
+        let mut centre = Vec::new();
+        sine(&mut centre, rate, 1_000.0, -24.0, 20.0, 0.0);
+        let mut surround = Vec::new();
+        sine(&mut surround, rate, 1_000.0, -30.0, 20.0, 0.0);
+        // Tech 3341 case 6: L, R -28 dBFS; C -24 dBFS; Ls, Rs -30 dBFS. ebur128's default
+        // layout for 5 channels is L, R, C, Ls, Rs (surrounds weighted +1.5 dB).
+        let audio = AudioBuffer::new(
+            rate,
+            vec![front.clone(), front, centre, surround.clone(), surround],
+        )
+        .unwrap();
+        let l = measure(&audio).unwrap();
+        assert_close(l.integrated_lufs, -23.0, TOL_LU, "integrated");
+    }
+
+    /// Tech 3341 true-peak cases: 48 kHz, tolerance +0.2 / -0.4 dB.
+    fn true_peak_case(freq_hz: f64, amp: f64, phase_deg: f64, expected_dbtp: f64) {
+        let mut ch = Vec::new();
+        sine(
+            &mut ch,
+            48_000,
+            freq_hz,
+            gain_to_db(amp),
+            1.0,
+            phase_deg.to_radians(),
+        );
+        // A sine switched on mid-cycle is a step, and a step really does overshoot between
+        // samples. A 20 ms raised-cosine fade-in removes the step; the steady part is the test.
+        let fade = 960;
+        for (i, s) in ch.iter_mut().take(fade).enumerate() {
+            *s *= (0.5 - 0.5 * (std::f64::consts::PI * i as f64 / fade as f64).cos()) as f32;
+        }
+        let l = measure(&AudioBuffer::new(48_000, vec![ch.clone(), ch]).unwrap()).unwrap();
+        let err = l.true_peak_dbtp - expected_dbtp;
+        assert!(
+            (-0.4..=0.2).contains(&err),
+            "{freq_hz} Hz, amplitude {amp}, phase {phase_deg} deg: expected {expected_dbtp} dBTP +0.2/-0.4, got {}",
+            l.true_peak_dbtp
+        );
+    }
+
+    #[test]
+    fn tech3341_case15_fs4_phase0() {
+        true_peak_case(12_000.0, 0.5, 0.0, -6.0);
+    }
+
+    #[test]
+    fn tech3341_case16_fs4_phase45() {
+        true_peak_case(12_000.0, 0.5, 45.0, -6.0);
+    }
+
+    #[test]
+    fn tech3341_case17_fs6_phase60() {
+        true_peak_case(8_000.0, 0.5, 60.0, -6.0);
+    }
+
+    #[test]
+    fn tech3341_case18_fs8_phase67_5() {
+        true_peak_case(6_000.0, 0.5, 67.5, -6.0);
+    }
+
+    #[test]
+    fn tech3341_case19_fs4_phase45_overs() {
+        true_peak_case(12_000.0, 1.41, 45.0, 3.0);
+    }
+
+    // Tech 3342 tolerance for LRA: +-1 LU.
+    #[test]
+    fn tech3342_case1_lra10() {
+        let l = measure(&stereo_sequence(&[(-20.0, 20.0), (-30.0, 20.0)])).unwrap();
+        assert_close(l.lra_lu, 10.0, 1.0, "LRA");
+    }
+
+    #[test]
+    fn tech3342_case2_lra5() {
+        let l = measure(&stereo_sequence(&[(-20.0, 20.0), (-15.0, 20.0)])).unwrap();
+        assert_close(l.lra_lu, 5.0, 1.0, "LRA");
+    }
+
+    #[test]
+    fn tech3342_case3_lra20() {
+        let l = measure(&stereo_sequence(&[(-40.0, 20.0), (-20.0, 20.0)])).unwrap();
+        assert_close(l.lra_lu, 20.0, 1.0, "LRA");
+    }
+
+    #[test]
+    fn tech3342_case4_lra15() {
+        let segments = [
+            (-50.0, 20.0),
+            (-35.0, 20.0),
+            (-20.0, 20.0),
+            (-35.0, 20.0),
+            (-50.0, 20.0),
+        ];
+        let l = measure(&stereo_sequence(&segments)).unwrap();
+        assert_close(l.lra_lu, 15.0, 1.0, "LRA");
+    }
+
+    #[test]
+    fn mono_reads_as_dual_mono() {
+        let mut ch = Vec::new();
+        sine(&mut ch, 44_100, 1_000.0, -23.0, 5.0, 0.0);
+        let mono = measure(&AudioBuffer::new(44_100, vec![ch.clone()]).unwrap()).unwrap();
+        let stereo = measure(&AudioBuffer::new(44_100, vec![ch.clone(), ch]).unwrap()).unwrap();
+        // Identical processing of identical samples: equal to float rounding.
+        assert_close(
+            mono.integrated_lufs,
+            stereo.integrated_lufs,
+            1e-9,
+            "mono vs stereo",
+        );
+    }
+
+    #[test]
+    fn silence_is_minus_infinity_not_nan() {
+        let audio = AudioBuffer::new(44_100, vec![vec![0.0; 44_100]; 2]).unwrap();
+        let l = measure(&audio).unwrap();
+        assert_eq!(l.integrated_lufs, f64::NEG_INFINITY);
+        assert_eq!(l.true_peak_dbtp, f64::NEG_INFINITY);
+        assert_eq!(l.plr_db, 0.0);
+        assert!(!l.lra_lu.is_nan());
+    }
+
+    #[test]
+    fn too_short_is_refused() {
+        let audio = AudioBuffer::new(44_100, vec![vec![0.1; 10_000]; 2]).unwrap();
+        assert!(matches!(measure(&audio), Err(Error::TooShort { .. })));
+    }
+
+    #[test]
+    fn plr_and_crest_of_a_sine() {
+        let mut ch = Vec::new();
+        sine(&mut ch, 48_000, 1_000.0, -20.0, 5.0, 0.0);
+        let l = measure(&AudioBuffer::new(48_000, vec![ch.clone(), ch]).unwrap()).unwrap();
+        // A sine's crest factor is sqrt(2) = 3.01 dB; its PLR is -20 - (-20) = 0 dB within the
+        // true-peak tolerance.
+        assert_close(l.crest_db, 3.01, 0.01, "crest");
+        assert_close(l.plr_db, 0.0, 0.2, "PLR");
+    }
+}

@@ -13,6 +13,7 @@
 
 pub mod dynamics;
 pub mod loudness;
+pub mod quality;
 pub mod spectrum;
 pub mod stereo;
 
@@ -65,7 +66,8 @@ pub struct Loudness {
 pub struct Spectrum {
     /// Band centres, IEC 61260 base-10: `1000 * 10^(k/10)` for k = -17..=13 (20 Hz..20 kHz).
     pub center_hz: Vec<f64>,
-    /// Mean power per band of mid `(L+R)/2`, dB re full-scale sine... see `spectrum` docs.
+    /// Mean power per band of mid (mean of the channels), dB re full-scale RMS: a sine of
+    /// amplitude A in a band reads `20 log10(A / sqrt 2)`.
     pub mid_db: Vec<f64>,
     /// Same for side `(L-R)/2`. A mono signal reads [`SILENT_BAND_DB`].
     pub side_db: Vec<f64>,
@@ -94,7 +96,7 @@ pub struct Dynamics {
 /// Stereo image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stereo {
-    /// Side energy over mid energy, dB (`-inf`... floored at [`SILENT_BAND_DB`] for mono).
+    /// Side energy over mid energy, dB, floored at [`SILENT_BAND_DB`] (mono).
     pub width_db: f64,
     /// Pearson correlation of left and right, -1..1 (1 for mono).
     pub correlation: f64,
@@ -121,11 +123,18 @@ pub struct Quality {
 
 /// Measures everything. Errors on audio shorter than 0.4 s; silence is measured (as `-inf`).
 pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
-    let loudness = loudness::measure(audio)?;
-    let spectrum = spectrum::measure(audio, loudness.integrated_lufs);
-    let dynamics = dynamics::measure(audio, &loudness);
-    let stereo = stereo::measure(audio, &spectrum);
-    let quality = stereo::quality(audio, &spectrum, &loudness, &dynamics);
+    let (measured, lts) = rayon::join(
+        || -> Result<_> {
+            let loudness = loudness::measure(audio)?;
+            let dynamics = dynamics::measure(audio, &loudness);
+            Ok((loudness, dynamics))
+        },
+        || spectrum::long_term(audio),
+    );
+    let (loudness, dynamics) = measured?;
+    let spectrum = lts.bands(loudness.integrated_lufs);
+    let stereo = stereo::measure(audio, &lts, &spectrum);
+    let quality = quality::measure(audio, &lts, &loudness);
     Ok(Features {
         schema_version: FEATURES_SCHEMA_VERSION,
         sample_rate_hz: audio.sample_rate_hz,

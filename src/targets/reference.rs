@@ -1,1 +1,52 @@
-//! (being written)
+//! Targets from a reference track: "make my mix sound like this one".
+//!
+//! The reference's loudness-normalised band curves become the tonal targets, its integrated
+//! loudness, PLR and short-term spread the loudness and dynamics targets, its side/mid ratio the
+//! width target. The reference may have any sample rate: bands are in hertz.
+
+use super::{TargetSource, Targets};
+use crate::analysis::Features;
+use crate::error::{Error, Result};
+
+/// Default true-peak ceiling, dBTP (EBU R128 s1 and the streaming services' advice).
+pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
+/// Low-end correlation above which the reference's bass counts as mono.
+const MONO_BASS_CORRELATION: f64 = 0.95;
+/// Crossover below which side content is removed when the reference's bass is mono.
+pub const MONO_BASS_HZ: f64 = 120.0;
+
+/// Builds targets that make a mix match `reference`.
+pub fn from_reference(reference: &Features, name: &str) -> Result<Targets> {
+    if !reference.loudness.integrated_lufs.is_finite() {
+        return Err(Error::Silence {
+            what: "use as a reference",
+        });
+    }
+    let d = &reference.dynamics;
+    Ok(Targets {
+        source: TargetSource::Reference {
+            name: name.to_string(),
+        },
+        center_hz: reference.spectrum.center_hz.clone(),
+        mid_db: reference.spectrum.mid_norm_db.clone(),
+        side_db: reference.spectrum.side_norm_db.clone(),
+        integrated_lufs: reference.loudness.integrated_lufs,
+        plr_db: reference.loudness.plr_db,
+        short_term_spread_lu: spread(d.short_term_p95_lufs, d.short_term_p10_lufs),
+        width_db: reference.stereo.width_db,
+        mono_bass_below_hz: (reference.stereo.low_end_correlation > MONO_BASS_CORRELATION)
+            .then_some(MONO_BASS_HZ),
+        bandwidth_hz: reference.quality.bandwidth_hz,
+        ceiling_dbtp: DEFAULT_CEILING_DBTP,
+    })
+}
+
+/// p95 - p10 of short-term loudness; 0 when either is missing (audio shorter than 3 s).
+pub fn spread(p95: f64, p10: f64) -> f64 {
+    let s = p95 - p10;
+    if s.is_finite() {
+        s
+    } else {
+        0.0
+    }
+}

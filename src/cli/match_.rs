@@ -1,0 +1,55 @@
+//! `lathe match MIX REFERENCE -o OUT`: make a mix sound like a reference track.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use lathe::targets::reference::from_reference;
+
+use super::common::{analyze, decode, render_and_write, Progress, RenderArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The mix to master.
+    pub mix: PathBuf,
+    /// A finished track whose tone, loudness, dynamics and width to match.
+    pub reference: PathBuf,
+    #[command(flatten)]
+    pub render: RenderArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Refuse a clobber before spending any time.
+    lathe::io::encode::check_output(
+        &args.render.output,
+        &[&args.mix, &args.reference],
+        args.render.force,
+    )?;
+    let progress = Progress::new(args.render.json);
+    progress.stage("decoding", 0.0);
+    let (mix, reference) = rayon::join(|| decode(&args.mix), || decode(&args.reference));
+    let (mix, reference) = (mix?, reference?);
+    progress.stage("analysing", 0.15);
+    let (mix_features, ref_features) = rayon::join(
+        || analyze(&args.mix, &mix),
+        || analyze(&args.reference, &reference),
+    );
+    let (mix_features, ref_features) = (mix_features?, ref_features?);
+    drop(reference);
+    let name = args
+        .reference
+        .file_name()
+        .map_or_else(|| args.reference.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let targets = from_reference(&ref_features, &name)
+        .with_context(|| format!("reference '{}'", args.reference.display()))?;
+    render_and_write(
+        &args.mix,
+        &[&args.mix, &args.reference],
+        &mix,
+        &mix_features,
+        targets,
+        &args.render,
+        &progress,
+    )
+}
