@@ -84,6 +84,9 @@ pub struct LimiterReport {
     pub relimit_passes: usize,
 }
 
+/// Room left under the ceiling by the final check, dB: 16-bit TPDF dither adds at most 2 LSB
+/// (6.1e-5), which at a -1 dBTP peak (0.89) moves it by 0.0006 dB.
+const DITHER_ROOM_DB: f64 = 0.01;
 /// Most extra limiting passes after an overshoot.
 const MAX_RELIMITS: usize = 2;
 /// Most margin the extra passes may add, dB.
@@ -103,7 +106,9 @@ pub fn limit(
     check_settings(settings)?;
     let frames = channels.first().map_or(0, Vec::len);
     let interp = Interpolator::detector(sample_rate_hz);
-    let ceiling = db_to_gain(settings.ceiling_dbtp);
+    // The check aims DITHER_ROOM_DB under the ceiling so that 16-bit TPDF dither added when
+    // encoding cannot carry a peak over it.
+    let ceiling = db_to_gain(settings.ceiling_dbtp - DITHER_ROOM_DB);
     // Frames more than MAX_EXTRA_MARGIN_DB + 1 dB under the first threshold cannot need
     // limiting in any attempt: the detector may skip their interpolation.
     let skip_below =
