@@ -829,3 +829,53 @@ fn chain_matches_a_reference_through_the_analysis() {
     assert!((t.width_db - out.log.width.measured_width_db).abs() < 6.0);
     assert!((after.stereo.width_db - t.width_db).abs() < 0.5);
 }
+
+#[test]
+fn chain_converges_under_heavy_limiting() {
+    let audio = programme(44_100, 8.0);
+    let mut t = targets(-12.0);
+    t.integrated_lufs = -9.0;
+    let out = render(&audio, &flat_mix(&audio), &t, &RenderSettings::default()).unwrap();
+    let (lufs, tp) = measure(&out.audio.channels, 44_100);
+    let lim = out.log.limiter.as_ref().unwrap();
+    eprintln!(
+        "heavy limiting: {lufs:.3} LUFS (target -9) in {} passes, peak GR {:.2} dB, avg GR {:.2} dB, \
+         {tp:.3} dBTP, re-limits {}, trim {:.3} dB",
+        out.log.loudness.passes,
+        lim.peak_gain_reduction_db,
+        lim.avg_gain_reduction_db,
+        lim.relimit_passes,
+        lim.safety_trim_db
+    );
+    // 0.1 LU: the render's loudness tolerance, reached within the default 4 passes.
+    assert!((lufs + 9.0).abs() <= 0.1, "{lufs}");
+    assert!(out.log.loudness.passes <= 4);
+    assert!(tp <= -1.0);
+    assert!(reference_tp_db(&out.audio.channels) <= -1.0);
+    assert!(lim.peak_gain_reduction_db > 3.0);
+    assert!(out.log.warnings.is_empty(), "{:?}", out.log.warnings);
+}
+
+#[test]
+fn chain_leaves_dynamics_alone_when_the_mix_is_already_compressed() {
+    let audio = programme(44_100, 5.0);
+    let mut mix = flat_mix(&audio);
+    // Spread 4 LU, target 6 LU: already more compressed than the target.
+    mix.dynamics.short_term_p10_lufs = -22.0;
+    mix.dynamics.short_term_p95_lufs = -18.0;
+    let out = render(&audio, &mix, &targets(-12.0), &RenderSettings::default()).unwrap();
+    assert!(!out.log.compressor.applied);
+    assert_eq!(out.log.compressor.max_gain_reduction_db, 0.0);
+}
+
+#[test]
+fn limiter_holds_the_ceiling_at_96_khz() {
+    // 2x detector from 88.2 kHz on.
+    let fs = 96_000;
+    let x = scale(&pink(48_000, 21), 6.0);
+    let y = scale(&pink(48_000, 22), 6.0);
+    let mut ch = vec![x, y];
+    let r = limit(&mut ch, fs, &LimiterSettings::default()).unwrap();
+    assert_eq!(r.oversampling, 2);
+    assert_under_ceiling(&ch, fs, -1.0, "pink noise at 96 kHz");
+}
