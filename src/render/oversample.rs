@@ -16,6 +16,9 @@
 
 use rayon::prelude::*;
 
+/// Headroom of the half-sample screen in [`Interpolator::frame_peaks`]: 3.5 dB.
+pub const SCREEN_RATIO: f32 = 1.496_236;
+
 /// Oversampling factor of the limiter's peak detector at a sample rate.
 pub fn detector_factor(sample_rate_hz: u32) -> usize {
     if sample_rate_hz >= 88_200 {
@@ -181,10 +184,14 @@ impl Interpolator {
     /// that falls between the oversampled points, which a plain 4x reading misses by up to
     /// `1 - cos(pi f / (4 fs))` (0.45 dB at 0.8 x Nyquist).
     ///
-    /// Samples outside the slice are zero. Frames whose neighbourhood cannot reach
-    /// `skip_below` (by [`abs_sum_bound`]) get an upper bound below `skip_below` instead of the
-    /// exact value: callers that only care about peaks above a threshold save the
-    /// interpolation there.
+    /// Samples outside the slice are zero. Frames that cannot reach `skip_below` get an
+    /// estimate under `skip_below` instead of the exact value: callers that only care about
+    /// peaks above a threshold save the interpolation there. Two screens decide: the
+    /// neighbourhood's largest sample times [`abs_sum_bound`] (a strict bound), then the
+    /// largest of `x[f]`, the half-sample point and `x[f + 1]` times [`SCREEN_RATIO`] (3.5 dB:
+    /// a sinusoid below 0.45 x fs has its crest within 0.71 rad of one of those points, so at
+    /// most `1 / cos(0.71)` = 2.4 dB above them; a heuristic for mixtures, which the limiter's
+    /// final check backs up).
     ///
     /// [`abs_sum_bound`]: Interpolator::abs_sum_bound
     pub fn frame_peaks(&self, x: &[f32], skip_below: f32) -> Vec<f32> {
@@ -210,6 +217,15 @@ impl Interpolator {
                 *o = (local * bound).max(s);
                 last_point = None;
                 continue;
+            }
+            if r % 2 == 0 {
+                let half = self.point(&padded[f..f + t], r / 2).abs();
+                let coarse = s.max(half).max(x.get(f + 1).map_or(0.0, |v| v.abs()));
+                if coarse * SCREEN_RATIO < skip_below {
+                    *o = coarse * SCREEN_RATIO;
+                    last_point = None;
+                    continue;
+                }
             }
             *o = self.refined_peak(x, &padded, f, &mut points, last_point);
             last_point = Some(points[r]);
