@@ -5,8 +5,8 @@
 //! values on the grid round-trip exactly) and clamps to the integer range only at that
 //! conversion; float output is written as is, overs included. 16 bit gets TPDF dither
 //! ([`crate::render::dither`]); 24 bit is rounded without dither: its rounding error
-//! (about -151 dBFS RMS) is far below the noise of any converter or recording, so dither would
-//! only add noise.
+//! (-149 dBFS RMS) is far below the noise of any converter or recording, so dither would only
+//! add noise.
 //!
 //! Writing is atomic: the file is written to a temporary `.NAME.lathe-tmp-PID-N` in the same
 //! folder, flushed to disk (`fsync`) and renamed over the target, so a crash or a full disk never

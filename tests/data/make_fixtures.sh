@@ -78,6 +78,17 @@ with open(p, "r+b") as f:
 PY
 rm -f /tmp/lathe_full.wav /tmp/lathe_full.flac
 "${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=0.5" -c:a libopus -b:a 32k -fflags +bitexact bad_opus.opus # UnsupportedCodec "opus"
+# Corrupt via a decoder panic: one byte of a small ALAC file changed (found by a search loop)
+# makes symphonia 0.5.5's ALAC decoder index out of range (lib.rs:699); decode_file catches it.
+"${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=8000:duration=0.6" -c:a alac -sample_fmt s16p \
+    bad_alac_panic.m4a
+python3 - <<'PY'
+with open("bad_alac_panic.m4a", "r+b") as f:
+    f.seek(3210)
+    assert f.read(1) == b"\x00"
+    f.seek(3210)
+    f.write(b"\x41")
+PY
 # NonFiniteSample: stereo 32-bit float WAV at 8 kHz, 0.25 s of 0.25 * sin, NaN at frame 1000 channel 1.
 python3 - <<'PY'
 import math, struct
