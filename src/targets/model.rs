@@ -225,6 +225,9 @@ pub fn target_vector(master: &Features) -> Vec<f32> {
     v
 }
 
+/// `(best genre, its probability, every genre with its probability, most likely first)`.
+pub type GenreGuess = (String, f64, Vec<(String, f64)>);
+
 /// Everything the ONNX file says about itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelMetadata {
@@ -447,7 +450,7 @@ impl Model {
     }
 
     /// Detects the genre of a mix: `(best genre, its probability, all genres by probability)`.
-    pub fn detect_genre(&self, mix: &Features) -> Result<(String, f64, Vec<(String, f64)>)> {
+    pub fn detect_genre(&self, mix: &Features) -> Result<GenreGuess> {
         let names = self.genre_names();
         let (_, p) = self.run(mix, &vec![0.0; names.len()])?;
         let mut ranked: Vec<(String, f64)> = names
