@@ -356,7 +356,9 @@ fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
             block[i] = block[i].max(block[i + 1]);
         }
     }
-    (0..=n - w).map(|i| suffix[i].max(prefix[i + w - 1])).collect()
+    (0..=n - w)
+        .map(|i| suffix[i].max(prefix[i + w - 1]))
+        .collect()
 }
 
 /// True peak (linear, largest over channels) by the [`Interpolator::reference`] 8x
@@ -391,7 +393,9 @@ mod tests {
 
     #[test]
     fn sliding_max_matches_brute_force() {
-        let x: Vec<f32> = (0..50).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.1).collect();
+        let x: Vec<f32> = (0..50)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.1)
+            .collect();
         for w in [1, 2, 5, 7, 49, 50] {
             let fast = sliding_max_abs(&x, w);
             let slow: Vec<f32> = x
