@@ -1,1 +1,791 @@
-//! (being written)
+//! The render chain: matched EQ (mid/side) -> compressor -> width -> loudness gain -> limiter.
+//!
+//! [`render`] reads the mix's [`Features`] and the [`Targets`] and decides every setting:
+//!
+//! - **EQ**: per band, target minus mix (`mid_db - mid_norm_db`, the same for side),
+//!   conditioned by [`eq::condition_band_gains`] and scaled by `amount * eq_amount`. The side
+//!   curve keeps its shape but takes the mid curve's mean level (over 100 Hz..8 kHz): the
+//!   side/mid balance is the width stage's job, bounded there. Mono bass: the side EQ also
+//!   high-passes below `targets.mono_bass_below_hz`.
+//! - **Compressor**: only when the mix's short-term loudness spread (p95 - p10) exceeds the
+//!   target's. Threshold and ratio come from the short-term level distribution of the EQ'd
+//!   signal: compressing the part above a threshold `T` by a ratio `R` turns a spread
+//!   `S = p95 - p10` into `(T - p10) + (p95 - T) / R`; `T` is tried at p50, halfway to p10,
+//!   and at p10, and `R` is solved for and bounded to 1..=4.
+//! - **Width**: side gain `target width - measured width` (side over mid energy, dB, measured
+//!   after the EQ and compressor), bounded to +-6 dB, scaled by `amount`.
+//! - **Loudness**: gain to the target integrated loudness (ITU-R BS.1770-4 via `ebur128`), then
+//!   the limiter, then measure and correct (secant steps) until within
+//!   `loudness_tolerance_lu` or `max_passes`; never more than 12 dB of limiting.
+//!   Without the limiter, the gain stops where the true peak meets the ceiling.
+//!
+//! Determinism: the EQ's blocks and the channels run in parallel with fixed boundaries, every
+//! sum runs in a fixed order: the output does not depend on the thread count.
+
+use serde::Serialize;
+
+use super::compressor::{compress, CompressorReport, CompressorSettings};
+use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
+use super::limiter::{limit, output_true_peak, LimiterReport, LimiterSettings};
+use crate::analysis::Features;
+use crate::audio::AudioBuffer;
+use crate::error::{Error, Result};
+use crate::targets::Targets;
+use crate::units::{db_to_gain, gain_to_db, power_to_db};
+
+/// Input is digital silence: output is silence, nothing else was done.
+pub const W_SILENCE: &str = "W_SILENCE";
+/// The target loudness needs more than [`MAX_LIMITING_DB`] of limiting: the gain was held
+/// there and the output is quieter than the target.
+pub const W_LIMIT_EXTREME: &str = "W_LIMIT_EXTREME";
+/// The loudness passes ended without reaching the target within the tolerance.
+pub const W_LOUDNESS_NOT_REACHED: &str = "W_LOUDNESS_NOT_REACHED";
+/// Limiter off: the true-peak ceiling kept the gain below the loudness target.
+pub const W_CEILING_LIMITS_LOUDNESS: &str = "W_CEILING_LIMITS_LOUDNESS";
+/// The final true-peak check found an overshoot and trimmed the output.
+pub const W_SAFETY_TRIM: &str = "W_SAFETY_TRIM";
+/// A width change was asked for a mono input: nothing to widen.
+pub const W_MONO_NO_WIDTH: &str = "W_MONO_NO_WIDTH";
+/// The audio is too short for the short-term statistics the compressor needs: not compressed.
+pub const W_TOO_SHORT_FOR_COMPRESSION: &str = "W_TOO_SHORT_FOR_COMPRESSION";
+
+/// Most limiting the loudness stage will ask for, dB of gain reduction at the highest peak.
+pub const MAX_LIMITING_DB: f64 = 12.0;
+/// Bounds of the width stage's side gain.
+pub const MAX_WIDTH_CHANGE_DB: f64 = 6.0;
+/// Highest compressor ratio the chain picks.
+pub const MAX_RATIO: f64 = 4.0;
+/// Points of the dense EQ curve in the log.
+pub const DENSE_CURVE_POINTS: usize = 200;
+
+/// How hard the renderer works toward the targets.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RenderSettings {
+    /// 0..=1: scales EQ, compression and width together (0 = loudness and limiting only).
+    pub amount: f64,
+    /// 0..=1: scales the EQ on top of `amount`.
+    pub eq_amount: f64,
+    /// Use the true-peak limiter; without it the ceiling is met by lowering the gain.
+    pub limiter: bool,
+    pub max_boost_db: f64,
+    pub max_cut_db: f64,
+    /// The loudness passes stop within this distance of the target.
+    pub loudness_tolerance_lu: f64,
+    /// Most loudness/limiter passes.
+    pub max_passes: usize,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        Self {
+            amount: 1.0,
+            eq_amount: 1.0,
+            limiter: true,
+            max_boost_db: 12.0,
+            max_cut_db: 12.0,
+            loudness_tolerance_lu: 0.1,
+            max_passes: 4,
+        }
+    }
+}
+
+impl RenderSettings {
+    fn check(&self) -> Result<()> {
+        let ok = (0.0..=1.0).contains(&self.amount)
+            && (0.0..=1.0).contains(&self.eq_amount)
+            && (0.0..=24.0).contains(&self.max_boost_db)
+            && (0.0..=48.0).contains(&self.max_cut_db)
+            && (0.01..=3.0).contains(&self.loudness_tolerance_lu)
+            && (1..=20).contains(&self.max_passes);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidSetting(format!(
+                "render: amount {} (0..=1), eq_amount {} (0..=1), max boost {} dB (0..=24), \
+                 max cut {} dB (0..=48), loudness tolerance {} LU (0.01..=3), passes {} (1..=20)",
+                self.amount,
+                self.eq_amount,
+                self.max_boost_db,
+                self.max_cut_db,
+                self.loudness_tolerance_lu,
+                self.max_passes
+            )))
+        }
+    }
+}
+
+/// The mastered audio and what was done to it.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub audio: AudioBuffer,
+    pub log: RenderLog,
+}
+
+/// Everything a report needs to say what the renderer did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RenderLog {
+    pub sample_rate_hz: u32,
+    pub channels: usize,
+    pub frames: usize,
+    pub settings: RenderSettings,
+    pub eq: EqLog,
+    pub compressor: CompressorReport,
+    pub width: WidthLog,
+    pub loudness: LoudnessLog,
+    /// `None` when the limiter is off or nothing was rendered (silence).
+    pub limiter: Option<LimiterReport>,
+    /// Stable codes (`W_*` constants of this module), each followed by `": "` and details.
+    pub warnings: Vec<String>,
+}
+
+/// The applied EQ curves.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EqLog {
+    pub center_hz: Vec<f64>,
+    /// Gain applied to mid at each centre, dB.
+    pub mid_gain_db: Vec<f64>,
+    /// Gain applied to side at each centre, dB (without the mono-bass high-pass).
+    pub side_gain_db: Vec<f64>,
+    /// Log-spaced 20 Hz..20 kHz.
+    pub dense_freq_hz: Vec<f64>,
+    pub dense_mid_db: Vec<f64>,
+    /// Includes the mono-bass high-pass.
+    pub dense_side_db: Vec<f64>,
+    /// FIR length (linear phase; its delay is compensated).
+    pub fir_taps: usize,
+}
+
+/// The width stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WidthLog {
+    /// Side over mid energy before the width stage (after EQ and compressor), dB.
+    pub measured_width_db: f64,
+    pub target_width_db: f64,
+    pub side_gain_db: f64,
+    /// Side over mid energy of the output, dB.
+    pub output_width_db: f64,
+    pub mono_bass_below_hz: Option<f64>,
+}
+
+/// The loudness stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LoudnessLog {
+    pub target_integrated_lufs: f64,
+    /// Before the loudness gain (after EQ, compressor, width).
+    pub input_integrated_lufs: f64,
+    pub gain_db: f64,
+    pub passes: usize,
+    pub achieved_integrated_lufs: f64,
+    pub achieved_true_peak_dbtp: f64,
+    pub ceiling_dbtp: f64,
+}
+
+/// Renders without progress reports; see [`render_with_progress`].
+pub fn render(
+    audio: &AudioBuffer,
+    mix: &Features,
+    targets: &Targets,
+    settings: &RenderSettings,
+) -> Result<Rendered> {
+    render_with_progress(audio, mix, targets, settings, &|_| {})
+}
+
+/// Renders `audio` toward `targets`. `progress` receives 0..=1 as the stages finish.
+pub fn render_with_progress(
+    audio: &AudioBuffer,
+    mix: &Features,
+    targets: &Targets,
+    settings: &RenderSettings,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<Rendered> {
+    settings.check()?;
+    check_inputs(mix, targets)?;
+    let (left, right) = audio.stereo_pair()?;
+    let fs = audio.sample_rate_hz;
+    let mono = audio.num_channels() == 1;
+    if audio.duration_s() < 0.4 {
+        return Err(Error::TooShort {
+            duration_s: audio.duration_s(),
+        });
+    }
+    let mut warnings = Vec::new();
+    let mono_bass_below_hz = if mono {
+        None
+    } else {
+        targets
+            .mono_bass_below_hz
+            .filter(|&f| f > 0.0 && f < f64::from(fs) / 2.0)
+    };
+    if audio.is_silent() {
+        warnings.push(format!("{W_SILENCE}: the input is digital silence"));
+        progress(1.0);
+        return Ok(Rendered {
+            audio: audio.clone(),
+            log: silent_log(audio, targets, settings, warnings, mono_bass_below_hz),
+        });
+    }
+
+    // EQ, mid/side.
+    let (mid_eq, side_eq) = design_eqs(mix, targets, settings, fs, mono, mono_bass_below_hz)?;
+    let mid: Vec<f32> = left
+        .iter()
+        .zip(right)
+        .map(|(&l, &r)| (0.5 * (f64::from(l) + f64::from(r))) as f32)
+        .collect();
+    let (mid, side) = if mono {
+        (mid_eq.process(&mid), Vec::new())
+    } else {
+        let side: Vec<f32> = left
+            .iter()
+            .zip(right)
+            .map(|(&l, &r)| (0.5 * (f64::from(l) - f64::from(r))) as f32)
+            .collect();
+        rayon::join(|| mid_eq.process(&mid), || side_eq.process(&side))
+    };
+    progress(0.25);
+
+    // Compressor on left/right (linked).
+    let mut channels = if mono {
+        vec![mid]
+    } else {
+        let (l, r) = ms_to_lr(&mid, &side, 1.0);
+        vec![l, r]
+    };
+    let comp = plan_compressor(&channels, fs, mix, targets, settings, &mut warnings);
+    let compressor = compress(&mut channels, fs, &comp)?;
+    progress(0.4);
+
+    // Width.
+    let width = if mono {
+        if targets.width_db > -60.0 && settings.amount > 0.0 {
+            warnings.push(format!(
+                "{W_MONO_NO_WIDTH}: the target width is {:.1} dB but the input is mono",
+                targets.width_db
+            ));
+        }
+        WidthLog {
+            measured_width_db: f64::NEG_INFINITY,
+            target_width_db: targets.width_db,
+            side_gain_db: 0.0,
+            output_width_db: f64::NEG_INFINITY,
+            mono_bass_below_hz,
+        }
+    } else {
+        let (m, s) = lr_to_ms(&channels[0], &channels[1]);
+        let measured = width_db(&m, &s);
+        let side_gain_db = if measured.is_finite() {
+            (targets.width_db - measured).clamp(-MAX_WIDTH_CHANGE_DB, MAX_WIDTH_CHANGE_DB)
+                * settings.amount
+        } else {
+            0.0
+        };
+        if side_gain_db != 0.0 {
+            let (l, r) = ms_to_lr(&m, &s, db_to_gain(side_gain_db));
+            channels = vec![l, r];
+        }
+        WidthLog {
+            measured_width_db: measured,
+            target_width_db: targets.width_db,
+            side_gain_db,
+            output_width_db: f64::NEG_INFINITY,
+            mono_bass_below_hz,
+        }
+    };
+    progress(0.5);
+
+    let (channels, loudness, limiter) =
+        loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
+    let mut width = width;
+    if !mono {
+        let (m, s) = lr_to_ms(&channels[0], &channels[1]);
+        width.output_width_db = width_db(&m, &s);
+    }
+
+    let (dense_freq_hz, dense_mid_db) = mid_eq.dense_curve(DENSE_CURVE_POINTS);
+    let (_, dense_side_db) = side_eq.dense_curve(DENSE_CURVE_POINTS);
+    let log = RenderLog {
+        sample_rate_hz: fs,
+        channels: audio.num_channels(),
+        frames: audio.frames(),
+        settings: settings.clone(),
+        eq: EqLog {
+            center_hz: mix.spectrum.center_hz.clone(),
+            mid_gain_db: mid_eq.band_gain_db().to_vec(),
+            side_gain_db: side_eq.band_gain_db().to_vec(),
+            dense_freq_hz,
+            dense_mid_db,
+            dense_side_db,
+            fir_taps: mid_eq.taps().len(),
+        },
+        compressor,
+        width,
+        loudness,
+        limiter,
+        warnings,
+    };
+    let audio = AudioBuffer::new(fs, channels)?;
+    progress(1.0);
+    Ok(Rendered { audio, log })
+}
+
+fn check_inputs(mix: &Features, targets: &Targets) -> Result<()> {
+    let n = mix.spectrum.center_hz.len();
+    let lengths_ok = n > 1
+        && mix.spectrum.mid_norm_db.len() == n
+        && mix.spectrum.side_norm_db.len() == n
+        && targets.center_hz.len() == n
+        && targets.mid_db.len() == n
+        && targets.side_db.len() == n
+        && mix
+            .spectrum
+            .center_hz
+            .iter()
+            .zip(&targets.center_hz)
+            .all(|(a, b)| (a - b).abs() <= 1e-6 * a.abs());
+    if !lengths_ok {
+        return Err(Error::InvalidSetting(format!(
+            "band curves differ: the mix has {} bands ({} mid, {} side), the targets {} ({} mid, \
+             {} side), or their centres differ",
+            n,
+            mix.spectrum.mid_norm_db.len(),
+            mix.spectrum.side_norm_db.len(),
+            targets.center_hz.len(),
+            targets.mid_db.len(),
+            targets.side_db.len()
+        )));
+    }
+    let finite_targets = targets.integrated_lufs.is_finite()
+        && targets.ceiling_dbtp.is_finite()
+        && targets.ceiling_dbtp <= 0.0
+        && targets.ceiling_dbtp > -60.0
+        && !targets.width_db.is_nan()
+        && !targets.short_term_spread_lu.is_nan();
+    if !finite_targets {
+        return Err(Error::InvalidSetting(format!(
+            "targets: integrated {} LUFS, ceiling {} dBTP (-60..=0), width {} dB, spread {} LU",
+            targets.integrated_lufs,
+            targets.ceiling_dbtp,
+            targets.width_db,
+            targets.short_term_spread_lu
+        )));
+    }
+    Ok(())
+}
+
+fn silent_log(
+    audio: &AudioBuffer,
+    targets: &Targets,
+    settings: &RenderSettings,
+    warnings: Vec<String>,
+    mono_bass_below_hz: Option<f64>,
+) -> RenderLog {
+    let n = targets.center_hz.len();
+    RenderLog {
+        sample_rate_hz: audio.sample_rate_hz,
+        channels: audio.num_channels(),
+        frames: audio.frames(),
+        settings: settings.clone(),
+        eq: EqLog {
+            center_hz: targets.center_hz.clone(),
+            mid_gain_db: vec![0.0; n],
+            side_gain_db: vec![0.0; n],
+            dense_freq_hz: Vec::new(),
+            dense_mid_db: Vec::new(),
+            dense_side_db: Vec::new(),
+            fir_taps: 0,
+        },
+        compressor: CompressorReport {
+            applied: false,
+            settings: CompressorSettings {
+                amount: 0.0,
+                ..CompressorSettings::default()
+            },
+            avg_gain_reduction_db: 0.0,
+            max_gain_reduction_db: 0.0,
+            gain_reduction_curve_db: Vec::new(),
+            curve_hop_s: 0.1,
+        },
+        width: WidthLog {
+            measured_width_db: f64::NEG_INFINITY,
+            target_width_db: targets.width_db,
+            side_gain_db: 0.0,
+            output_width_db: f64::NEG_INFINITY,
+            mono_bass_below_hz,
+        },
+        loudness: LoudnessLog {
+            target_integrated_lufs: targets.integrated_lufs,
+            input_integrated_lufs: f64::NEG_INFINITY,
+            gain_db: 0.0,
+            passes: 0,
+            achieved_integrated_lufs: f64::NEG_INFINITY,
+            achieved_true_peak_dbtp: f64::NEG_INFINITY,
+            ceiling_dbtp: targets.ceiling_dbtp,
+        },
+        limiter: None,
+        warnings,
+    }
+}
+
+/// Designs the mid and side EQs (see the module docs).
+fn design_eqs(
+    mix: &Features,
+    targets: &Targets,
+    settings: &RenderSettings,
+    fs: u32,
+    mono: bool,
+    mono_bass_below_hz: Option<f64>,
+) -> Result<(MatchedEq, MatchedEq)> {
+    let centers = &mix.spectrum.center_hz;
+    let scale = settings.amount * settings.eq_amount;
+    let mut no_boost_above_hz = f64::from(fs) / 2.0;
+    for b in [mix.quality.bandwidth_hz, targets.bandwidth_hz] {
+        if b.is_finite() && b > 0.0 {
+            no_boost_above_hz = no_boost_above_hz.min(b);
+        }
+    }
+    let content = |v: &[f64]| -> Vec<bool> { v.iter().map(|&x| x > NO_CONTENT_BELOW_DB).collect() };
+    let limits = |mix_curve: &[f64], target_curve: &[f64]| EqLimits {
+        max_boost_db: settings.max_boost_db,
+        max_cut_db: settings.max_cut_db,
+        no_boost_above_hz,
+        mix_has_content: content(mix_curve),
+        target_has_content: content(target_curve),
+    };
+    let raw = |t: &[f64], m: &[f64]| -> Vec<f64> { t.iter().zip(m).map(|(t, m)| t - m).collect() };
+
+    let mid_raw = raw(&targets.mid_db, &mix.spectrum.mid_norm_db);
+    let mid_limits = limits(&mix.spectrum.mid_norm_db, &targets.mid_db);
+    let mid_gain: Vec<f64> = eq::condition_band_gains(centers, &mid_raw, &mid_limits)
+        .into_iter()
+        .map(|g| g * scale)
+        .collect();
+
+    let side_limits = limits(&mix.spectrum.side_norm_db, &targets.side_db);
+    let side_has_content = side_limits.mix_has_content.iter().any(|&c| c);
+    let side_gain: Vec<f64> = if mono || !side_has_content {
+        vec![0.0; centers.len()]
+    } else {
+        let side_raw = raw(&targets.side_db, &mix.spectrum.side_norm_db);
+        // Keep the side curve's shape, give it the mid curve's level (100 Hz..8 kHz, bands
+        // with content in both): the width stage owns the side/mid balance.
+        let band = |i: usize| {
+            (100.0..=8_000.0).contains(&centers[i])
+                && side_limits.mix_has_content[i]
+                && side_limits.target_has_content[i]
+                && mid_limits.mix_has_content[i]
+                && mid_limits.target_has_content[i]
+        };
+        let idx: Vec<usize> = (0..centers.len()).filter(|&i| band(i)).collect();
+        let offset = if idx.is_empty() {
+            0.0
+        } else {
+            idx.iter().map(|&i| side_raw[i] - mid_raw[i]).sum::<f64>() / idx.len() as f64
+        };
+        let shaped: Vec<f64> = side_raw.iter().map(|g| g - offset).collect();
+        eq::condition_band_gains(centers, &shaped, &side_limits)
+            .into_iter()
+            .map(|g| g * scale)
+            .collect()
+    };
+    let mid_eq = MatchedEq::new(fs, centers, &mid_gain, None)?;
+    let side_eq = MatchedEq::new(fs, centers, &side_gain, mono_bass_below_hz)?;
+    Ok((mid_eq, side_eq))
+}
+
+/// Left/right from mid/side with a side gain: `L = M + gS`, `R = M - gS`.
+fn ms_to_lr(mid: &[f32], side: &[f32], side_gain: f64) -> (Vec<f32>, Vec<f32>) {
+    mid.iter()
+        .zip(side)
+        .map(|(&m, &s)| {
+            let m = f64::from(m);
+            let s = f64::from(s) * side_gain;
+            ((m + s) as f32, (m - s) as f32)
+        })
+        .unzip()
+}
+
+/// Mid `(L + R) / 2` and side `(L - R) / 2`.
+fn lr_to_ms(left: &[f32], right: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    left.iter()
+        .zip(right)
+        .map(|(&l, &r)| {
+            let (l, r) = (f64::from(l), f64::from(r));
+            ((0.5 * (l + r)) as f32, (0.5 * (l - r)) as f32)
+        })
+        .unzip()
+}
+
+/// Side over mid energy, dB (`-inf` without side, `+inf` without mid).
+pub fn width_db(mid: &[f32], side: &[f32]) -> f64 {
+    let energy = |x: &[f32]| x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    let (m, s) = (energy(mid), energy(side));
+    if s == 0.0 {
+        f64::NEG_INFINITY
+    } else if m == 0.0 {
+        f64::INFINITY
+    } else {
+        power_to_db(s / m)
+    }
+}
+
+/// Mean-square levels (dB, linked channels) of 3 s windows every 0.1 s, absolute-gated at
+/// -70 dB: the detector-domain counterpart of the short-term loudness statistics
+/// (EBU Tech 3341: short-term = 3 s).
+fn short_term_levels_db(channels: &[Vec<f32>], fs: u32) -> Vec<f64> {
+    let frames = channels.first().map_or(0, Vec::len);
+    let window = 3 * fs as usize;
+    let hop = (fs / 10) as usize;
+    if frames < window {
+        return Vec::new();
+    }
+    // Per-hop sums of squares, then windows as sums of 30 hops: fixed order, deterministic.
+    let hops = frames / hop;
+    let hop_energy: Vec<f64> = (0..hops)
+        .map(|h| {
+            channels
+                .iter()
+                .map(|c| {
+                    c[h * hop..(h + 1) * hop]
+                        .iter()
+                        .map(|&v| f64::from(v) * f64::from(v))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+        })
+        .collect();
+    let per_window = window / hop;
+    let denom = (per_window * hop * channels.len()) as f64;
+    hop_energy
+        .windows(per_window)
+        .map(|w| power_to_db(w.iter().sum::<f64>() / denom + 1e-20))
+        .filter(|&db| db > -70.0)
+        .collect()
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Chooses compressor settings (see the module docs); `amount` 0 when nothing is needed.
+fn plan_compressor(
+    channels: &[Vec<f32>],
+    fs: u32,
+    mix: &Features,
+    targets: &Targets,
+    settings: &RenderSettings,
+    warnings: &mut Vec<String>,
+) -> CompressorSettings {
+    let mut comp = CompressorSettings {
+        attack_ms: 30.0,
+        release_ms: 200.0,
+        release_slow_ms: 1_000.0,
+        rms_ms: 50.0,
+        knee_db: 6.0,
+        ratio: 1.0,
+        amount: 0.0,
+        ..CompressorSettings::default()
+    };
+    let d = &mix.dynamics;
+    let mix_spread = d.short_term_p95_lufs - d.short_term_p10_lufs;
+    let needed_lu = mix_spread - targets.short_term_spread_lu;
+    // Already as compressed as the target (or more), or no valid statistics: leave it.
+    if !needed_lu.is_finite() || needed_lu <= 0.5 || settings.amount == 0.0 {
+        return comp;
+    }
+    let mut levels = short_term_levels_db(channels, fs);
+    if levels.len() < 10 {
+        warnings.push(format!(
+            "{W_TOO_SHORT_FOR_COMPRESSION}: {} short-term windows (3 s) above -70 dB; at least \
+             10 are needed to set a compressor",
+            levels.len()
+        ));
+        return comp;
+    }
+    levels.sort_by(f64::total_cmp);
+    let (p10, p50, p95) = (
+        percentile(&levels, 10.0),
+        percentile(&levels, 50.0),
+        percentile(&levels, 95.0),
+    );
+    let own_spread = p95 - p10;
+    let wanted = (own_spread - needed_lu).max(0.0);
+    let mut chosen = None;
+    for threshold in [p50, 0.5 * (p10 + p50), p10] {
+        let below = threshold - p10;
+        let above = p95 - threshold;
+        if above <= 0.0 {
+            continue;
+        }
+        let remaining = wanted - below;
+        if remaining > 0.0 {
+            let ratio = above / remaining;
+            if ratio <= MAX_RATIO {
+                chosen = Some((threshold, ratio.max(1.0)));
+                break;
+            }
+        }
+    }
+    let (threshold_db, ratio) = chosen.unwrap_or((p10, MAX_RATIO));
+    comp.threshold_db = threshold_db;
+    comp.ratio = ratio;
+    comp.amount = if ratio > 1.0 { settings.amount } else { 0.0 };
+    comp
+}
+
+/// Integrated loudness (LUFS) of planar channels by `ebur128`.
+pub fn integrated_lufs(channels: &[Vec<f32>], fs: u32) -> Result<f64> {
+    let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    let mut meter = ebur128::EbuR128::new(channels.len() as u32, fs, ebur128::Mode::I)?;
+    meter.add_frames_planar_f32(&views)?;
+    Ok(meter.loudness_global()?)
+}
+
+fn scaled(channels: &[Vec<f32>], gain_db: f64) -> Vec<Vec<f32>> {
+    let g = db_to_gain(gain_db);
+    channels
+        .iter()
+        .map(|c| c.iter().map(|&s| (f64::from(s) * g) as f32).collect())
+        .collect()
+}
+
+type LoudnessResult = (Vec<Vec<f32>>, LoudnessLog, Option<LimiterReport>);
+
+/// Loudness gain and limiter passes (see the module docs).
+fn loudness_stage(
+    channels: Vec<Vec<f32>>,
+    fs: u32,
+    targets: &Targets,
+    settings: &RenderSettings,
+    warnings: &mut Vec<String>,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<LoudnessResult> {
+    let target = targets.integrated_lufs;
+    let ceiling = targets.ceiling_dbtp;
+    let input_lufs = integrated_lufs(&channels, fs)?;
+    let input_peak = output_true_peak(&channels, fs, ceiling)?;
+    let input_peak_db = gain_to_db(input_peak);
+    let mut log = LoudnessLog {
+        target_integrated_lufs: target,
+        input_integrated_lufs: input_lufs,
+        gain_db: 0.0,
+        passes: 0,
+        achieved_integrated_lufs: input_lufs,
+        achieved_true_peak_dbtp: input_peak_db,
+        ceiling_dbtp: ceiling,
+    };
+    if !input_lufs.is_finite() || input_peak == 0.0 {
+        // Everything is under the -70 LUFS gate: no level to match.
+        warnings.push(format!(
+            "{W_SILENCE}: the processed audio is below the -70 LUFS absolute gate; no gain applied"
+        ));
+        return Ok((channels, log, None));
+    }
+    let tolerance = settings.loudness_tolerance_lu;
+
+    if !settings.limiter {
+        // 0.01 dB under the ceiling absorbs the f32 rounding of the gain.
+        let max_gain_db = ceiling - input_peak_db - 0.01;
+        let wanted = target - input_lufs;
+        let gain_db = wanted.min(max_gain_db);
+        let mut out = scaled(&channels, gain_db);
+        let achieved = integrated_lufs(&out, fs)?;
+        let mut peak = output_true_peak(&out, fs, ceiling)?;
+        if peak > db_to_gain(ceiling) {
+            let trim_db = gain_to_db(db_to_gain(ceiling) / peak) - 0.001;
+            out = scaled(&out, trim_db);
+            peak *= db_to_gain(trim_db);
+            warnings.push(format!(
+                "{W_SAFETY_TRIM}: true peak overshoot corrected by {trim_db:.3} dB"
+            ));
+        }
+        if target - achieved > tolerance {
+            warnings.push(format!(
+                "{W_CEILING_LIMITS_LOUDNESS}: without the limiter the {ceiling:.1} dBTP ceiling \
+                 allows {achieved:.2} LUFS, {:.2} LU under the {target:.1} LUFS target",
+                target - achieved
+            ));
+        }
+        log.gain_db = gain_db;
+        log.passes = 1;
+        log.achieved_integrated_lufs = integrated_lufs(&out, fs)?;
+        log.achieved_true_peak_dbtp = gain_to_db(peak);
+        progress(0.95);
+        return Ok((out, log, None));
+    }
+
+    let limiter_settings = LimiterSettings {
+        ceiling_dbtp: ceiling,
+        ..LimiterSettings::default()
+    };
+    let threshold_db = ceiling - limiter_settings.margin_db;
+    // Highest gain whose limiting stays within MAX_LIMITING_DB at the highest peak.
+    let max_gain_db = threshold_db + MAX_LIMITING_DB - input_peak_db;
+    let mut gain_db = target - input_lufs;
+    let mut capped = false;
+    let mut best: Option<(f64, Vec<Vec<f32>>, LimiterReport, f64)> = None;
+    let mut previous: Option<(f64, f64)> = None;
+    for pass in 1..=settings.max_passes {
+        if gain_db > max_gain_db {
+            if !capped {
+                warnings.push(format!(
+                    "{W_LIMIT_EXTREME}: reaching {target:.1} LUFS needs {:.1} dB of limiting; \
+                     held at {MAX_LIMITING_DB:.0} dB",
+                    gain_db + input_peak_db - threshold_db
+                ));
+            }
+            capped = true;
+            gain_db = max_gain_db;
+        }
+        let mut out = scaled(&channels, gain_db);
+        let report = limit(&mut out, fs, &limiter_settings)?;
+        let achieved = integrated_lufs(&out, fs)?;
+        log.passes = pass;
+        progress(0.5 + 0.45 * pass as f64 / settings.max_passes as f64);
+        let error = target - achieved;
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, _, _, a)| (target - a).abs() > error.abs());
+        if better {
+            best = Some((gain_db, out, report, achieved));
+        }
+        if error.abs() <= tolerance || (capped && error > 0.0) || !achieved.is_finite() {
+            break;
+        }
+        // Secant step on loudness(gain): limiting makes the slope < 1; bounded to 0.2..=1 so
+        // that a noisy estimate cannot throw the gain far off.
+        let slope = match previous {
+            Some((g0, a0)) if (gain_db - g0).abs() > 1e-6 => {
+                ((achieved - a0) / (gain_db - g0)).clamp(0.2, 1.0)
+            }
+            _ => 1.0,
+        };
+        previous = Some((gain_db, achieved));
+        gain_db += error / slope;
+    }
+    let (gain_db, out, report, achieved) = best.expect("max_passes >= 1");
+    if (target - achieved).abs() > tolerance && !capped {
+        warnings.push(format!(
+            "{W_LOUDNESS_NOT_REACHED}: {achieved:.2} LUFS after {} passes, target {target:.1} \
+             LUFS +-{tolerance} LU",
+            log.passes
+        ));
+    } else if capped && target - achieved > tolerance {
+        warnings.push(format!(
+            "{W_LOUDNESS_NOT_REACHED}: {achieved:.2} LUFS, {:.2} LU under the target because of \
+             the limiting cap",
+            target - achieved
+        ));
+    }
+    if report.safety_trim_db != 0.0 {
+        warnings.push(format!(
+            "{W_SAFETY_TRIM}: the limiter's output was trimmed by {:.3} dB to hold the ceiling",
+            report.safety_trim_db
+        ));
+    }
+    log.gain_db = gain_db;
+    log.achieved_integrated_lufs = achieved;
+    log.achieved_true_peak_dbtp = report.output_true_peak_dbtp;
+    Ok((out, log, Some(report)))
+}

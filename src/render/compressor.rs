@@ -1,1 +1,241 @@
-//! (being written)
+//! A transparent, linked feed-forward compressor for macro-dynamics.
+//!
+//! Structure from D. Giannoulis, M. Massberg and J. D. Reiss, "Digital Dynamic Range Compressor
+//! Design — A Tutorial and Analysis", JAES 60(6), 2012 (below: GMR 2012):
+//!
+//! - level detection: a mean-square (RMS) detector on the mean of the channels' squares (one
+//!   detector for all channels: linked, so the stereo image does not move), one-pole
+//!   smoothing `ms += (1 - exp(-1 / (tau fs))) (x^2 - ms)` (GMR 2012 sec. 3.1, eq. 7 applied to
+//!   the square), in dB;
+//! - gain computer with a quadratic soft knee (GMR 2012 eq. 4);
+//! - gain smoothing in the log domain after the gain computer (GMR 2012 fig. 7 "log domain,
+//!   decoupled") with the smooth branching peak detector (GMR 2012 eq. 17), run twice:
+//!   a fast one (attack, `release_ms`) and a slow one (10 x attack, `release_slow_ms`). The
+//!   applied reduction is the larger of the two: after a short transient the fast detector
+//!   releases quickly down to the slow one, while sustained reduction releases slowly. This is
+//!   the dual-time-constant, programme-dependent release of GMR 2012 sec. 3.3 ("the release
+//!   time becomes program dependent").
+//!
+//! No makeup gain: the loudness stage of the chain sets the level afterwards.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::units::{db_to_gain, power_to_db};
+
+/// Compressor parameters. Levels are mean-square levels of the linked channels in dBFS
+/// (a full-scale sine reads -3.01 dB).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CompressorSettings {
+    pub threshold_db: f64,
+    pub ratio: f64,
+    pub knee_db: f64,
+    pub attack_ms: f64,
+    /// Release of the fast detector.
+    pub release_ms: f64,
+    /// Release of the slow detector (its attack is 10 x `attack_ms`).
+    pub release_slow_ms: f64,
+    /// Time constant of the mean-square detector.
+    pub rms_ms: f64,
+    /// 0..=1, scales the gain reduction in dB; 0 bypasses (the output is the input, bit for
+    /// bit).
+    pub amount: f64,
+    /// Hop of the gain-reduction curve in the report.
+    pub curve_hop_s: f64,
+}
+
+impl Default for CompressorSettings {
+    fn default() -> Self {
+        Self {
+            threshold_db: -20.0,
+            ratio: 2.0,
+            knee_db: 6.0,
+            attack_ms: 20.0,
+            release_ms: 150.0,
+            release_slow_ms: 800.0,
+            rms_ms: 20.0,
+            amount: 1.0,
+            curve_hop_s: 0.1,
+        }
+    }
+}
+
+impl CompressorSettings {
+    /// The settings do nothing (ratio 1 or amount 0): the compressor is bypassed.
+    pub fn is_bypass(&self) -> bool {
+        self.amount == 0.0 || self.ratio == 1.0
+    }
+
+    /// Static curve: gain reduction in dB (>= 0) at a detector level (GMR 2012 eq. 4),
+    /// scaled by `amount`.
+    pub fn static_gain_reduction_db(&self, level_db: f64) -> f64 {
+        let t = self.threshold_db;
+        let r = self.ratio;
+        let w = self.knee_db;
+        let over = level_db - t;
+        let out = if 2.0 * over < -w {
+            level_db
+        } else if 2.0 * over.abs() <= w && w > 0.0 {
+            level_db + (1.0 / r - 1.0) * (over + w / 2.0).powi(2) / (2.0 * w)
+        } else {
+            t + over / r
+        };
+        (level_db - out).max(0.0) * self.amount
+    }
+
+    fn check(&self) -> Result<()> {
+        let ok = self.threshold_db.is_finite()
+            && (1.0..=20.0).contains(&self.ratio)
+            && (0.0..=24.0).contains(&self.knee_db)
+            && (0.1..=500.0).contains(&self.attack_ms)
+            && (1.0..=5_000.0).contains(&self.release_ms)
+            && (1.0..=20_000.0).contains(&self.release_slow_ms)
+            && (0.1..=1_000.0).contains(&self.rms_ms)
+            && (0.0..=1.0).contains(&self.amount)
+            && self.curve_hop_s > 0.0
+            && self.curve_hop_s.is_finite();
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidSetting(format!(
+                "compressor: threshold {} dB, ratio {} (1..=20), knee {} dB (0..=24), attack {} ms, \
+                 release {} ms, slow release {} ms, rms {} ms, amount {} (0..=1)",
+                self.threshold_db,
+                self.ratio,
+                self.knee_db,
+                self.attack_ms,
+                self.release_ms,
+                self.release_slow_ms,
+                self.rms_ms,
+                self.amount
+            )))
+        }
+    }
+}
+
+/// What the compressor did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CompressorReport {
+    pub applied: bool,
+    pub settings: CompressorSettings,
+    /// Gain reduction averaged over all frames, dB (>= 0).
+    pub avg_gain_reduction_db: f64,
+    pub max_gain_reduction_db: f64,
+    /// Mean gain reduction in each hop of `curve_hop_s`, dB.
+    pub gain_reduction_curve_db: Vec<f32>,
+    pub curve_hop_s: f64,
+}
+
+/// One-pole coefficient `exp(-1 / (tau fs))` (GMR 2012 eq. 7).
+fn pole(time_ms: f64, sample_rate_hz: u32) -> f64 {
+    (-1.0 / (time_ms / 1000.0 * f64::from(sample_rate_hz))).exp()
+}
+
+/// Compresses `channels` in place with one gain for all channels.
+pub fn compress(
+    channels: &mut [Vec<f32>],
+    sample_rate_hz: u32,
+    settings: &CompressorSettings,
+) -> Result<CompressorReport> {
+    settings.check()?;
+    let frames = channels.first().map_or(0, Vec::len);
+    let hop = ((settings.curve_hop_s * f64::from(sample_rate_hz)).round() as usize).max(1);
+    let curve_hop_s = hop as f64 / f64::from(sample_rate_hz);
+    if settings.is_bypass() || frames == 0 {
+        return Ok(CompressorReport {
+            applied: false,
+            settings: settings.clone(),
+            avg_gain_reduction_db: 0.0,
+            max_gain_reduction_db: 0.0,
+            gain_reduction_curve_db: vec![0.0; frames.div_ceil(hop)],
+            curve_hop_s,
+        });
+    }
+    let n_ch = channels.len() as f64;
+    let ms_coeff = 1.0 - pole(settings.rms_ms, sample_rate_hz);
+    let fast_attack = pole(settings.attack_ms, sample_rate_hz);
+    let fast_release = pole(settings.release_ms, sample_rate_hz);
+    let slow_attack = pole(10.0 * settings.attack_ms, sample_rate_hz);
+    let slow_release = pole(settings.release_slow_ms, sample_rate_hz);
+    // GMR 2012 eq. 17: smooth branching peak detector.
+    let branch = |y: f64, x: f64, attack: f64, release: f64| -> f64 {
+        if x > y {
+            attack * y + (1.0 - attack) * x
+        } else {
+            release * y + (1.0 - release) * x
+        }
+    };
+
+    let mut ms = 0.0f64;
+    let mut fast = 0.0f64;
+    let mut slow = 0.0f64;
+    let mut reduction_db = vec![0.0f32; frames];
+    for (f, out) in reduction_db.iter_mut().enumerate() {
+        let mut sq = 0.0f64;
+        for c in channels.iter() {
+            let x = f64::from(c[f]);
+            sq += x * x;
+        }
+        ms += ms_coeff * (sq / n_ch - ms);
+        // 1e-20 (-200 dB) keeps log10 finite on silence.
+        let level_db = power_to_db(ms + 1e-20);
+        let target = settings.static_gain_reduction_db(level_db);
+        fast = branch(fast, target, fast_attack, fast_release);
+        slow = branch(slow, target, slow_attack, slow_release);
+        *out = fast.max(slow) as f32;
+    }
+    for c in channels.iter_mut() {
+        for (s, &gr) in c.iter_mut().zip(&reduction_db) {
+            *s = (f64::from(*s) * db_to_gain(-f64::from(gr))) as f32;
+        }
+    }
+
+    let mut curve = Vec::with_capacity(frames.div_ceil(hop));
+    let mut total = 0.0f64;
+    let mut max_gr = 0.0f64;
+    for block in reduction_db.chunks(hop) {
+        let sum: f64 = block.iter().map(|&g| f64::from(g)).sum();
+        total += sum;
+        max_gr = block.iter().fold(max_gr, |a, &b| a.max(f64::from(b)));
+        curve.push((sum / block.len() as f64) as f32);
+    }
+    Ok(CompressorReport {
+        applied: true,
+        settings: settings.clone(),
+        avg_gain_reduction_db: total / frames as f64,
+        max_gain_reduction_db: max_gr,
+        gain_reduction_curve_db: curve,
+        curve_hop_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_curve_known_points() {
+        let s = CompressorSettings {
+            threshold_db: -20.0,
+            ratio: 4.0,
+            knee_db: 6.0,
+            ..CompressorSettings::default()
+        };
+        // Below the knee: nothing. Above: (x - T)(1 - 1/R). At the threshold, inside the knee:
+        // (1/R - 1)(W/2)^2 / (2W) = 0.75 * 9 / 12 = 0.5625 dB.
+        assert_eq!(s.static_gain_reduction_db(-30.0), 0.0);
+        assert!((s.static_gain_reduction_db(-10.0) - 7.5).abs() < 1e-12);
+        assert!((s.static_gain_reduction_db(-20.0) - 0.5625).abs() < 1e-12);
+        // Continuous at the knee's edges (GMR 2012: the knee joins both lines).
+        let top = s.static_gain_reduction_db(-17.0);
+        assert!((top - 3.0 * 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn silence_stays_silent() {
+        let mut ch = vec![vec![0.0f32; 4_410]; 2];
+        let r = compress(&mut ch, 44_100, &CompressorSettings::default()).unwrap();
+        assert!(ch.iter().all(|c| c.iter().all(|&s| s == 0.0)));
+        assert_eq!(r.max_gain_reduction_db, 0.0);
+    }
+}

@@ -1,1 +1,422 @@
-//! (being written)
+//! Polyphase FIR interpolation for true-peak detection.
+//!
+//! True peak is the maximum of the band-limited signal *between* samples (ITU-R BS.1770-4
+//! Annex 2): upsample, low-pass at the original Nyquist frequency, take the largest magnitude.
+//! BS.1770-4 asks for at least 4x at 48 kHz; at 88.2 kHz and above 2x reaches the same
+//! time resolution (ebur128 does the same: 4x below 96 kHz, 2x up to 192 kHz), so
+//! [`detector_factor`] picks 4x below 88.2 kHz and 2x from 88.2 kHz on.
+//!
+//! The prototype low-pass is a Kaiser-windowed sinc (J. F. Kaiser, "Nonrecursive digital filter
+//! design using the I0-sinh window function", 1974; window and Bessel series as in
+//! Oppenheim & Schafer, *Discrete-Time Signal Processing*, 3rd ed., sec. 7.5.3), split into
+//! `factor` polyphase branches (Crochiere & Rabiner, *Multirate Digital Signal Processing*,
+//! 1983, ch. 3). The sinc is centred on a tap whose index is a multiple of `factor`, so branch
+//! 0 is a pure delay: the original samples pass through unchanged and the other branches fill
+//! in the points between them.
+
+use rayon::prelude::*;
+
+/// Oversampling factor of the limiter's peak detector at a sample rate.
+pub fn detector_factor(sample_rate_hz: u32) -> usize {
+    if sample_rate_hz >= 88_200 {
+        2
+    } else {
+        4
+    }
+}
+
+/// Zeroth-order modified Bessel function of the first kind, by its power series
+/// (Oppenheim & Schafer eq. 7.72 use it for the Kaiser window). Converges fast for the
+/// arguments a window needs (< 20).
+pub fn bessel_i0(x: f64) -> f64 {
+    let mut sum = 1.0;
+    let mut term = 1.0;
+    let half = x / 2.0;
+    for k in 1..200 {
+        term *= (half / k as f64) * (half / k as f64);
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+/// Kaiser window of `len` points: `I0(beta sqrt(1 - (2n/(len-1) - 1)^2)) / I0(beta)`.
+pub fn kaiser_window(len: usize, beta: f64) -> Vec<f64> {
+    if len == 1 {
+        return vec![1.0];
+    }
+    let denom = bessel_i0(beta);
+    (0..len)
+        .map(|n| {
+            let r = 2.0 * n as f64 / (len - 1) as f64 - 1.0;
+            bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / denom
+        })
+        .collect()
+}
+
+/// A polyphase interpolator by an integer factor with a linear-phase prototype.
+#[derive(Clone, Debug)]
+pub struct Interpolator {
+    factor: usize,
+    /// Taps per branch (even); the prototype has `factor * half_span * 2 + 1` taps.
+    taps_per_branch: usize,
+    /// `branches[p][j]`: coefficient applied to `x[n - j]` for output time
+    /// `n - half_span + p / factor`.
+    branches: Vec<Vec<f32>>,
+    /// Largest sum of absolute coefficients over branches: `|y| <= bound * max |x|` over the
+    /// branch's support, used to skip frames that cannot reach a threshold.
+    abs_sum_bound: f64,
+}
+
+impl Interpolator {
+    /// `half_span` input samples on each side of the interpolated point; Kaiser `beta`.
+    pub fn new(factor: usize, half_span: usize, beta: f64) -> Self {
+        let factor = factor.max(1);
+        let half_span = half_span.max(1);
+        let centre = factor * half_span;
+        let len = 2 * centre + 1;
+        let window = kaiser_window(len, beta);
+        // Windowed sinc with cutoff at the input's Nyquist frequency, gain `factor` in the
+        // pass band so that each branch has unity DC gain (Crochiere & Rabiner sec. 3.3).
+        let proto: Vec<f64> = (0..len)
+            .map(|m| {
+                let t = (m as f64 - centre as f64) / factor as f64;
+                let sinc = if t == 0.0 {
+                    1.0
+                } else if t.fract() == 0.0 {
+                    // sin(pi t) rounds to ~1e-16 at integers; the zero is exact.
+                    0.0
+                } else {
+                    (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t)
+                };
+                sinc * window[m]
+            })
+            .collect();
+        let taps_per_branch = 2 * half_span + 1;
+        let mut branches = vec![vec![0.0f32; taps_per_branch]; factor];
+        let mut abs_sum_bound = 0.0f64;
+        for (p, branch) in branches.iter_mut().enumerate() {
+            // Coefficient j of branch p multiplies x[n - j] for the point at time
+            // n - half_span + p/factor: the sinc argument is (j*factor + p - centre)/factor.
+            // Branch 0 at j = half_span is the sinc's centre (1) and its other taps fall on
+            // sinc zeros: a pure delay.
+            let mut sum = 0.0f64;
+            let mut abs_sum = 0.0f64;
+            for (j, c) in branch.iter_mut().enumerate() {
+                let m = j as i64 * factor as i64 + p as i64;
+                let v = if (0..len as i64).contains(&m) {
+                    proto[m as usize]
+                } else {
+                    0.0
+                };
+                *c = v as f32;
+                sum += v;
+                abs_sum += v.abs();
+            }
+            if p == 0 {
+                // The samples themselves, exactly.
+                branch.iter_mut().for_each(|c| *c = 0.0);
+                branch[half_span] = 1.0;
+                abs_sum_bound = abs_sum_bound.max(1.0);
+                continue;
+            }
+            // Normalise each branch to exactly unity DC gain so a constant passes unchanged.
+            if sum.abs() > 1e-12 {
+                for c in branch.iter_mut() {
+                    *c = (f64::from(*c) / sum) as f32;
+                }
+                abs_sum /= sum.abs();
+            }
+            abs_sum_bound = abs_sum_bound.max(abs_sum);
+        }
+        Self {
+            factor,
+            taps_per_branch,
+            branches,
+            abs_sum_bound,
+        }
+    }
+
+    /// The detector's interpolator: 4x or 2x ([`detector_factor`]), 24 input samples each side,
+    /// Kaiser beta 8. Flat to about 0.85 x Nyquist (see the unit tests). Content closer to
+    /// Nyquist makes every finite interpolator read differently: on pink noise this one reads up
+    /// to 0.22 dB under a 16x, 96-sample, beta 12 interpolator in some 2048-frame blocks
+    /// (32 samples each side: 0.16 dB; 16: 0.35 dB). The limiter's margin and final check
+    /// cover the rest.
+    pub fn detector(sample_rate_hz: u32) -> Self {
+        Self::new(detector_factor(sample_rate_hz), 24, 8.0)
+    }
+
+    /// A slower, more accurate interpolator for checking: 8x, 32 samples each side, beta 9.
+    pub fn reference() -> Self {
+        Self::new(8, 32, 9.0)
+    }
+
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
+
+    /// Input samples on each side of an interpolated point.
+    pub fn half_span(&self) -> usize {
+        (self.taps_per_branch - 1) / 2
+    }
+
+    /// Largest `|output| / max|input over the support|` any branch can produce.
+    pub fn abs_sum_bound(&self) -> f64 {
+        self.abs_sum_bound
+    }
+
+    /// Per frame `f`, the largest magnitude of the interpolated signal on `[f, f + 1)`: the
+    /// sample itself, the `factor - 1` points after it, and at every local maximum among
+    /// those points the vertex of the parabola through it and its two neighbours (parabolic
+    /// peak interpolation, J. O. Smith, *Spectral Audio Signal Processing*, "Quadratic
+    /// Interpolation of Spectral Peaks", applied here in time). The vertex recovers a crest
+    /// that falls between the oversampled points, which a plain 4x reading misses by up to
+    /// `1 - cos(pi f / (4 fs))` (0.45 dB at 0.8 x Nyquist).
+    ///
+    /// Samples outside the slice are zero. Frames whose neighbourhood cannot reach
+    /// `skip_below` (by [`abs_sum_bound`]) get an upper bound below `skip_below` instead of the
+    /// exact value: callers that only care about peaks above a threshold save the
+    /// interpolation there.
+    ///
+    /// [`abs_sum_bound`]: Interpolator::abs_sum_bound
+    pub fn frame_peaks(&self, x: &[f32], skip_below: f32) -> Vec<f32> {
+        let n = x.len();
+        let hs = self.half_span();
+        let t = self.taps_per_branch;
+        let r = self.factor;
+        // Zero-padded copy so each output reads one contiguous window of `t` samples.
+        let mut padded = vec![0.0f32; n + 2 * hs + 1];
+        padded[hs..hs + n].copy_from_slice(x);
+        // Sliding maximum of |x| over the support of frame f's points: padded[f .. f + t].
+        let abs_max = sliding_max_abs(&padded, t);
+        let bound = self.abs_sum_bound as f32;
+        let mut out = vec![0.0f32; n];
+        // Points around frame f: [f - 1/r, f, f + 1/r, ..., f + (r-1)/r, f + 1].
+        let mut points = vec![0.0f32; r + 2];
+        for (f, o) in out.iter_mut().enumerate() {
+            let s = x[f].abs();
+            let local = abs_max[f].max(if f > 0 { abs_max[f - 1] } else { 0.0 });
+            if local * bound < skip_below {
+                *o = (local * bound).max(s);
+                continue;
+            }
+            let peak = self.refined_peak(x, &padded, f, &mut points);
+            *o = peak;
+        }
+        out
+    }
+
+    /// The refined peak of frame `f` (see [`Interpolator::frame_peaks`]); `padded` is `x` with
+    /// `half_span` zeros in front and `half_span + 1` behind, `points` has `factor + 2` slots.
+    fn refined_peak(&self, x: &[f32], padded: &[f32], f: usize, points: &mut [f32]) -> f32 {
+        let t = self.taps_per_branch;
+        let r = self.factor;
+        points[0] = if f > 0 && r > 1 {
+            self.point(&padded[f - 1..f - 1 + t], r - 1)
+        } else {
+            0.0
+        };
+        points[1] = x[f];
+        let window = &padded[f..f + t];
+        for p in 1..r {
+            points[1 + p] = self.point(window, p);
+        }
+        points[r + 1] = x.get(f + 1).copied().unwrap_or(0.0);
+        let mut peak = x[f].abs();
+        for k in 1..=r {
+            let (a, b, c) = (points[k - 1].abs(), points[k].abs(), points[k + 1].abs());
+            peak = peak.max(b);
+            let denom = a - 2.0 * b + c;
+            if b >= a && b >= c && denom < 0.0 {
+                peak = peak.max(b - (a - c) * (a - c) / (8.0 * denom));
+            }
+        }
+        peak
+    }
+
+    /// The interpolated value of branch `p` for the window `padded[f .. f + t]`:
+    /// coefficient j multiplies x[f + hs - j] = padded[f + 2 hs - j], the window read backwards.
+    #[inline]
+    fn point(&self, window: &[f32], p: usize) -> f32 {
+        let mut acc = 0.0f32;
+        for (c, v) in self.branches[p].iter().zip(window.iter().rev()) {
+            acc += c * v;
+        }
+        acc
+    }
+
+    /// Largest interpolated magnitude over the frames `f` with `candidate[f]` (same length as
+    /// `x`), each frame covering `[f, f + 1)` as in [`Interpolator::frame_peaks`]. Used to
+    /// check only the frames a cheaper detector found near a threshold.
+    pub fn max_peak_where(&self, x: &[f32], candidate: &[bool]) -> f32 {
+        let n = x.len().min(candidate.len());
+        let hs = self.half_span();
+        let mut padded = vec![0.0f32; x.len() + 2 * hs + 1];
+        padded[hs..hs + x.len()].copy_from_slice(x);
+        let mut points = vec![0.0f32; self.factor + 2];
+        (0..n)
+            .filter(|&f| candidate[f])
+            .fold(0.0f32, |a, f| a.max(self.refined_peak(x, &padded, f, &mut points)))
+    }
+
+    /// Upsampled signal (for tests and plots): `factor * x.len()` points, point `i` at time
+    /// `i / factor` frames, zero outside the slice.
+    pub fn upsample(&self, x: &[f32]) -> Vec<f32> {
+        let n = x.len();
+        let hs = self.half_span();
+        let t = self.taps_per_branch;
+        let mut padded = vec![0.0f32; n + 2 * hs + 1];
+        padded[hs..hs + n].copy_from_slice(x);
+        let mut out = vec![0.0f32; n * self.factor];
+        for f in 0..n {
+            out[f * self.factor] = x[f];
+            let window = &padded[f..f + t];
+            for (p, branch) in self.branches.iter().enumerate().skip(1) {
+                let mut acc = 0.0f32;
+                for (c, v) in branch.iter().zip(window.iter().rev()) {
+                    acc += c * v;
+                }
+                out[f * self.factor + p] = acc;
+            }
+        }
+        out
+    }
+}
+
+/// `out[i] = max |x[i .. i + w]|` for every `i` with a full window (`x.len() - w + 1` values),
+/// by a monotonic deque (Lemire, "Streaming maximum-minimum filter using no more than three
+/// comparisons per element", 2006).
+fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
+    if x.len() < w || w == 0 {
+        return vec![];
+    }
+    let mut out = Vec::with_capacity(x.len() - w + 1);
+    let mut deque: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    for i in 0..x.len() {
+        let v = x[i].abs();
+        while let Some(&b) = deque.back() {
+            if x[b].abs() <= v {
+                deque.pop_back();
+            } else {
+                break;
+            }
+        }
+        deque.push_back(i);
+        if let Some(&f) = deque.front() {
+            if f + w <= i {
+                deque.pop_front();
+            }
+        }
+        if i + 1 >= w {
+            out.push(x[*deque.front().expect("deque holds i")].abs());
+        }
+    }
+    out
+}
+
+/// True peak (linear, largest over channels) by the [`Interpolator::reference`] 8x
+/// interpolator: an independent check of the limiter's 4x/2x detector and of ebur128's meter.
+/// Channels are measured in parallel; the maximum does not depend on the thread count.
+pub fn true_peak_reference(channels: &[&[f32]]) -> f64 {
+    let interp = Interpolator::reference();
+    channels
+        .par_iter()
+        .map(|c| {
+            interp
+                .frame_peaks(c, 0.0)
+                .iter()
+                .fold(0.0f32, |a, &b| a.max(b))
+        })
+        .collect::<Vec<f32>>()
+        .into_iter()
+        .fold(0.0f64, |a, b| a.max(f64::from(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(freq_hz: f64, fs: f64, amp: f64, phase: f64, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                (amp * (2.0 * std::f64::consts::PI * freq_hz * i as f64 / fs + phase).sin()) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bessel_known_values() {
+        // I0(0) = 1, I0(1) = 1.2660658777520082 (Abramowitz & Stegun table 9.8).
+        assert_eq!(bessel_i0(0.0), 1.0);
+        assert!((bessel_i0(1.0) - 1.266_065_877_752_008_2).abs() < 1e-14);
+    }
+
+    #[test]
+    fn branch_zero_is_a_pure_delay() {
+        let it = Interpolator::detector(48_000);
+        let x = sine(997.0, 48_000.0, 0.8, 0.3, 500);
+        let up = it.upsample(&x);
+        for (f, &s) in x.iter().enumerate() {
+            // The original samples are copied, so equality is exact.
+            assert_eq!(up[f * it.factor()], s, "frame {f}");
+        }
+    }
+
+    #[test]
+    fn fs_over_4_sine_at_45_degrees_reads_its_amplitude() {
+        // EBU Tech 3341 case 15-style: fs/4 at 45 deg phase, samples at +-0.707 A; true peak A.
+        let x = sine(12_000.0, 48_000.0, 0.5, std::f64::consts::FRAC_PI_4, 4_800);
+        let it = Interpolator::detector(48_000);
+        let peaks = it.frame_peaks(&x, 0.0);
+        let p = peaks[100..4_700].iter().fold(0.0f32, |a, &b| a.max(b));
+        // 4x lands exactly on the crest (the crest sits at a quarter sample); the pass band
+        // ripple of the Kaiser filter at 0.5 x Nyquist is below 0.01 dB.
+        assert!((gain_db(p) - gain_db(0.5)).abs() < 0.01, "peak {p}");
+        // Away from the abrupt ends (whose Gibbs overshoot is real in the band-limited signal).
+        let r = Interpolator::reference().frame_peaks(&x, 0.0)[100..4_700]
+            .iter()
+            .fold(0.0f32, |a, &b| a.max(b));
+        assert!((gain_db(r) - gain_db(0.5)).abs() < 0.01, "reference {r}");
+    }
+
+    fn gain_db(x: f32) -> f64 {
+        20.0 * f64::from(x).log10()
+    }
+
+    #[test]
+    fn passband_is_flat_and_images_are_rejected() {
+        let it = Interpolator::detector(44_100);
+        for &f in &[100.0, 1_000.0, 5_001.0, 10_007.0, 15_013.0, 17_011.0] {
+            let x = sine(f, 44_100.0, 1.0, 0.1, 8_000);
+            let up = it.upsample(&x);
+            // Peak of the interpolated sine over the middle part: the amplitude (1.0) if the
+            // branches are flat; a sine at 0.8 x Nyquist needs 4x points within cos(pi*f/(4 fs))
+            // of the crest: at most 0.15 dB low at 17.6 kHz, less elsewhere.
+            let p = up[4 * 1_000..4 * 7_000]
+                .iter()
+                .fold(0.0f32, |a, &b| a.max(b.abs()));
+            let err_db = gain_db(p);
+            assert!(err_db < 0.05 && err_db > -0.2, "{f} Hz: {err_db} dB");
+        }
+    }
+
+    #[test]
+    fn skipping_never_hides_a_peak_above_the_threshold() {
+        let mut x = sine(3_000.0, 44_100.0, 0.01, 0.0, 4_000);
+        x[2_000] = 0.9;
+        x[2_001] = -0.9;
+        let it = Interpolator::detector(44_100);
+        let exact = it.frame_peaks(&x, 0.0);
+        let fast = it.frame_peaks(&x, 0.5);
+        for (f, (&e, &q)) in exact.iter().zip(&fast).enumerate() {
+            if e >= 0.5 {
+                assert_eq!(e, q, "frame {f}");
+            } else {
+                assert!(q < 0.5, "frame {f}: {q}");
+            }
+        }
+    }
+}

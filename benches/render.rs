@@ -1,0 +1,71 @@
+//! Renderer stages on 4 minutes of stereo pink-ish noise at 44.1 kHz.
+//!
+//! `cargo bench --bench render` (or `-- --quick` for a rough number).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use lathe::render::compressor::{compress, CompressorSettings};
+use lathe::render::eq::{third_octave_centers_hz, MatchedEq};
+use lathe::render::limiter::{limit, LimiterSettings};
+
+const FS: u32 = 44_100;
+
+/// Deterministic pink-ish noise (xorshift64* through Paul Kellett's economy filter).
+fn pink(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let (mut b0, mut b1, mut b2) = (0.0f64, 0.0f64, 0.0f64);
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            let x = (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+                * 2.0
+                - 1.0;
+            b0 = 0.99765 * b0 + x * 0.0990460;
+            b1 = 0.96300 * b1 + x * 0.2965164;
+            b2 = 0.57000 * b2 + x * 1.0526913;
+            ((b0 + b1 + b2 + x * 0.1848) * 0.5) as f32
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let frames = 240 * FS as usize;
+    let stereo = vec![pink(frames, 1), pink(frames, 2)];
+    let centers = third_octave_centers_hz();
+    let tilt: Vec<f64> = centers
+        .iter()
+        .map(|f| 3.0 - 2.0 * (f / 20.0).log10())
+        .collect();
+    let eq = MatchedEq::new(FS, &centers, &tilt, None).unwrap();
+
+    let mut group = c.benchmark_group("4 min stereo 44.1k");
+    group.sample_size(10);
+    group.bench_function("eq (2 channels, 8191-tap linear phase)", |b| {
+        b.iter(|| {
+            let l = eq.process(&stereo[0]);
+            let r = eq.process(&stereo[1]);
+            (l, r)
+        })
+    });
+    group.bench_function("compressor", |b| {
+        let settings = CompressorSettings::default();
+        b.iter_batched(
+            || stereo.clone(),
+            |mut ch| compress(&mut ch, FS, &settings).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("limiter (incl. true-peak check)", |b| {
+        let settings = LimiterSettings::default();
+        b.iter_batched(
+            || stereo.clone(),
+            |mut ch| limit(&mut ch, FS, &settings).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
