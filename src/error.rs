@@ -59,6 +59,8 @@ pub enum Error {
     OutputIsInput { path: PathBuf },
     #[error("cannot write '{}': {reason}", path.display())]
     UnsupportedOutput { path: PathBuf, reason: String },
+    #[error("resampling: {0}")]
+    Resample(String),
     #[error("loudness meter: {0}")]
     Meter(String),
     #[error("invalid setting: {0}")]

@@ -1,1 +1,835 @@
-//! (being written)
+//! Decoding: every format symphonia reads (WAV, RF64/BW64, AIFF, FLAC, MP3, Ogg Vorbis, ALAC and
+//! AAC in MP4, CAF, MKV/WebM) into a planar `f32` [`AudioBuffer`], never clipped.
+//!
+//! - Integer PCM maps `2^(bits-1)` LSB to full scale 1.0 (`i16 / 32768`), so 16- and 24-bit
+//!   samples are exact in `f32`; float PCM is passed through; lossy decoders' overs (a decoded MP3
+//!   peaking at 1.1) are kept.
+//! - Gapless: symphonia's `enable_gapless` trims the MP3 encoder delay and padding given by the
+//!   LAME/Xing info frame, and Ogg Vorbis pre-roll/end by granule positions. symphonia 0.5 does
+//!   not apply MP4 edit lists, so this module reads the audio track's `elst`/`mdhd` itself and
+//!   trims the AAC priming (ISO/IEC 14496-12 section 8.6.6) and the padding of the last packet.
+//! - RF64/BW64 (EBU Tech 3306, ITU-R BS.2088), which symphonia 0.5 does not read, is handed to
+//!   symphonia's WAV reader as an equivalent RIFF header built from the `ds64` chunk.
+//! - Damage is an error, not silence: a file shorter than its header promises (WAV, AIFF, FLAC,
+//!   ALAC...) or a lossless frame that fails to decode (FLAC frames carry CRCs, and the MD5 of
+//!   the whole stream is checked when present) is [`Error::Corrupt`]. A lossy packet that fails
+//!   to decode is replaced by silence of its length, but more than
+//!   `MAX_BAD_LOSSY_PACKETS_BASE + 2%` of the packets is [`Error::Corrupt`].
+//! - A NaN or infinite sample (possible only in float WAV/AIFF) is [`Error::NonFiniteSample`].
+//!
+//! Every error names the file, except [`Error::UnsupportedSampleRate`] and
+//! [`Error::UnsupportedChannelCount`] which come from [`AudioBuffer::new`] (the CLI adds the
+//! file name as context).
+
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use symphonia::core::audio::{AudioBufferRef, Signal};
+use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::conv::FromSample;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::audio::{AudioBuffer, MAX_CHANNELS, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ};
+use crate::error::{Error, Result};
+
+/// Lossy packets that may fail to decode before the file counts as corrupt, plus 2% of the
+/// packets that decoded: a few glitches in a long stream pass, a damaged region does not.
+const MAX_BAD_LOSSY_PACKETS_BASE: u64 = 4;
+/// Longest silence (frames) put in for one undecodable lossy packet (a packet is <= 8192
+/// frames in every lossy codec symphonia reads; this only guards against a lying timestamp).
+const MAX_SUBSTITUTE_FRAMES: u64 = 1 << 16;
+/// Largest MP4 `moov` box this module reads to find the edit list.
+const MAX_MOOV_BYTES: u64 = 64 << 20;
+/// Largest RF64 chunk (other than `data`) copied into the equivalent RIFF header.
+const MAX_RF64_CHUNK_BYTES: u64 = 1 << 20;
+
+/// Decodes the first audio track of `path` into planar `f32` (see the module docs).
+pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
+    let read_err = |source: io::Error| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if meta.is_dir() {
+        return Err(read_err(io::Error::other("it is a folder, not a file")));
+    }
+    if meta.len() == 0 {
+        return Err(Error::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let file_len = meta.len();
+
+    let mut head = [0u8; 12];
+    let head_len = read_up_to(&mut file, &mut head).map_err(read_err)?;
+    let head = &head[..head_len];
+    file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+
+    let mut riff_streaming = false;
+    let source: Box<dyn MediaSource> = if head.len() == 12
+        && (&head[0..4] == b"RF64" || &head[0..4] == b"BW64")
+        && &head[8..12] == b"WAVE"
+    {
+        rf64_as_riff(path, file)?
+    } else {
+        if head.len() == 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+            // A writer that streamed to a pipe leaves 0xFFFFFFFF as the data size and symphonia
+            // then reads to the end of the file: no frame count was promised.
+            riff_streaming = riff_data_size(&mut file) == Some(u32::MAX);
+            file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+        }
+        Box::new(file)
+    };
+    let is_mp4 = head.len() >= 8 && &head[4..8] == b"ftyp";
+
+    let mss = MediaSourceStream::new(source, Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format_options = FormatOptions {
+        enable_gapless: true,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &format_options, &MetadataOptions::default())
+        .map_err(|e| probe_error(path, e))?;
+    let mut reader = probed.format;
+
+    let track = reader
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| Error::NoAudio {
+            path: path.to_path_buf(),
+        })?;
+    let track_id = track.id;
+    let params = track.codec_params.clone();
+    let codec = params.codec;
+    if let Some(rate) = params.sample_rate {
+        if !(MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&rate) {
+            return Err(Error::UnsupportedSampleRate {
+                sample_rate_hz: rate,
+            });
+        }
+    }
+    if let Some(channels) = params.channels {
+        let n = channels.count();
+        if n == 0 || n > MAX_CHANNELS {
+            return Err(Error::UnsupportedChannelCount { channels: n });
+        }
+    }
+    let strict = is_lossless(codec);
+
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions { verify: true })
+        .map_err(|e| match e {
+            SymError::Unsupported(what) if what.contains("unsupported codec") => {
+                Error::UnsupportedCodec {
+                    path: path.to_path_buf(),
+                    codec: codec_name(codec),
+                }
+            }
+            other => Error::UnsupportedCodec {
+                path: path.to_path_buf(),
+                codec: format!("{} ({other})", codec_name(codec)),
+            },
+        })?;
+
+    let corrupt = |reason: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+
+    let mut planes: Vec<Vec<f32>> = Vec::new();
+    let mut rate_hz = 0u32;
+    let mut ok_packets = 0u64;
+    let mut bad_packets = 0u64;
+    // Silence owed for lossy packets lost before the channel count was known.
+    let mut lost_before_start = 0usize;
+    loop {
+        let packet = match reader.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            // A chained Ogg stream starts a new logical stream: lathe keeps the first.
+            Err(SymError::ResetRequired) => break,
+            Err(SymError::IoError(e)) => return Err(read_err(e)),
+            Err(e) => return Err(corrupt(format!("cannot read the next packet: {e}"))),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        match decoder.decode(&packet) {
+            Ok(decoded) => {
+                let spec = *decoded.spec();
+                let channels = spec.channels.count();
+                if planes.is_empty() {
+                    if !(MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&spec.rate) {
+                        return Err(Error::UnsupportedSampleRate {
+                            sample_rate_hz: spec.rate,
+                        });
+                    }
+                    if channels == 0 || channels > MAX_CHANNELS {
+                        return Err(Error::UnsupportedChannelCount { channels });
+                    }
+                    rate_hz = spec.rate;
+                    let reserve = reserve_frames(params.n_frames, channels, file_len);
+                    planes = (0..channels)
+                        .map(|_| {
+                            let mut p = Vec::with_capacity(reserve.max(lost_before_start));
+                            p.resize(lost_before_start, 0.0);
+                            p
+                        })
+                        .collect();
+                } else if channels != planes.len() || spec.rate != rate_hz {
+                    return Err(corrupt(format!(
+                        "the stream changes from {} channels at {rate_hz} Hz to {channels} \
+                         channels at {} Hz",
+                        planes.len(),
+                        spec.rate
+                    )));
+                }
+                append_planar(&decoded, &mut planes);
+                ok_packets += 1;
+            }
+            Err(SymError::DecodeError(msg)) => {
+                let at_s = packet_time_s(&params, packet.ts());
+                if strict {
+                    return Err(corrupt(format!(
+                        "the frame at {at_s:.3} s cannot be decoded: {msg}"
+                    )));
+                }
+                bad_packets += 1;
+                if bad_packets > MAX_BAD_LOSSY_PACKETS_BASE + ok_packets / 50 {
+                    return Err(corrupt(format!(
+                        "{bad_packets} packets cannot be decoded (the last at {at_s:.3} s: {msg})"
+                    )));
+                }
+                // Keep the timing of what follows: silence where the packet was.
+                let gap = packet.dur().min(MAX_SUBSTITUTE_FRAMES) as usize;
+                if planes.is_empty() {
+                    lost_before_start += gap;
+                }
+                for p in &mut planes {
+                    p.resize(p.len() + gap, 0.0);
+                }
+            }
+            Err(SymError::IoError(e)) => {
+                // Decoders report a packet that ends too early as an I/O error.
+                return Err(corrupt(format!(
+                    "a packet at {:.3} s is cut short: {e}",
+                    packet_time_s(&params, packet.ts())
+                )));
+            }
+            Err(SymError::Unsupported(feature)) => {
+                return Err(Error::UnsupportedCodec {
+                    path: path.to_path_buf(),
+                    codec: format!("{} ({feature})", codec_name(codec)),
+                })
+            }
+            Err(e) => return Err(corrupt(e.to_string())),
+        }
+    }
+
+    if planes.is_empty() || planes[0].is_empty() {
+        if bad_packets > 0 {
+            return Err(corrupt(format!(
+                "none of the {bad_packets} packets can be decoded"
+            )));
+        }
+        return Err(Error::NoAudio {
+            path: path.to_path_buf(),
+        });
+    }
+    let decoded_frames = planes[0].len() as u64;
+
+    // The header's promise: fewer frames than announced means a truncated file.
+    if let Some(promised) = promised_frames(&params, rate_hz) {
+        if !riff_streaming && promised > 0 {
+            // Lossy decoders may end up to one packet short of a container's rounded total.
+            let slack = if strict {
+                0
+            } else {
+                u64::from(params.max_frames_per_packet.map_or(4096, |m| m.min(8192) as u32))
+            };
+            if decoded_frames + slack < promised {
+                return Err(corrupt(format!(
+                    "the header promises {promised} frames but only {decoded_frames} can be \
+                     decoded"
+                )));
+            }
+        }
+    }
+    if strict {
+        let verified = decoder.finalize().verify_ok;
+        if verified == Some(false) {
+            return Err(corrupt(
+                "the decoded audio does not match the MD5 checksum in its header".into(),
+            ));
+        }
+    }
+
+    if is_mp4 {
+        if let Some(edit) = read_mp4_edit(path, rate_hz) {
+            let len = planes[0].len() as u64;
+            let start = edit.skip_frames.min(len);
+            let end = edit
+                .keep_frames
+                .map_or(len, |k| start.saturating_add(k).min(len));
+            for p in &mut planes {
+                p.truncate(end as usize);
+                p.drain(..start as usize);
+            }
+            if planes[0].is_empty() {
+                return Err(Error::NoAudio {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+    }
+
+    let audio = AudioBuffer::new(rate_hz, planes)?;
+    if let Some((frame, channel)) = audio.first_non_finite() {
+        return Err(Error::NonFiniteSample {
+            path: path.to_path_buf(),
+            frame,
+            channel,
+        });
+    }
+    Ok(audio)
+}
+
+/// Reads into `buf` until it is full or the file ends; returns the bytes read.
+fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Appends every channel of a decoded buffer, converted to `f32` (symphonia's conversions:
+/// integers divided by `2^(bits-1)`, floats unchanged, so nothing is clipped).
+fn append_planar(decoded: &AudioBufferRef<'_>, planes: &mut [Vec<f32>]) {
+    macro_rules! append {
+        ($buf:expr) => {
+            for (c, plane) in planes.iter_mut().enumerate() {
+                plane.extend($buf.chan(c).iter().map(|&s| f32::from_sample(s)));
+            }
+        };
+    }
+    match decoded {
+        AudioBufferRef::U8(b) => append!(b),
+        AudioBufferRef::U16(b) => append!(b),
+        AudioBufferRef::U24(b) => append!(b),
+        AudioBufferRef::U32(b) => append!(b),
+        AudioBufferRef::S8(b) => append!(b),
+        AudioBufferRef::S16(b) => append!(b),
+        AudioBufferRef::S24(b) => append!(b),
+        AudioBufferRef::S32(b) => append!(b),
+        AudioBufferRef::F32(b) => append!(b),
+        AudioBufferRef::F64(b) => append!(b),
+    }
+}
+
+/// Frames to reserve per channel: the header's count when it is plausible for the file size
+/// (no codec stores a sample in less than 1/64 byte on average, not even FLAC on silence),
+/// otherwise a modest start, so a lying header cannot make us reserve gigabytes.
+fn reserve_frames(n_frames: Option<u64>, channels: usize, file_len: u64) -> usize {
+    const MODEST: u64 = 1 << 20;
+    match n_frames {
+        Some(n) if n.saturating_mul(channels as u64) <= file_len.saturating_mul(64) => {
+            n.min(1 << 31) as usize
+        }
+        Some(n) => n.min(MODEST) as usize,
+        None => MODEST as usize,
+    }
+}
+
+/// The number of frames the container announces, in frames at `rate_hz`.
+fn promised_frames(params: &codecs::CodecParameters, rate_hz: u32) -> Option<u64> {
+    let n = params.n_frames?;
+    match params.time_base {
+        Some(tb) if tb.denom != 0 && u64::from(tb.denom) != u64::from(rate_hz) * u64::from(tb.numer) => {
+            Some(
+                (u128::from(n) * u128::from(tb.numer) * u128::from(rate_hz) / u128::from(tb.denom))
+                    as u64,
+            )
+        }
+        _ => Some(n),
+    }
+}
+
+/// A packet timestamp in seconds, for error messages.
+fn packet_time_s(params: &codecs::CodecParameters, ts: u64) -> f64 {
+    match (params.time_base, params.sample_rate) {
+        (Some(tb), _) if tb.denom != 0 => ts as f64 * f64::from(tb.numer) / f64::from(tb.denom),
+        (_, Some(rate)) if rate != 0 => ts as f64 / f64::from(rate),
+        _ => 0.0,
+    }
+}
+
+/// Turns a probe failure into lathe's error: unknown bytes, a damaged header, or a known
+/// container holding something symphonia cannot read.
+fn probe_error(path: &Path, e: SymError) -> Error {
+    let path = path.to_path_buf();
+    match e {
+        SymError::Unsupported(msg) => {
+            const NOT_AUDIO: [&str; 8] = [
+                "no suitable format reader",
+                "riff form is not",
+                "missing riff stream marker",
+                "not a matroska",
+                "missing ftyp",
+                "missing 'caff'",
+                "missing flac stream marker",
+                "page is not marked as first",
+            ];
+            if NOT_AUDIO.iter().any(|m| msg.contains(m)) {
+                Error::UnrecognisedFormat {
+                    path,
+                    reason: "no audio format lathe knows (WAV, AIFF, FLAC, MP3, Ogg, MP4/M4A, \
+                             CAF, MKV/WebM) matches its contents"
+                        .into(),
+                }
+            } else if msg.contains("missing") {
+                Error::Corrupt {
+                    path,
+                    reason: msg.to_string(),
+                }
+            } else {
+                Error::UnsupportedCodec {
+                    path,
+                    codec: msg.to_string(),
+                }
+            }
+        }
+        SymError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Error::Corrupt {
+            path,
+            reason: "the file ends inside its header".into(),
+        },
+        SymError::IoError(source) => Error::Read { path, source },
+        other => Error::Corrupt {
+            path,
+            reason: format!("unreadable header: {other}"),
+        },
+    }
+}
+
+/// Lossless codecs: every frame must decode, and the file must hold every frame it announces.
+fn is_lossless(codec: CodecType) -> bool {
+    use symphonia::core::codecs::*;
+    !matches!(
+        codec,
+        CODEC_TYPE_VORBIS
+            | CODEC_TYPE_MP1
+            | CODEC_TYPE_MP2
+            | CODEC_TYPE_MP3
+            | CODEC_TYPE_AAC
+            | CODEC_TYPE_OPUS
+            | CODEC_TYPE_SPEEX
+            | CODEC_TYPE_MUSEPACK
+            | CODEC_TYPE_ATRAC1
+            | CODEC_TYPE_ATRAC3
+            | CODEC_TYPE_ATRAC3PLUS
+            | CODEC_TYPE_ATRAC9
+            | CODEC_TYPE_EAC3
+            | CODEC_TYPE_AC4
+            | CODEC_TYPE_DCA
+            | CODEC_TYPE_WMA
+    )
+}
+
+/// A readable codec name, also for codecs symphonia can name but not decode.
+fn codec_name(codec: CodecType) -> String {
+    use symphonia::core::codecs::*;
+    let known = match codec {
+        CODEC_TYPE_OPUS => "opus",
+        CODEC_TYPE_SPEEX => "speex",
+        CODEC_TYPE_MP1 => "mp1 (MPEG-1 layer I)",
+        CODEC_TYPE_MP2 => "mp2 (MPEG-1 layer II)",
+        CODEC_TYPE_MP3 => "mp3",
+        CODEC_TYPE_AAC => "aac",
+        CODEC_TYPE_VORBIS => "vorbis",
+        CODEC_TYPE_FLAC => "flac",
+        CODEC_TYPE_ALAC => "alac",
+        CODEC_TYPE_WAVPACK => "wavpack",
+        CODEC_TYPE_MONKEYS_AUDIO => "monkey's audio",
+        CODEC_TYPE_TTA => "tta",
+        CODEC_TYPE_MUSEPACK => "musepack",
+        CODEC_TYPE_ATRAC1 | CODEC_TYPE_ATRAC3 | CODEC_TYPE_ATRAC3PLUS | CODEC_TYPE_ATRAC9 => {
+            "atrac"
+        }
+        CODEC_TYPE_EAC3 => "e-ac-3",
+        CODEC_TYPE_AC4 => "ac-4",
+        CODEC_TYPE_DCA => "dts",
+        CODEC_TYPE_WMA => "wma",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    match symphonia::default::get_codecs().get_codec(codec) {
+        Some(d) => d.short_name.to_string(),
+        None => format!("codec id {codec}"),
+    }
+}
+
+/// The size field of the `data` chunk of a RIFF/WAVE file, if the chunk list can be walked.
+fn riff_data_size(file: &mut File) -> Option<u32> {
+    file.seek(SeekFrom::Start(12)).ok()?;
+    for _ in 0..1024 {
+        let mut hdr = [0u8; 8];
+        file.read_exact(&mut hdr).ok()?;
+        let size = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        if &hdr[0..4] == b"data" {
+            return Some(size);
+        }
+        let skip = i64::from(size) + i64::from(size & 1);
+        file.seek(SeekFrom::Current(skip)).ok()?;
+    }
+    None
+}
+
+/// An RF64/BW64 file as a stream symphonia's WAV reader accepts: a RIFF header with the `fmt `
+/// (and `fact`) chunk and a `data` chunk whose 32-bit size comes from `ds64`, followed by the
+/// file's audio bytes. The `ds64` data size is the promise that a truncated file breaks.
+fn rf64_as_riff(path: &Path, mut file: File) -> Result<Box<dyn MediaSource>> {
+    let corrupt = |reason: &str| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("RF64: {reason}"),
+    };
+    let eof = |_: io::Error| corrupt("the file ends inside its header");
+    file.seek(SeekFrom::Start(12)).map_err(eof)?;
+    let mut ds64_data_size: Option<u64> = None;
+    let mut kept_chunks: Vec<u8> = Vec::new();
+    let mut saw_fmt = false;
+    for _ in 0..1024 {
+        let mut hdr = [0u8; 8];
+        file.read_exact(&mut hdr).map_err(eof)?;
+        let tag = [hdr[0], hdr[1], hdr[2], hdr[3]];
+        let size32 = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        match &tag {
+            b"ds64" => {
+                if size32 < 24 {
+                    return Err(corrupt("ds64 chunk too short"));
+                }
+                let mut body = vec![0u8; size32 as usize];
+                file.read_exact(&mut body).map_err(eof)?;
+                let mut data_size = [0u8; 8];
+                data_size.copy_from_slice(&body[8..16]);
+                ds64_data_size = Some(u64::from_le_bytes(data_size));
+                if size32 & 1 == 1 {
+                    file.seek(SeekFrom::Current(1)).map_err(eof)?;
+                }
+            }
+            b"data" => {
+                if !saw_fmt {
+                    return Err(corrupt("no fmt chunk before the data chunk"));
+                }
+                let data_size = match (size32, ds64_data_size) {
+                    (u32::MAX, Some(n)) => n,
+                    (u32::MAX, None) => return Err(corrupt("no ds64 chunk for the data size")),
+                    (n, _) => u64::from(n),
+                };
+                let header_len = 12 + kept_chunks.len() as u64 + 8;
+                if data_size + header_len > u64::from(u32::MAX) {
+                    return Err(Error::UnsupportedCodec {
+                        path: path.to_path_buf(),
+                        codec: "RF64 with more than 4 GiB of audio data".into(),
+                    });
+                }
+                let mut header = Vec::with_capacity(header_len as usize);
+                header.extend_from_slice(b"RIFF");
+                let riff_size = (header_len - 8 + data_size) as u32;
+                header.extend_from_slice(&riff_size.to_le_bytes());
+                header.extend_from_slice(b"WAVE");
+                header.extend_from_slice(&kept_chunks);
+                header.extend_from_slice(b"data");
+                header.extend_from_slice(&(data_size as u32).to_le_bytes());
+                let stream = Cursor::new(header).chain(file.take(data_size));
+                return Ok(Box::new(ReadOnlySource::new(stream)));
+            }
+            _ => {
+                let padded = u64::from(size32) + u64::from(size32 & 1);
+                let keep = (&tag == b"fmt " || &tag == b"fact") && padded <= MAX_RF64_CHUNK_BYTES;
+                if keep {
+                    saw_fmt |= &tag == b"fmt ";
+                    kept_chunks.extend_from_slice(&hdr);
+                    let start = kept_chunks.len();
+                    kept_chunks.resize(start + padded as usize, 0);
+                    file.read_exact(&mut kept_chunks[start..]).map_err(eof)?;
+                } else {
+                    file.seek(SeekFrom::Current(padded as i64)).map_err(eof)?;
+                }
+            }
+        }
+    }
+    Err(corrupt("no data chunk"))
+}
+
+/// What an MP4 edit list asks to play of the decoded audio track, in frames.
+#[derive(Debug, PartialEq)]
+struct Mp4Edit {
+    /// Leading frames to drop (the encoder's priming, e.g. 1024 or 2112 for AAC).
+    skip_frames: u64,
+    /// Frames to keep after those, if known.
+    keep_frames: Option<u64>,
+}
+
+/// Reads the `moov` box of an MP4 file and returns the edit of its first sound track. Any
+/// malformation yields `None` (symphonia has already accepted the file; the edit is a bonus).
+fn read_mp4_edit(path: &Path, rate_hz: u32) -> Option<Mp4Edit> {
+    let mut file = File::open(path).ok()?;
+    let file_len = file.metadata().ok()?.len();
+    let mut offset = 0u64;
+    while offset + 8 <= file_len {
+        file.seek(SeekFrom::Start(offset)).ok()?;
+        let mut hdr = [0u8; 16];
+        read_up_to(&mut file, &mut hdr).ok()?;
+        let (size, header_len) = match u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) {
+            0 => (file_len - offset, 8),
+            1 => (u64::from_be_bytes(hdr[8..16].try_into().ok()?), 16),
+            n => (u64::from(n), 8),
+        };
+        if size < header_len {
+            return None;
+        }
+        if &hdr[4..8] == b"moov" {
+            let body_len = size - header_len;
+            if body_len > MAX_MOOV_BYTES {
+                return None;
+            }
+            file.seek(SeekFrom::Start(offset + header_len)).ok()?;
+            let mut moov = vec![0u8; body_len as usize];
+            file.read_exact(&mut moov).ok()?;
+            return mp4_edit_from_moov(&moov, rate_hz);
+        }
+        offset = offset.checked_add(size)?;
+    }
+    None
+}
+
+/// The child boxes of an MP4 box body: `(type, body)` pairs; stops at the first malformed one.
+fn mp4_boxes(mut data: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
+    std::iter::from_fn(move || {
+        if data.len() < 8 {
+            return None;
+        }
+        let size32 = u32::from_be_bytes(data[0..4].try_into().ok()?);
+        let kind: [u8; 4] = data[4..8].try_into().ok()?;
+        let (size, header_len) = match size32 {
+            0 => (data.len() as u64, 8usize),
+            1 => (u64::from_be_bytes(data.get(8..16)?.try_into().ok()?), 16),
+            n => (u64::from(n), 8),
+        };
+        if size < header_len as u64 || size > data.len() as u64 {
+            return None;
+        }
+        let body = &data[header_len..size as usize];
+        data = &data[size as usize..];
+        Some((kind, body))
+    })
+}
+
+fn mp4_child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    mp4_boxes(data).find(|(k, _)| k == kind).map(|(_, b)| b)
+}
+
+/// `(timescale, duration)` of an `mvhd` or `mdhd` body (same layout for these fields).
+fn mp4_timescale_duration(body: &[u8]) -> Option<(u32, u64)> {
+    let be32 = |at: usize| -> Option<u32> { Some(u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?)) };
+    match *body.first()? {
+        0 => Some((be32(12)?, u64::from(be32(16)?))),
+        1 => Some((
+            be32(20)?,
+            u64::from_be_bytes(body.get(24..32)?.try_into().ok()?),
+        )),
+        _ => None,
+    }
+}
+
+/// The first non-empty edit `(segment_duration in movie units, media_time in media units)`.
+fn mp4_first_edit(elst: &[u8]) -> Option<(u64, u64)> {
+    let version = *elst.first()?;
+    let count = u32::from_be_bytes(elst.get(4..8)?.try_into().ok()?) as usize;
+    let entry_len = if version == 1 { 20 } else { 12 };
+    for i in 0..count.min(1024) {
+        let e = elst.get(8 + i * entry_len..8 + (i + 1) * entry_len)?;
+        let (seg, media_time) = if version == 1 {
+            (
+                u64::from_be_bytes(e[0..8].try_into().ok()?),
+                i64::from_be_bytes(e[8..16].try_into().ok()?),
+            )
+        } else {
+            (
+                u64::from(u32::from_be_bytes(e[0..4].try_into().ok()?)),
+                i64::from(i32::from_be_bytes(e[4..8].try_into().ok()?)),
+            )
+        };
+        // media_time -1 is an empty edit (a pause before the media starts): not trimming.
+        if media_time >= 0 {
+            return Some((seg, media_time as u64));
+        }
+    }
+    None
+}
+
+fn mp4_edit_from_moov(moov: &[u8], rate_hz: u32) -> Option<Mp4Edit> {
+    let (movie_timescale, _) = mp4_timescale_duration(mp4_child(moov, b"mvhd")?)?;
+    let trak = mp4_boxes(moov).filter(|(k, _)| k == b"trak").map(|(_, b)| b).find(|trak| {
+        mp4_child(trak, b"mdia")
+            .and_then(|mdia| mp4_child(mdia, b"hdlr"))
+            .and_then(|hdlr| hdlr.get(8..12))
+            == Some(b"soun".as_slice())
+    })?;
+    let mdia = mp4_child(trak, b"mdia")?;
+    let (media_timescale, media_duration) = mp4_timescale_duration(mp4_child(mdia, b"mdhd")?)?;
+    if media_timescale == 0 {
+        return None;
+    }
+    let rate = u128::from(rate_hz);
+    let to_frames = |units: u64, timescale: u32| -> u64 {
+        ((u128::from(units) * rate + u128::from(timescale) / 2) / u128::from(timescale)) as u64
+    };
+    let edit = mp4_child(trak, b"edts")
+        .and_then(|edts| mp4_child(edts, b"elst"))
+        .and_then(mp4_first_edit);
+    let skip_frames = edit.map_or(0, |(_, media_time)| to_frames(media_time, media_timescale));
+    // The media duration (sum of the sample durations) minus the priming is exact; the edit's
+    // segment duration is in the movie timescale, often milliseconds, so it is used only when
+    // it asks for clearly less than that.
+    let unknown_duration = media_duration == 0 || media_duration == u64::from(u32::MAX);
+    let from_media = (!unknown_duration)
+        .then(|| to_frames(media_duration, media_timescale).saturating_sub(skip_frames));
+    let from_segment = match edit {
+        Some((seg, _)) if seg > 0 && movie_timescale > 0 => Some(to_frames(seg, movie_timescale)),
+        _ => None,
+    };
+    let one_movie_tick = u64::from(rate_hz).div_ceil(u64::from(movie_timescale.max(1))) + 1;
+    let keep_frames = match (from_media, from_segment) {
+        (Some(m), Some(s)) if s + one_movie_tick < m => Some(s),
+        (Some(m), _) => Some(m),
+        (None, s) => s,
+    };
+    Some(Mp4Edit {
+        skip_frames,
+        keep_frames,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn header_v0(timescale: u32, duration: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 12];
+        b.extend_from_slice(&timescale.to_be_bytes());
+        b.extend_from_slice(&duration.to_be_bytes());
+        b
+    }
+
+    fn moov(elst_entries: &[(u32, i32)], media_duration: u32) -> Vec<u8> {
+        let mut elst = vec![0u8; 4];
+        elst.extend_from_slice(&(elst_entries.len() as u32).to_be_bytes());
+        for &(seg, t) in elst_entries {
+            elst.extend_from_slice(&seg.to_be_bytes());
+            elst.extend_from_slice(&t.to_be_bytes());
+            elst.extend_from_slice(&[0, 1, 0, 0]);
+        }
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"soun");
+        let mdia = [
+            mp4_box(b"mdhd", &header_v0(44_100, media_duration)),
+            mp4_box(b"hdlr", &hdlr),
+        ]
+        .concat();
+        let trak = [
+            mp4_box(b"edts", &mp4_box(b"elst", &elst)),
+            mp4_box(b"mdia", &mdia),
+        ]
+        .concat();
+        [
+            mp4_box(b"mvhd", &header_v0(1000, 1000)),
+            mp4_box(b"trak", &trak),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn mp4_edit_trims_aac_priming_and_padding() {
+        // What ffmpeg writes for 1 s of AAC at 44.1 kHz: media 45124 = 1024 priming + 44100,
+        // edit (1000 ms, media_time 1024).
+        let m = moov(&[(1000, 1024)], 45_124);
+        assert_eq!(
+            mp4_edit_from_moov(&m, 44_100),
+            Some(Mp4Edit {
+                skip_frames: 1024,
+                keep_frames: Some(44_100)
+            })
+        );
+        // An empty edit first (-1) is skipped; a segment clearly shorter than the media wins.
+        let m = moov(&[(500, -1), (500, 2112)], 46_212);
+        assert_eq!(
+            mp4_edit_from_moov(&m, 44_100),
+            Some(Mp4Edit {
+                skip_frames: 2112,
+                keep_frames: Some(22_050)
+            })
+        );
+        // No edit list: keep the media duration.
+        let m = moov(&[], 44_100);
+        assert_eq!(
+            mp4_edit_from_moov(&m, 44_100),
+            Some(Mp4Edit {
+                skip_frames: 0,
+                keep_frames: Some(44_100)
+            })
+        );
+    }
+
+    #[test]
+    fn mp4_parser_survives_garbage() {
+        let m = moov(&[(1000, 1024)], 45_124);
+        for cut in 0..m.len() {
+            let _ = mp4_edit_from_moov(&m[..cut], 44_100);
+        }
+        let mut bad = m.clone();
+        bad[3] = 0xFF; // a box larger than its parent
+        assert_eq!(mp4_edit_from_moov(&bad, 44_100), None);
+    }
+
+    #[test]
+    fn codec_names() {
+        use symphonia::core::codecs::{CODEC_TYPE_OPUS, CODEC_TYPE_PCM_S16LE};
+        assert_eq!(codec_name(CODEC_TYPE_OPUS), "opus");
+        assert_eq!(codec_name(CODEC_TYPE_PCM_S16LE), "pcm_s16le");
+        assert!(is_lossless(CODEC_TYPE_PCM_S16LE));
+        assert!(!is_lossless(CODEC_TYPE_OPUS));
+    }
+
+    #[test]
+    fn reservation_is_bounded_by_file_size() {
+        assert_eq!(reserve_frames(Some(1000), 2, 10_000), 1000);
+        assert_eq!(reserve_frames(Some(u64::MAX), 2, 100), 1 << 20);
+        assert_eq!(reserve_frames(None, 2, 100), 1 << 20);
+    }
+}

@@ -1,1 +1,402 @@
-//! (being written)
+//! Encoding: [`AudioBuffer`] -> WAV (16/24-bit integer, 32-bit float, via hound) or FLAC
+//! (16/24-bit, via the pure-Rust flacenc), written atomically.
+//!
+//! Integer output maps full scale 1.0 to `2^(bits-1)` LSB (symphonia's decoding convention, so
+//! values on the grid round-trip exactly) and clamps to the integer range only at that
+//! conversion; float output is written as is, overs included. 16 bit gets TPDF dither
+//! ([`crate::render::dither`]); 24 bit is rounded without dither: its rounding error
+//! (about -151 dBFS RMS) is far below the noise of any converter or recording, so dither would
+//! only add noise.
+//!
+//! Writing is atomic: the file is written to a temporary `.NAME.lathe-tmp-PID-N` in the same
+//! folder, flushed to disk (`fsync`) and renamed over the target, so a crash or a full disk never
+//! leaves a half-written output, and the temporary file is removed on error.
+//! [`check_output`] refuses to overwrite an input, and an existing output without `force`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::audio::AudioBuffer;
+use crate::error::{Error, Result};
+use crate::render::dither::{quantize_round, quantize_tpdf, DitherRng};
+
+/// How each sample is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SampleFormat {
+    /// 16-bit signed integer, TPDF-dithered.
+    Int16,
+    /// 24-bit signed integer, rounded.
+    Int24,
+    /// 32-bit IEEE float, written as is (WAV only).
+    Float32,
+}
+
+impl SampleFormat {
+    /// Bits per stored sample.
+    pub fn bits(self) -> u32 {
+        match self {
+            SampleFormat::Int16 => 16,
+            SampleFormat::Int24 => 24,
+            SampleFormat::Float32 => 32,
+        }
+    }
+}
+
+/// The file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Container {
+    Wav,
+    Flac,
+}
+
+/// What [`write_file`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OutputFormat {
+    pub container: Container,
+    pub sample_format: SampleFormat,
+}
+
+impl OutputFormat {
+    /// The format for `path`, chosen by its extension (`.wav`/`.wave`, `.flac`; any case), with
+    /// `bits` or else 24-bit integer. FLAC stores integers only, so FLAC with
+    /// [`SampleFormat::Float32`] is refused, as is any other extension.
+    pub fn from_path(path: &Path, bits: Option<SampleFormat>) -> Result<OutputFormat> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let container = match ext.as_deref() {
+            Some("wav") | Some("wave") => Container::Wav,
+            Some("flac") => Container::Flac,
+            Some(other) => {
+                return Err(Error::UnsupportedOutput {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "unknown extension '.{other}': lathe writes .wav or .flac files"
+                    ),
+                })
+            }
+            None => {
+                return Err(Error::UnsupportedOutput {
+                    path: path.to_path_buf(),
+                    reason: "no file extension: lathe writes .wav or .flac files".into(),
+                })
+            }
+        };
+        let sample_format = bits.unwrap_or(SampleFormat::Int24);
+        if container == Container::Flac && sample_format == SampleFormat::Float32 {
+            return Err(Error::UnsupportedOutput {
+                path: path.to_path_buf(),
+                reason: "FLAC stores integers only: choose 16 or 24 bit, or write a .wav for \
+                         32-bit float"
+                    .into(),
+            });
+        }
+        Ok(OutputFormat {
+            container,
+            sample_format,
+        })
+    }
+}
+
+/// Writes `audio` to `path` in `format`, atomically (see the module docs). `dither_seed` makes
+/// the 16-bit TPDF dither reproducible: same audio, format and seed give the same bytes.
+/// Refuses audio with a non-finite sample ([`Error::NonFiniteSample`], naming `path`).
+pub fn write_file(
+    path: &Path,
+    audio: &AudioBuffer,
+    format: OutputFormat,
+    dither_seed: u64,
+) -> Result<()> {
+    if format.container == Container::Flac && format.sample_format == SampleFormat::Float32 {
+        return Err(Error::UnsupportedOutput {
+            path: path.to_path_buf(),
+            reason: "FLAC stores integers only: choose 16 or 24 bit".into(),
+        });
+    }
+    if let Some((frame, channel)) = audio.first_non_finite() {
+        return Err(Error::NonFiniteSample {
+            path: path.to_path_buf(),
+            frame,
+            channel,
+        });
+    }
+    write_atomically(path, |file| match format.container {
+        Container::Wav => write_wav(file, path, audio, format.sample_format, dither_seed),
+        Container::Flac => write_flac(file, path, audio, format.sample_format, dither_seed),
+    })
+}
+
+/// Refuses an `output` that is one of the `inputs` ([`Error::OutputIsInput`], even with
+/// `force`), and an existing `output` without `force` ([`Error::OutputExists`]). "Same" means
+/// the same canonical path (so `./a.wav`, `a.wav` and `dir/../a.wav` match, and symlinks are
+/// followed) or, on unix, the same device and inode (hard links).
+pub fn check_output(output: &Path, inputs: &[&Path], force: bool) -> Result<()> {
+    if inputs.iter().any(|input| same_file(output, input)) {
+        return Err(Error::OutputIsInput {
+            path: output.to_path_buf(),
+        });
+    }
+    // symlink_metadata: a dangling symlink at the output path is also an existing output.
+    if !force && fs::symlink_metadata(output).is_ok() {
+        return Err(Error::OutputExists {
+            path: output.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The canonical form of `path`, also when it does not exist yet (its folder must).
+fn canonical(path: &Path) -> Option<PathBuf> {
+    if let Ok(c) = fs::canonicalize(path) {
+        return Some(c);
+    }
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::canonicalize(parent).ok().map(|p| p.join(name))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Some(ca), Some(cb)) = (canonical(a), canonical(b)) {
+        if ca == cb {
+            return true;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}
+
+/// Distinguishes temporary files of concurrent writes from one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// `.NAME.lathe-tmp-PID-N` next to `path`.
+fn temp_path_for(path: &Path) -> Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| Error::UnsupportedOutput {
+        path: path.to_path_buf(),
+        reason: "the output path has no file name".into(),
+    })?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp_name = format!(
+        ".{}.lathe-tmp-{}-{n}",
+        name.to_string_lossy(),
+        std::process::id()
+    );
+    Ok(path.with_file_name(temp_name))
+}
+
+/// Runs `write` on a fresh temporary file next to `path`, syncs it and renames it to `path`.
+/// On any error the temporary file is removed and `path` is left untouched.
+fn write_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Result<()> {
+    let temp = temp_path_for(path)?;
+    let write_err = |source: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(write_err)?;
+    let result = write(&file)
+        .and_then(|()| file.sync_all().map_err(write_err))
+        .and_then(|()| {
+            drop(file);
+            fs::rename(&temp, path).map_err(write_err)
+        });
+    match result {
+        Ok(()) => {
+            sync_parent_dir(path);
+            Ok(())
+        }
+        Err(e) => {
+            // Best effort: the write error is the one worth reporting.
+            let _ = fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+/// Makes the rename itself durable on unix by syncing the folder; best effort (some file
+/// systems refuse to open or sync a directory, and the data is already on disk).
+fn sync_parent_dir(path: &Path) {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if let Ok(dir) = File::open(parent) {
+            let _ = dir.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Integer codes per channel for an integer `sample_format`.
+fn quantize_channels(audio: &AudioBuffer, sample_format: SampleFormat, seed: u64) -> Vec<Vec<i32>> {
+    audio
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(c, ch)| match sample_format {
+            SampleFormat::Int16 => quantize_tpdf(ch, 16, &mut DitherRng::for_channel(seed, c)),
+            // 24 bit: plain rounding, see the module docs for why no dither.
+            SampleFormat::Int24 => quantize_round(ch, 24),
+            SampleFormat::Float32 => unreachable!("float samples are not quantized"),
+        })
+        .collect()
+}
+
+/// An encoder's complaint as a write error on the output `path`.
+fn encode_error(path: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(reason.to_string()),
+    }
+}
+
+fn write_wav(
+    file: &File,
+    path: &Path,
+    audio: &AudioBuffer,
+    sample_format: SampleFormat,
+    seed: u64,
+) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: audio.num_channels() as u16,
+        sample_rate: audio.sample_rate_hz,
+        bits_per_sample: sample_format.bits() as u16,
+        sample_format: match sample_format {
+            SampleFormat::Float32 => hound::SampleFormat::Float,
+            _ => hound::SampleFormat::Int,
+        },
+    };
+    // Errors name the output, not the temporary file (which is removed).
+    let hound_err = |e: hound::Error| match e {
+        hound::Error::IoError(source) => Error::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => encode_error(path, other),
+    };
+    let mut writer =
+        hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec).map_err(hound_err)?;
+    let frames = audio.frames();
+    match sample_format {
+        SampleFormat::Float32 => {
+            for f in 0..frames {
+                for ch in &audio.channels {
+                    writer.write_sample(ch[f]).map_err(hound_err)?;
+                }
+            }
+        }
+        SampleFormat::Int16 => {
+            let codes = quantize_channels(audio, sample_format, seed);
+            for f in 0..frames {
+                for ch in &codes {
+                    // quantize_tpdf clamped to the 16-bit range, so the cast is exact.
+                    writer.write_sample(ch[f] as i16).map_err(hound_err)?;
+                }
+            }
+        }
+        SampleFormat::Int24 => {
+            let codes = quantize_channels(audio, sample_format, seed);
+            for f in 0..frames {
+                for ch in &codes {
+                    writer.write_sample(ch[f]).map_err(hound_err)?;
+                }
+            }
+        }
+    }
+    writer.finalize().map_err(hound_err)
+}
+
+fn write_flac(
+    mut file: &File,
+    path: &Path,
+    audio: &AudioBuffer,
+    sample_format: SampleFormat,
+    seed: u64,
+) -> Result<()> {
+    use flacenc::component::BitRepr;
+    use flacenc::error::Verify;
+
+    let bits = sample_format.bits() as usize;
+    let codes = quantize_channels(audio, sample_format, seed);
+    let channels = codes.len();
+    let mut interleaved = vec![0i32; audio.frames() * channels];
+    for (c, ch) in codes.iter().enumerate() {
+        for (f, &v) in ch.iter().enumerate() {
+            interleaved[f * channels + c] = v;
+        }
+    }
+    drop(codes);
+    let config = flacenc::config::Encoder::default()
+        .into_verified()
+        .map_err(|(_, e)| encode_error(path, format!("{e:?}")))?;
+    let source = flacenc::source::MemSource::from_samples(
+        &interleaved,
+        channels,
+        bits,
+        audio.sample_rate_hz as usize,
+    );
+    let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
+        .map_err(|e| encode_error(path, format!("{e:?}")))?;
+    let mut sink = flacenc::bitsink::ByteSink::new();
+    stream
+        .write(&mut sink)
+        .map_err(|e| encode_error(path, format!("{e:?}")))?;
+    file.write_all(sink.as_slice()).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_from_extension() {
+        let f = OutputFormat::from_path(Path::new("a/b.WAV"), None).unwrap();
+        assert_eq!(f.container, Container::Wav);
+        assert_eq!(f.sample_format, SampleFormat::Int24);
+        let f = OutputFormat::from_path(Path::new("x.flac"), Some(SampleFormat::Int16)).unwrap();
+        assert_eq!(
+            (f.container, f.sample_format),
+            (Container::Flac, SampleFormat::Int16)
+        );
+        assert!(matches!(
+            OutputFormat::from_path(Path::new("x.flac"), Some(SampleFormat::Float32)),
+            Err(Error::UnsupportedOutput { .. })
+        ));
+        assert!(matches!(
+            OutputFormat::from_path(Path::new("x.mp3"), None),
+            Err(Error::UnsupportedOutput { reason, .. }) if reason.contains(".mp3")
+        ));
+        assert!(matches!(
+            OutputFormat::from_path(Path::new("noext"), None),
+            Err(Error::UnsupportedOutput { .. })
+        ));
+    }
+
+    #[test]
+    fn temp_name_is_hidden_and_in_the_same_folder() {
+        let t = temp_path_for(Path::new("/some/dir/out.wav")).unwrap();
+        assert_eq!(t.parent(), Some(Path::new("/some/dir")));
+        let name = t.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(".out.wav.lathe-tmp-"), "{name}");
+    }
+}
