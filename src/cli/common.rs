@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use lathe::analysis::Features;
 use lathe::io::encode::{self, OutputFormat, SampleFormat};
-use lathe::render::{self, RenderLog, RenderSettings};
+use lathe::render::chain::{RenderLog, RenderSettings};
+use lathe::render;
 use lathe::targets::blend::Overrides;
 use lathe::{AudioBuffer, Targets};
 
