@@ -18,6 +18,7 @@ pub mod audio;
 pub mod error;
 pub mod io;
 pub mod render;
+pub mod report;
 pub mod targets;
 pub mod units;
 

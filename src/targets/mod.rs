@@ -3,6 +3,7 @@
 //! and overrides ([`blend`]). The renderer reads nothing else.
 
 pub mod blend;
+pub mod presets;
 pub mod reference;
 
 use serde::{Deserialize, Serialize};
