@@ -1,6 +1,7 @@
 //! Subcommands of the `lathe` binary. Each turns validated options into library calls.
 
 mod analyze;
+mod batch;
 mod common;
 mod match_;
 
@@ -23,11 +24,15 @@ pub enum Command {
     Analyze(analyze::Args),
     /// Master a mix to sound like a reference track (tone, loudness, dynamics, width).
     Match(match_::Args),
+    /// Master many files (or folders) in parallel, with one reference; --album keeps the
+    /// tracks' loudness relationships.
+    Batch(batch::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Match(args) => match_::run(args),
+        Command::Batch(args) => batch::run(args),
     }
 }
