@@ -18,12 +18,8 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn integrated_lufs(audio: &AudioBuffer) -> f64 {
-    let mut meter = EbuR128::new(
-        audio.num_channels() as u32,
-        audio.sample_rate_hz,
-        Mode::I,
-    )
-    .unwrap();
+    let mut meter =
+        EbuR128::new(audio.num_channels() as u32, audio.sample_rate_hz, Mode::I).unwrap();
     let planes: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
     meter.add_frames_planar_f32(&planes).unwrap();
     meter.loudness_global().unwrap()
@@ -76,7 +72,10 @@ fn fit_sine(x: &[f32], rate_hz: f64, freq_hz: f64, frames: std::ops::Range<usize
 fn tone_reference(frames: usize) -> Vec<Vec<f32>> {
     let t = |n: usize| n as f64 / 44_100.0;
     let left = (0..frames)
-        .map(|n| (0.30 * (2.0 * PI * 440.0 * t(n)).sin() + 0.15 * (2.0 * PI * 3000.0 * t(n)).sin()) as f32)
+        .map(|n| {
+            (0.30 * (2.0 * PI * 440.0 * t(n)).sin() + 0.15 * (2.0 * PI * 3000.0 * t(n)).sin())
+                as f32
+        })
         .collect();
     let right = (0..frames)
         .map(|n| {
@@ -211,7 +210,10 @@ fn unusual_but_valid_files_decode() {
             // (sin starts at exactly 0), so 180 (c + 1) - 1, +-1 for rounding at the end.
             let expected = 180 * (c + 1) - 1;
             let got = zero_crossings(ch);
-            assert!(got.abs_diff(expected) <= 1, "{name} channel {c}: {got} crossings");
+            assert!(
+                got.abs_diff(expected) <= 1,
+                "{name} channel {c}: {got} crossings"
+            );
         }
     }
 
@@ -247,17 +249,30 @@ fn bad_files_give_the_right_error_naming_the_file() {
     };
     check("no_such_file.wav", &|e| matches!(e, Error::Read { .. }));
     check("bad_empty.wav", &|e| matches!(e, Error::EmptyFile { .. }));
-    check("bad_text.wav", &|e| matches!(e, Error::UnrecognisedFormat { .. }));
-    check("bad_truncated.wav", &|e| {
-        matches!(e, Error::Corrupt { reason, .. } if reason.contains("promises 4000 frames"))
+    check("bad_text.wav", &|e| {
+        matches!(e, Error::UnrecognisedFormat { .. })
     });
-    check("bad_truncated.flac", &|e| matches!(e, Error::Corrupt { .. }));
+    check(
+        "bad_truncated.wav",
+        &|e| matches!(e, Error::Corrupt { reason, .. } if reason.contains("promises 4000 frames")),
+    );
+    check("bad_truncated.flac", &|e| {
+        matches!(e, Error::Corrupt { .. })
+    });
     check("bad_garbage.flac", &|e| matches!(e, Error::Corrupt { .. }));
-    check("bad_opus.opus", &|e| {
-        matches!(e, Error::UnsupportedCodec { codec, .. } if codec == "opus")
-    });
+    check(
+        "bad_opus.opus",
+        &|e| matches!(e, Error::UnsupportedCodec { codec, .. } if codec == "opus"),
+    );
     check("bad_nan.wav", &|e| {
-        matches!(e, Error::NonFiniteSample { frame: 1000, channel: 1, .. })
+        matches!(
+            e,
+            Error::NonFiniteSample {
+                frame: 1000,
+                channel: 1,
+                ..
+            }
+        )
     });
 }
 
@@ -308,10 +323,7 @@ fn shapes_lathe_cannot_handle_are_refused() {
     ));
 
     // A folder is not a file.
-    assert!(matches!(
-        decode_file(dir.path()),
-        Err(Error::Read { .. })
-    ));
+    assert!(matches!(decode_file(dir.path()), Err(Error::Read { .. })));
 }
 
 /// A tiny deterministic generator for the damage loops (xorshift64).
@@ -367,7 +379,10 @@ fn damaged_fixtures_never_panic() {
             }
         }
     }
-    println!("damaged files: {} decoded, {} refused", outcomes.0, outcomes.1);
+    println!(
+        "damaged files: {} decoded, {} refused",
+        outcomes.0, outcomes.1
+    );
     assert_eq!(outcomes.0 + outcomes.1, 9 * 96);
 }
 
@@ -587,7 +602,12 @@ fn failed_write_removes_its_temporary_file() {
     assert_eq!(names_in(dir.path()), vec!["taken.wav"]);
     // A missing folder: nothing is created.
     let missing = dir.path().join("no/such/folder/out.flac");
-    let err = write_file(&missing, &audio, fmt(Container::Flac, SampleFormat::Int16), 0);
+    let err = write_file(
+        &missing,
+        &audio,
+        fmt(Container::Flac, SampleFormat::Int16),
+        0,
+    );
     assert!(matches!(err, Err(Error::Write { ref path, .. }) if path == &missing));
 }
 
@@ -650,7 +670,9 @@ fn output_format_from_path_and_flac_float_refusal() {
         (Container::Flac, SampleFormat::Int24)
     );
     let err = OutputFormat::from_path(Path::new("master.flac"), Some(SampleFormat::Float32));
-    assert!(matches!(err, Err(Error::UnsupportedOutput { reason, .. }) if reason.contains("integers")));
+    assert!(
+        matches!(err, Err(Error::UnsupportedOutput { reason, .. }) if reason.contains("integers"))
+    );
     assert!(matches!(
         OutputFormat::from_path(Path::new("master.ogg"), None),
         Err(Error::UnsupportedOutput { .. })
@@ -663,17 +685,25 @@ fn output_format_from_path_and_flac_float_refusal() {
 #[test]
 fn resampled_sine_keeps_amplitude_frequency_phase_and_length() {
     let amplitude = 0.5;
-    for (from_hz, to_hz) in [(44_100u32, 48_000u32), (48_000, 44_100), (44_100, 96_000), (96_000, 44_100)] {
+    for (from_hz, to_hz) in [
+        (44_100u32, 48_000u32),
+        (48_000, 44_100),
+        (44_100, 96_000),
+        (96_000, 44_100),
+    ] {
         let frames = from_hz as usize * 2; // 2 s
         let input = AudioBuffer::new(
             from_hz,
             vec![(0..frames)
-                .map(|n| (amplitude * (2.0 * PI * 1000.0 * n as f64 / f64::from(from_hz)).sin()) as f32)
+                .map(|n| {
+                    (amplitude * (2.0 * PI * 1000.0 * n as f64 / f64::from(from_hz)).sin()) as f32
+                })
                 .collect()],
         )
         .unwrap();
         let out = resample(&input, to_hz).unwrap();
-        let expected_frames = (frames as f64 * f64::from(to_hz) / f64::from(from_hz)).round() as usize;
+        let expected_frames =
+            (frames as f64 * f64::from(to_hz) / f64::from(from_hz)).round() as usize;
         assert_eq!(out.frames(), expected_frames, "{from_hz} -> {to_hz}");
         assert_eq!(out.sample_rate_hz, to_hz);
         let x = &out.channels[0];
@@ -682,13 +712,22 @@ fn resampled_sine_keeps_amplitude_frequency_phase_and_length() {
         let (a, phase) = fit_sine(x, f64::from(to_hz), 1000.0, edge..x.len() - edge);
         let gain_db = 20.0 * (a / amplitude).log10();
         // The brief's 0.01 dB; the sinc's passband ripple at 1 kHz is far smaller.
-        assert!(gain_db.abs() < 0.01, "{from_hz} -> {to_hz}: gain {gain_db} dB");
+        assert!(
+            gain_db.abs() < 0.01,
+            "{from_hz} -> {to_hz}: gain {gain_db} dB"
+        );
         // Phase 0 in the input: a delay of one output frame would show as
         // 2 pi 1000 / to_hz = 0.13 rad; 0.005 rad is 1/25 of a frame at 48 kHz.
-        assert!(phase.abs() < 0.005, "{from_hz} -> {to_hz}: phase {phase} rad");
+        assert!(
+            phase.abs() < 0.005,
+            "{from_hz} -> {to_hz}: phase {phase} rad"
+        );
         // 1 kHz for 2 s: 4000 sign changes, minus the one at t = 0 (sin starts at exactly 0).
         let crossings = zero_crossings(x);
-        assert!(crossings.abs_diff(3_999) <= 1, "{from_hz} -> {to_hz}: {crossings} crossings");
+        assert!(
+            crossings.abs_diff(3_999) <= 1,
+            "{from_hz} -> {to_hz}: {crossings} crossings"
+        );
     }
 }
 
@@ -698,10 +737,14 @@ fn resampled_impulse_lands_at_the_scaled_time() {
     let mut x = vec![0.0f32; 44_100];
     x[4_410] = 1.0;
     let out = resample(&AudioBuffer::new(44_100, vec![x]).unwrap(), 48_000).unwrap();
-    let (peak_frame, _) = out.channels[0]
-        .iter()
-        .enumerate()
-        .fold((0, 0.0f32), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) });
+    let (peak_frame, _) =
+        out.channels[0]
+            .iter()
+            .enumerate()
+            .fold(
+                (0, 0.0f32),
+                |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) },
+            );
     assert_eq!(peak_frame, 4_800);
 }
 
@@ -714,7 +757,9 @@ fn resample_edge_cases() {
     assert_eq!(same, one);
     assert!(matches!(
         resample(&one, 1_000),
-        Err(Error::UnsupportedSampleRate { sample_rate_hz: 1_000 })
+        Err(Error::UnsupportedSampleRate {
+            sample_rate_hz: 1_000
+        })
     ));
     let empty = AudioBuffer::new(44_100, vec![vec![]]).unwrap();
     assert_eq!(resample(&empty, 48_000).unwrap().frames(), 0);

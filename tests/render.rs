@@ -7,9 +7,7 @@
 use lathe::analysis::{Dynamics, Features, Loudness, Quality, Spectrum, Stereo};
 use lathe::render::chain::{render, width_db, W_LIMIT_EXTREME, W_SILENCE};
 use lathe::render::compressor::{compress, CompressorSettings};
-use lathe::render::eq::{
-    condition_band_gains, third_octave_centers_hz, EqLimits, MatchedEq,
-};
+use lathe::render::eq::{condition_band_gains, third_octave_centers_hz, EqLimits, MatchedEq};
 use lathe::render::limiter::{limit, LimiterSettings};
 use lathe::render::oversample::true_peak_reference;
 use lathe::render::RenderSettings;
@@ -143,7 +141,9 @@ fn eq_realised_response_matches_intended_curve() {
         // -9 dB low shelf at 100 Hz (second-order shape in dB).
         (
             "shelf",
-            c.iter().map(|f| -9.0 / (1.0 + (f / 100.0).powi(2))).collect(),
+            c.iter()
+                .map(|f| -9.0 / (1.0 + (f / 100.0).powi(2)))
+                .collect(),
         ),
     ];
     for fs in [44_100u32, 48_000] {
@@ -181,14 +181,19 @@ fn eq_output_is_aligned_with_its_input() {
         x[n] = 1.0;
         let y = eq.process(&x);
         assert_eq!(y.len(), x.len());
-        let (argmax, _) = y
-            .iter()
-            .enumerate()
-            .fold((0, 0.0f32), |a, (i, &v)| if v.abs() > a.1 { (i, v.abs()) } else { a });
+        let (argmax, _) =
+            y.iter().enumerate().fold(
+                (0, 0.0f32),
+                |a, (i, &v)| if v.abs() > a.1 { (i, v.abs()) } else { a },
+            );
         assert_eq!(argmax, n, "impulse at {n} came out at {argmax}");
         // The centre tap of a linear-phase FIR: the impulse comes out at its centre.
         let centre = eq.taps()[eq.delay_frames()];
-        assert!((f64::from(y[n]) - centre).abs() < 1e-6, "{} vs {centre}", y[n]);
+        assert!(
+            (f64::from(y[n]) - centre).abs() < 1e-6,
+            "{} vs {centre}",
+            y[n]
+        );
         if n > 10 && n + 10 < x.len() {
             // Symmetric around the impulse (type I linear phase), to f32/FFT precision.
             for k in 1..10 {
@@ -223,7 +228,10 @@ fn assert_under_ceiling(channels: &[Vec<f32>], fs: u32, ceiling_dbtp: f64, what:
     let reference = reference_tp_db(channels);
     eprintln!("limiter {what}: ebur128 {tp:.3} dBTP, 8x reference {reference:.3} dBTP, ceiling {ceiling_dbtp}");
     // The ceiling is a hard bound for both meters: no tolerance.
-    assert!(tp <= ceiling_dbtp, "{what}: ebur128 true peak {tp} > {ceiling_dbtp}");
+    assert!(
+        tp <= ceiling_dbtp,
+        "{what}: ebur128 true peak {tp} > {ceiling_dbtp}"
+    );
     assert!(
         reference <= ceiling_dbtp,
         "{what}: reference true peak {reference} > {ceiling_dbtp}"
@@ -255,10 +263,17 @@ fn limiter_holds_the_ceiling_on_a_40_db_step() {
         let trim = 10f64.powf(r.safety_trim_db / 20.0);
         for (i, (&y, &x)) in ch[0][..20_000].iter().zip(&base[..20_000]).enumerate() {
             let want = f64::from(x) * trim;
-            assert!((f64::from(y) - want).abs() <= 1e-7 * want.abs(), "frame {i}: {y} vs {want}");
+            assert!(
+                (f64::from(y) - want).abs() <= 1e-7 * want.abs(),
+                "frame {i}: {y} vs {want}"
+            );
         }
         // 5.0 * peak vs -1.1 dBTP threshold: over 14 dB of reduction.
-        assert!(r.peak_gain_reduction_db > 14.0, "{}", r.peak_gain_reduction_db);
+        assert!(
+            r.peak_gain_reduction_db > 14.0,
+            "{}",
+            r.peak_gain_reduction_db
+        );
     }
 }
 
@@ -267,7 +282,13 @@ fn limiter_holds_the_ceiling_on_fs_over_4_sines_at_45_degrees() {
     for fs in [44_100u32, 48_000] {
         for amp in [0.5f64, 1.0] {
             // Samples at +-0.707 amp, true peak amp; boosted by 12 dB.
-            let x = sine(f64::from(fs) / 4.0, fs, amp * 4.0, PI / 4.0, fs as usize / 2);
+            let x = sine(
+                f64::from(fs) / 4.0,
+                fs,
+                amp * 4.0,
+                PI / 4.0,
+                fs as usize / 2,
+            );
             let mut ch = vec![x];
             let s = LimiterSettings {
                 ceiling_dbtp: -1.0,
@@ -368,14 +389,19 @@ fn compressor_static_curve_matches_its_design() {
         let x = sine(1_000.0, fs, amp, 0.0, 2 * fs as usize);
         let mut ch = vec![x.clone(), x.clone()];
         compress(&mut ch, fs, &settings).unwrap();
-        let rms = |v: &[f32]| (v.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+        let rms = |v: &[f32]| {
+            (v.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
         let tail = 3 * fs as usize / 2..2 * fs as usize;
         let gain_db = 20.0 * (rms(&ch[0][tail.clone()]) / rms(&x[tail])).log10();
         let expected = -settings.static_gain_reduction_db(level_db);
         eprintln!("compressor at {level_db} dB: gain {gain_db:.3} dB, designed {expected:.3} dB");
         // Tolerance from the task (0.5 dB); the RMS detector's ripple on a 1 kHz sine is
         // about 0.01 dB, the slow detector has settled to e^-6 after 1.5 s.
-        assert!((gain_db - expected).abs() < 0.5, "{level_db} dB: {gain_db} vs {expected}");
+        assert!(
+            (gain_db - expected).abs() < 0.5,
+            "{level_db} dB: {gain_db} vs {expected}"
+        );
     }
 }
 
@@ -397,7 +423,13 @@ fn compressor_amount_zero_is_bit_exact_bypass() {
 
 // ---------- chain ----------
 
-fn features(fs: u32, channels: usize, frames: usize, mid_norm_db: Vec<f64>, side_norm_db: Vec<f64>) -> Features {
+fn features(
+    fs: u32,
+    channels: usize,
+    frames: usize,
+    mid_norm_db: Vec<f64>,
+    side_norm_db: Vec<f64>,
+) -> Features {
     let c = third_octave_centers_hz();
     Features {
         schema_version: lathe::analysis::FEATURES_SCHEMA_VERSION,
@@ -453,7 +485,10 @@ fn targets(width_db: f64) -> Targets {
     Targets {
         source: TargetSource::Manual,
         // A gentle tilt relative to the mix's flat -20 dB: +2 dB lows, -2 dB highs.
-        mid_db: c.iter().map(|f| -20.0 + 2.0 - 4.0 * (f / 20.0).log10() / 3.0).collect(),
+        mid_db: c
+            .iter()
+            .map(|f| -20.0 + 2.0 - 4.0 * (f / 20.0).log10() / 3.0)
+            .collect(),
         side_db: c.iter().map(|_| -32.0).collect(),
         center_hz: c,
         integrated_lufs: -14.0,
@@ -481,7 +516,8 @@ fn programme(fs: u32, seconds: f64) -> AudioBuffer {
     let mut r = Vec::with_capacity(n);
     for i in 0..n {
         let t = i as f64 / f64::from(fs);
-        let env_db = 8.0 * (2.0 * PI * 0.25 * t).sin() + if (4.0..7.0).contains(&t) { 6.0 } else { -4.0 };
+        let env_db =
+            8.0 * (2.0 * PI * 0.25 * t).sin() + if (4.0..7.0).contains(&t) { 6.0 } else { -4.0 };
         let env = 10f64.powf(env_db / 20.0) * 0.1;
         let common = f64::from(a[i]) * env + f64::from(s1[i]) + f64::from(s2[i]);
         let diff = f64::from(b[i]) * env * 0.4 + f64::from(s3[i]);
@@ -589,7 +625,13 @@ fn chain_handles_mono_short_and_silent_input() {
         vec![scale(&pink(22_050, 1), 0.3), scale(&pink(22_050, 2), 0.3)],
     )
     .unwrap();
-    let out = render(&short, &flat_mix(&short), &targets(-12.0), &RenderSettings::default()).unwrap();
+    let out = render(
+        &short,
+        &flat_mix(&short),
+        &targets(-12.0),
+        &RenderSettings::default(),
+    )
+    .unwrap();
     assert_finite(&out.audio);
     assert_eq!(out.audio.frames(), 22_050);
     let (lufs, tp) = measure(&out.audio.channels, 44_100);
@@ -598,7 +640,13 @@ fn chain_handles_mono_short_and_silent_input() {
 
     // Silence: silence back and a warning.
     let silent = AudioBuffer::new(44_100, vec![vec![0.0; 44_100]; 2]).unwrap();
-    let out = render(&silent, &flat_mix(&silent), &targets(-12.0), &RenderSettings::default()).unwrap();
+    let out = render(
+        &silent,
+        &flat_mix(&silent),
+        &targets(-12.0),
+        &RenderSettings::default(),
+    )
+    .unwrap();
     assert!(out.audio.is_silent());
     assert!(out.log.warnings.iter().any(|w| w.starts_with(W_SILENCE)));
     assert!(serde_json::to_string(&out.log).is_ok());
@@ -606,12 +654,22 @@ fn chain_handles_mono_short_and_silent_input() {
     // Too short to measure, and more than two channels: errors, not panics.
     let tiny = AudioBuffer::new(44_100, vec![vec![0.1; 4_410]; 2]).unwrap();
     assert!(matches!(
-        render(&tiny, &flat_mix(&tiny), &targets(-12.0), &RenderSettings::default()),
+        render(
+            &tiny,
+            &flat_mix(&tiny),
+            &targets(-12.0),
+            &RenderSettings::default()
+        ),
         Err(Error::TooShort { .. })
     ));
     let three = AudioBuffer::new(44_100, vec![vec![0.1; 44_100]; 3]).unwrap();
     assert!(matches!(
-        render(&three, &flat_mix(&three), &targets(-12.0), &RenderSettings::default()),
+        render(
+            &three,
+            &flat_mix(&three),
+            &targets(-12.0),
+            &RenderSettings::default()
+        ),
         Err(Error::RenderChannels { channels: 3 })
     ));
 }
@@ -622,7 +680,14 @@ fn chain_warns_instead_of_limiting_too_hard() {
     let mut t = targets(-12.0);
     t.integrated_lufs = -2.0;
     let out = render(&audio, &flat_mix(&audio), &t, &RenderSettings::default()).unwrap();
-    assert!(out.log.warnings.iter().any(|w| w.starts_with(W_LIMIT_EXTREME)), "{:?}", out.log.warnings);
+    assert!(
+        out.log
+            .warnings
+            .iter()
+            .any(|w| w.starts_with(W_LIMIT_EXTREME)),
+        "{:?}",
+        out.log.warnings
+    );
     let (_, tp) = measure(&out.audio.channels, 44_100);
     assert!(tp <= -1.0);
     // The cap: 12 dB of limiting at the highest peak, plus the 0.1 dB margin.
@@ -680,6 +745,10 @@ fn chain_amount_zero_changes_only_the_level() {
     for (i, (&y, &x)) in mid_out.iter().zip(&mid_in).enumerate() {
         // f32 rounding of mid/side, the gain and left/right: a few ulps of full scale (1e-7)
         // plus 1e-5 relative (the ratio g itself is read from rounded samples).
-        assert!((y - x * g).abs() <= 1e-5 * x.abs() + 1e-6, "frame {i}: {y} vs {}", x * g);
+        assert!(
+            (y - x * g).abs() <= 1e-5 * x.abs() + 1e-6,
+            "frame {i}: {y} vs {}",
+            x * g
+        );
     }
 }

@@ -468,9 +468,10 @@ impl Bars {
         } else {
             MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
         };
-        let style = ProgressStyle::with_template("{prefix:<28!} {msg:<16!} [{bar:30}] {percent:>3}%")
-            .expect("static template")
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{prefix:<28!} {msg:<16!} [{bar:30}] {percent:>3}%")
+                .expect("static template")
+                .progress_chars("=> ");
         let total_style =
             ProgressStyle::with_template("{prefix:<28!} {msg:<16!} [{bar:30}] {pos}/{len} files")
                 .expect("static template")
@@ -550,7 +551,11 @@ fn print_summary(rows: &[Row]) -> std::io::Result<()> {
                 d.true_peak_dbtp,
                 r.output.display(),
                 if d.warnings > 0 {
-                    format!(" ({} warning{})", d.warnings, if d.warnings == 1 { "" } else { "s" })
+                    format!(
+                        " ({} warning{})",
+                        d.warnings,
+                        if d.warnings == 1 { "" } else { "s" }
+                    )
                 } else {
                     String::new()
                 }

@@ -552,8 +552,16 @@ pub fn render_and_write(
                     m.after.as_ref().expect("measured when --json"),
                 ),
                 log: &m.log,
-                report_html: job.paths.report_html.as_ref().map(|p| p.display().to_string()),
-                report_json: job.paths.report_json.as_ref().map(|p| p.display().to_string()),
+                report_html: job
+                    .paths
+                    .report_html
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                report_json: job
+                    .paths
+                    .report_json
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
                 preview: m.preview.clone(),
             })
             .collect();

@@ -33,10 +33,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let (mix_features, ref_features) = (mix_features?, ref_features?);
     drop(reference);
-    let name = args
-        .reference
-        .file_name()
-        .map_or_else(|| args.reference.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = args.reference.file_name().map_or_else(
+        || args.reference.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let targets = from_reference(&ref_features, &name)
         .with_context(|| format!("reference '{}'", args.reference.display()))?;
     render_and_write(

@@ -256,7 +256,11 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
             let slack = if strict {
                 0
             } else {
-                u64::from(params.max_frames_per_packet.map_or(4096, |m| m.min(8192) as u32))
+                u64::from(
+                    params
+                        .max_frames_per_packet
+                        .map_or(4096, |m| m.min(8192) as u32),
+                )
             };
             if decoded_frames + slack < promised {
                 return Err(corrupt(format!(
@@ -361,7 +365,9 @@ fn reserve_frames(n_frames: Option<u64>, channels: usize, file_len: u64) -> usiz
 fn promised_frames(params: &codecs::CodecParameters, rate_hz: u32) -> Option<u64> {
     let n = params.n_frames?;
     match params.time_base {
-        Some(tb) if tb.denom != 0 && u64::from(tb.denom) != u64::from(rate_hz) * u64::from(tb.numer) => {
+        Some(tb)
+            if tb.denom != 0 && u64::from(tb.denom) != u64::from(rate_hz) * u64::from(tb.numer) =>
+        {
             Some(
                 (u128::from(n) * u128::from(tb.numer) * u128::from(rate_hz) / u128::from(tb.denom))
                     as u64,
@@ -649,7 +655,9 @@ fn mp4_child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
 
 /// `(timescale, duration)` of an `mvhd` or `mdhd` body (same layout for these fields).
 fn mp4_timescale_duration(body: &[u8]) -> Option<(u32, u64)> {
-    let be32 = |at: usize| -> Option<u32> { Some(u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?)) };
+    let be32 = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?))
+    };
     match *body.first()? {
         0 => Some((be32(12)?, u64::from(be32(16)?))),
         1 => Some((
@@ -688,12 +696,15 @@ fn mp4_first_edit(elst: &[u8]) -> Option<(u64, u64)> {
 
 fn mp4_edit_from_moov(moov: &[u8], rate_hz: u32) -> Option<Mp4Edit> {
     let (movie_timescale, _) = mp4_timescale_duration(mp4_child(moov, b"mvhd")?)?;
-    let trak = mp4_boxes(moov).filter(|(k, _)| k == b"trak").map(|(_, b)| b).find(|trak| {
-        mp4_child(trak, b"mdia")
-            .and_then(|mdia| mp4_child(mdia, b"hdlr"))
-            .and_then(|hdlr| hdlr.get(8..12))
-            == Some(b"soun".as_slice())
-    })?;
+    let trak = mp4_boxes(moov)
+        .filter(|(k, _)| k == b"trak")
+        .map(|(_, b)| b)
+        .find(|trak| {
+            mp4_child(trak, b"mdia")
+                .and_then(|mdia| mp4_child(mdia, b"hdlr"))
+                .and_then(|hdlr| hdlr.get(8..12))
+                == Some(b"soun".as_slice())
+        })?;
     let mdia = mp4_child(trak, b"mdia")?;
     let (media_timescale, media_duration) = mp4_timescale_duration(mp4_child(mdia, b"mdhd")?)?;
     if media_timescale == 0 {

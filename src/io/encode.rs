@@ -358,10 +358,11 @@ fn write_flac(
     stream
         .write(&mut sink)
         .map_err(|e| encode_error(path, format!("{e:?}")))?;
-    file.write_all(sink.as_slice()).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    file.write_all(sink.as_slice())
+        .map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 #[cfg(test)]

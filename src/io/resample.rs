@@ -58,7 +58,8 @@ pub fn resample(audio: &AudioBuffer, to_rate_hz: u32) -> Result<AudioBuffer> {
 
     let delay = resampler.output_delay();
     let needed = delay + out_frames;
-    let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(needed + resampler.output_frames_max()); channels];
+    let mut out: Vec<Vec<f32>> =
+        vec![Vec::with_capacity(needed + resampler.output_frames_max()); channels];
     let mut chunk_out = resampler.output_buffer_allocate(true);
     let mut pos = 0;
     while out[0].len() < needed {

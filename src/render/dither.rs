@@ -155,7 +155,10 @@ mod tests {
         // x ^= x>>27; x * 0x2545F4914F6CDD1D): state becomes 0x2000001 ^ (0x2000001 >> 27) =
         // 0x2000001, times the multiplier (mod 2^64).
         let mut r = DitherRng { state: 1 };
-        assert_eq!(r.next_u64(), 0x2000001u64.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        assert_eq!(
+            r.next_u64(),
+            0x2000001u64.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        );
         // Seed 0 is valid and not stuck.
         let mut z = DitherRng::new(0);
         assert_ne!(z.next_u64(), z.next_u64());
@@ -171,7 +174,10 @@ mod tests {
         assert!(mean.abs() < 0.002, "mean {mean}");
         // Var(d^2) = E[d^4] - E[d^2]^2 = 1/15 - 1/36 = 7/180 for the triangle on (-1, 1), so the
         // standard error of the mean square is sqrt(7/180 / N) = 2.0e-4; 0.001 is ~5 sigma.
-        assert!((ms - 1.0 / 6.0).abs() < 0.001, "mean square {ms}, expected 1/6");
+        assert!(
+            (ms - 1.0 / 6.0).abs() < 0.001,
+            "mean square {ms}, expected 1/6"
+        );
         let rms = ms.sqrt();
         assert!((rms - 1.0 / 6f64.sqrt()).abs() < 0.0013, "rms {rms} LSB");
     }
@@ -187,7 +193,10 @@ mod tests {
         // Standard error of the mean: sqrt(1/4 / N) = 5e-4; 0.0025 is 5 sigma.
         assert!(mean.abs() < 0.0025, "mean {mean} LSB");
         // Var(q^2) = E[q^4] - 1/16 = 1/4 - 1/16 = 3/16: standard error 4.3e-4; 0.0025 ~6 sigma.
-        assert!((ms - 0.25).abs() < 0.0025, "mean square {ms} LSB^2, expected 1/4");
+        assert!(
+            (ms - 0.25).abs() < 0.0025,
+            "mean square {ms} LSB^2, expected 1/4"
+        );
     }
 
     #[test]

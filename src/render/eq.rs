@@ -366,7 +366,9 @@ impl MatchedEq {
 
 /// The 31 third-octave centres `1000 * 10^(k/10)`, k = -17..=13 (IEC 61260 base-10).
 pub fn third_octave_centers_hz() -> Vec<f64> {
-    (-17..=13).map(|k| 1000.0 * 10f64.powf(f64::from(k) / 10.0)).collect()
+    (-17..=13)
+        .map(|k| 1000.0 * 10f64.powf(f64::from(k) / 10.0))
+        .collect()
 }
 
 #[cfg(test)]
@@ -376,7 +378,10 @@ mod tests {
     #[test]
     fn smoothing_keeps_a_constant_and_spreads_a_spike() {
         assert_eq!(smooth_bands(&[3.0; 5]), vec![3.0; 5]);
-        assert_eq!(smooth_bands(&[0.0, 4.0, 0.0]), vec![4.0 / 3.0, 2.0, 4.0 / 3.0]);
+        assert_eq!(
+            smooth_bands(&[0.0, 4.0, 0.0]),
+            vec![4.0 / 3.0, 2.0, 4.0 / 3.0]
+        );
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub fn limit(
     let ceiling = db_to_gain(settings.ceiling_dbtp);
     // Frames more than MAX_EXTRA_MARGIN_DB + 1 dB under the first threshold cannot need
     // limiting in any attempt: the detector may skip their interpolation.
-    let skip_below = db_to_gain(settings.ceiling_dbtp - settings.margin_db - MAX_EXTRA_MARGIN_DB - 1.0);
+    let skip_below =
+        db_to_gain(settings.ceiling_dbtp - settings.margin_db - MAX_EXTRA_MARGIN_DB - 1.0);
 
     // Per-frame inter-sample peak, largest over channels (linked).
     let per_channel: Vec<Vec<f32>> = channels
@@ -137,14 +138,11 @@ pub fn limit(
             .map(|&p| if p > threshold { threshold / p } else { 1.0 })
             .collect();
         let gain = smooth_gain(&required, sample_rate_hz, settings);
-        channels
-            .par_iter_mut()
-            .zip(&input)
-            .for_each(|(c, x)| {
-                for ((s, &v), &g) in c.iter_mut().zip(x).zip(&gain) {
-                    *s = v * g;
-                }
-            });
+        channels.par_iter_mut().zip(&input).for_each(|(c, x)| {
+            for ((s, &v), &g) in c.iter_mut().zip(x).zip(&gain) {
+                *s = v * g;
+            }
+        });
         let measured = output_true_peak(channels, sample_rate_hz, settings.ceiling_dbtp)?;
         attempt += 1;
         let extra = margin_db - settings.margin_db;

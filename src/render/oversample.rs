@@ -257,9 +257,9 @@ impl Interpolator {
         let mut padded = vec![0.0f32; x.len() + 2 * hs + 1];
         padded[hs..hs + x.len()].copy_from_slice(x);
         let mut points = vec![0.0f32; self.factor + 2];
-        (0..n)
-            .filter(|&f| candidate[f])
-            .fold(0.0f32, |a, f| a.max(self.refined_peak(x, &padded, f, &mut points)))
+        (0..n).filter(|&f| candidate[f]).fold(0.0f32, |a, f| {
+            a.max(self.refined_peak(x, &padded, f, &mut points))
+        })
     }
 
     /// Upsampled signal (for tests and plots): `factor * x.len()` points, point `i` at time

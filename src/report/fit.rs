@@ -49,6 +49,14 @@ const MIN_FREQ_HZ: f64 = 10.0;
 const BELL_QS: [f64; 6] = [0.4, 0.7, 1.0, 1.5, 2.5, 4.0];
 /// Levenberg-Marquardt iterations after each added filter.
 const LM_ITERATIONS: usize = 60;
+/// Most cascaded Butterworth sections tried for the fixed high-pass.
+const MAX_HIGHPASS_SECTIONS: usize = 3;
+/// Weight of the gain penalty (ridge) per dB of filter gain, in dB of residual: it keeps the
+/// fit from using pairs of large opposing filters where one small one says the same; it
+/// changes a lone filter's gain by about 1 % (a bell spans some 20 points of the grid).
+const GAIN_PENALTY: f64 = 0.5;
+/// Filter gains stay within the curve's largest magnitude plus this, dB.
+const GAIN_HEADROOM_DB: f64 = 3.0;
 
 /// A filter type of the RBJ cookbook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -167,7 +175,10 @@ impl EqFit {
     /// The fit's response (all filters) in dB at `freq_hz`.
     pub fn response_db(&self, freq_hz: f64) -> f64 {
         let fs = f64::from(self.sample_rate_hz);
-        self.filters.iter().map(|f| f.response_db(freq_hz, fs)).sum()
+        self.filters
+            .iter()
+            .map(|f| f.response_db(freq_hz, fs))
+            .sum()
     }
 
     /// True when nothing was fitted (a flat curve).
@@ -195,14 +206,17 @@ pub fn fit_curve(
         .collect();
     let fixed: Vec<Filter> = highpass_hz
         .filter(|&f| f.is_finite() && f > 0.0 && f < 0.45 * fs)
-        .map(|f| Filter {
-            kind: FilterKind::HighPass,
-            freq_hz: f,
-            gain_db: 0.0,
-            q: std::f64::consts::FRAC_1_SQRT_2,
+        .map(|f| {
+            let section = Filter {
+                kind: FilterKind::HighPass,
+                freq_hz: f,
+                gain_db: 0.0,
+                q: std::f64::consts::FRAC_1_SQRT_2,
+            };
+            let n = highpass_sections(&points, &section, fs);
+            vec![section; n]
         })
-        .into_iter()
-        .collect();
+        .unwrap_or_default();
     let problem = Problem {
         freqs: points.iter().map(|p| p.0).collect(),
         target: points
@@ -211,6 +225,11 @@ pub fn fit_curve(
             .collect(),
         fs,
         high,
+        max_gain_db: 0.0,
+    };
+    let problem = Problem {
+        max_gain_db: (max_abs(&problem.target) + GAIN_HEADROOM_DB).min(MAX_GAIN_DB),
+        ..problem
     };
     let mut filters: Vec<Filter> = Vec::new();
     if !problem.freqs.is_empty() {
@@ -245,6 +264,26 @@ pub fn fit_curve(
     }
 }
 
+/// How many Butterworth sections (12 dB/octave each) best explain the curve below the
+/// high-pass frequency: 1 (12 dB/octave), 2 (24 dB/octave, Linkwitz-Riley) or 3.
+fn highpass_sections(points: &[(f64, f64)], section: &Filter, fs: f64) -> usize {
+    let below: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|&(f, _)| f < section.freq_hz)
+        .collect();
+    (1..=MAX_HIGHPASS_SECTIONS)
+        .map(|n| {
+            let err: f64 = below
+                .iter()
+                .map(|&(f, g)| (g - n as f64 * section.response_db(f, fs)).powi(2))
+                .sum();
+            (n, err)
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(1, |(n, _)| n)
+}
+
 fn max_abs(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
@@ -255,6 +294,8 @@ struct Problem {
     target: Vec<f64>,
     fs: f64,
     high: f64,
+    /// Bound of the filters' gains, dB.
+    max_gain_db: f64,
 }
 
 impl Problem {
@@ -296,8 +337,9 @@ impl Problem {
             if ss < 1e-9 {
                 return;
             }
-            let gain = (shape.iter().zip(residual).map(|(s, r)| s * r).sum::<f64>() / ss)
-                .clamp(-MAX_GAIN_DB, MAX_GAIN_DB);
+            let gain = (shape.iter().zip(residual).map(|(s, r)| s * r).sum::<f64>()
+                / (ss + GAIN_PENALTY * GAIN_PENALTY))
+                .clamp(-self.max_gain_db, self.max_gain_db);
             let candidate = Filter {
                 kind,
                 freq_hz,
@@ -309,7 +351,8 @@ impl Problem {
                 .iter()
                 .zip(residual)
                 .map(|(&f, r)| (r - candidate.response_db(f, self.fs)).powi(2))
-                .sum();
+                .sum::<f64>()
+                + (GAIN_PENALTY * gain).powi(2);
             if best.as_ref().is_none_or(|(e, _)| err < *e) {
                 best = Some((err, candidate));
             }
@@ -346,16 +389,23 @@ impl Problem {
                 };
                 Filter {
                     kind: t.kind,
-                    freq_hz: c[0].exp().clamp(MIN_FREQ_HZ, self.high.max(MIN_FREQ_HZ * 2.0) * 1.2),
-                    gain_db: c[1].clamp(-MAX_GAIN_DB, MAX_GAIN_DB),
+                    freq_hz: c[0]
+                        .exp()
+                        .clamp(MIN_FREQ_HZ, self.high.max(MIN_FREQ_HZ * 2.0) * 1.2),
+                    gain_db: c[1].clamp(-self.max_gain_db, self.max_gain_db),
                     q: c[2].exp().clamp(MIN_Q, max_q),
                 }
             })
             .collect()
     }
 
-    fn sse(&self, filters: &[Filter]) -> f64 {
-        self.residual(filters).iter().map(|r| r * r).sum()
+    /// Squared error plus the gain penalty: what the refinement minimises.
+    fn cost(&self, filters: &[Filter]) -> f64 {
+        self.residual(filters).iter().map(|r| r * r).sum::<f64>()
+            + filters
+                .iter()
+                .map(|f| (GAIN_PENALTY * f.gain_db).powi(2))
+                .sum::<f64>()
     }
 
     /// Levenberg-Marquardt on all parameters; keeps the filters if nothing improves.
@@ -363,7 +413,7 @@ impl Problem {
         let template = filters.clone();
         let mut p = Self::to_params(filters);
         let mut current = self.from_params(&template, &p);
-        let mut cost = self.sse(&current);
+        let mut cost = self.cost(&current);
         let mut lambda = 1e-2;
         let n = p.len();
         let m = self.freqs.len();
@@ -393,6 +443,12 @@ impl Problem {
                     }
                 }
             }
+            // Penalty rows: residual -w g, derivative w on each gain.
+            for f in 0..n / 3 {
+                let k = 3 * f + 1;
+                jtr[k] -= GAIN_PENALTY * GAIN_PENALTY * p[k];
+                jtj[k][k] += GAIN_PENALTY * GAIN_PENALTY;
+            }
             let mut improved = false;
             for _ in 0..8 {
                 let mut lhs = jtj.clone();
@@ -405,7 +461,7 @@ impl Problem {
                 };
                 let trial_p: Vec<f64> = p.iter().zip(&d).map(|(a, b)| a + b).collect();
                 let trial = self.from_params(&template, &trial_p);
-                let trial_cost = self.sse(&trial);
+                let trial_cost = self.cost(&trial);
                 if trial_cost < cost {
                     // Keep the parameters inside their bounds.
                     p = Self::to_params(&trial);

@@ -22,6 +22,7 @@ const RESULT_COLOUR: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
 const SIDE_COLOUR: RGBColor = RGBColor(0x2a, 0x9d, 0x5c);
 const FIT_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
 const LIMITER_COLOUR: RGBColor = RGBColor(0xc0, 0x30, 0x30);
+const FIT_SIDE_COLOUR: RGBColor = RGBColor(0x0e, 0x5a, 0x30);
 /// Tonal-balance plots show this many dB under the loudest band at most.
 const TONAL_RANGE_DB: f64 = 60.0;
 /// EQ plots clip at +-this (the side high-pass reaches -80 dB).
@@ -35,7 +36,9 @@ left;padding:.25em .6em;border-bottom:1px solid #eee;vertical-align:top}td.n{tex
 font-variant-numeric:tabular-nums;white-space:nowrap}.sub{color:#666}.code{font-family:ui-monospace,\
 Menlo,Consolas,monospace;font-size:.9em;white-space:nowrap}.warn{background:#fff6e5}ul.notes li\
 {margin:.3em 0}figure.plot{margin:1em 0}figure.plot svg{max-width:100%;height:auto}figcaption{color:\
-#555;font-size:.88em}footer{margin-top:2.5em;color:#777;font-size:.85em}";
+#555;font-size:.88em}.keys{margin-right:.6em}.key{margin-right:1em;white-space:nowrap;color:#222}\
+.swatch{display:inline-block;width:22px;margin-right:.35em;vertical-align:middle}\
+footer{margin-top:2.5em;color:#777;font-size:.85em}";
 
 /// The HTML page for `report`.
 pub fn to_html(report: &Report) -> Result<String> {
@@ -96,7 +99,12 @@ pub fn to_html(report: &Report) -> Result<String> {
             &c.target_mid_db,
             &c.result_mid_db,
         )?,
-        "Mix (grey), target (orange) and result (blue): band level minus integrated loudness.",
+        &[
+            (MIX_COLOUR, "mix", false),
+            (TARGET_COLOUR, "target", false),
+            (RESULT_COLOUR, "result", false),
+        ],
+        "Band level minus integrated loudness: the tonal shape, whatever the level.",
     );
     if report.render.channels == 2 {
         h += &figure(
@@ -108,26 +116,42 @@ pub fn to_html(report: &Report) -> Result<String> {
                 &c.target_side_db,
                 &c.result_side_db,
             )?,
-            "Side (L-R)/2: mix, target and result.",
+            &[
+                (MIX_COLOUR, "mix", false),
+                (TARGET_COLOUR, "target", false),
+                (RESULT_COLOUR, "result", false),
+            ],
+            "Side (L-R)/2, relative to the integrated loudness: its level is the width.",
         );
     }
     h += "<h2>Applied EQ</h2>\n";
     h += &figure(
         "plot-eq",
         &eq_plot(report)?,
-        "The EQ the renderer applied (solid) and the fitted bells and shelves of the notes \
-         (dashed).",
+        &[
+            (RESULT_COLOUR, "mid", false),
+            (SIDE_COLOUR, "side", false),
+            (FIT_COLOUR, "fit (mid)", true),
+            (FIT_SIDE_COLOUR, "fit (side)", true),
+        ],
+        "The EQ the renderer applied and the bells and shelves of the notes that approximate \
+         it.",
     );
     h += "<h2>Loudness over time</h2>\n";
     h += &figure(
         "plot-loudness",
         &loudness_plot(report)?,
-        "Short-term loudness (EBU R128, 3 s window) of the mix (grey) and the master (blue).",
+        &[(MIX_COLOUR, "mix", false), (RESULT_COLOUR, "master", false)],
+        "Short-term loudness (EBU R128, 3 s window).",
     );
     h += "<h2>Gain reduction over time</h2>\n";
     h += &figure(
         "plot-gain-reduction",
         &gain_reduction_plot(report)?,
+        &[
+            (TARGET_COLOUR, "compressor", false),
+            (LIMITER_COLOUR, "limiter", false),
+        ],
         "Compressor (mean per 100 ms) and limiter (largest per 100 ms) gain reduction.",
     );
     h += &format!(
@@ -239,9 +263,25 @@ fn filters_table(mid: &EqFit, side: Option<&EqFit>) -> String {
     )
 }
 
-fn figure(id: &str, svg: &str, caption: &str) -> String {
+/// A legend entry under a plot: colour, name, dashed.
+type Key = (RGBColor, &'static str, bool);
+
+fn figure(id: &str, svg: &str, keys: &[Key], caption: &str) -> String {
+    let keys: String = keys
+        .iter()
+        .map(|(c, name, dashed)| {
+            format!(
+                "<span class=\"key\"><span class=\"swatch\" style=\"border-top:3px {} #{:02x}{:02x}{:02x}\"></span>{}</span>",
+                if *dashed { "dashed" } else { "solid" },
+                c.0,
+                c.1,
+                c.2,
+                esc(name)
+            )
+        })
+        .collect();
     format!(
-        "<figure class=\"plot\" id=\"{id}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>\n",
+        "<figure class=\"plot\" id=\"{id}\">\n{svg}\n<figcaption><span class=\"keys\">{keys}</span>{}</figcaption>\n</figure>\n",
         esc(caption)
     )
 }
@@ -305,19 +345,6 @@ fn range_of<'a>(values: impl Iterator<Item = &'a Option<f64>>) -> Option<(f64, f
         })
 }
 
-fn legend<'a, 'b: 'a, CT: CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
-) -> std::result::Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(|e| e.to_string())
-}
-
 fn tonal_plot(
     caption: &str,
     centers: &[f64],
@@ -325,14 +352,11 @@ fn tonal_plot(
     target: &[Option<f64>],
     result: &[Option<f64>],
 ) -> Result<String> {
-    let (lo, hi) =
-        range_of(mix.iter().chain(target).chain(result)).unwrap_or((-40.0, 0.0));
+    let (lo, hi) = range_of(mix.iter().chain(target).chain(result)).unwrap_or((-40.0, 0.0));
     let top = (hi / 5.0).ceil() * 5.0 + 2.0;
     let bottom = ((lo.max(hi - TONAL_RANGE_DB)) / 5.0).floor() * 5.0 - 2.0;
     let clip = |v: &[Option<f64>]| -> Vec<Option<f64>> {
-        v.iter()
-            .map(|x| x.filter(|&x| x >= bottom))
-            .collect()
+        v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
     };
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
@@ -347,28 +371,24 @@ fn tonal_plot(
             .x_desc("Hz")
             .y_desc("dB")
             .x_label_formatter(&hz_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .light_line_style(WHITE.mix(0.0))
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
-        for (data, colour, width, name) in [
-            (clip(mix), MIX_COLOUR, 2, "mix"),
-            (clip(target), TARGET_COLOUR, 2, "target"),
-            (clip(result), RESULT_COLOUR, 2, "result"),
+        for (data, colour) in [
+            (clip(mix), MIX_COLOUR),
+            (clip(target), TARGET_COLOUR),
+            (clip(result), RESULT_COLOUR),
         ] {
-            let style = colour.stroke_width(width);
-            for (i, run) in runs(centers, &data).into_iter().enumerate() {
-                let s = chart
+            let style = colour.stroke_width(2);
+            for run in runs(centers, &data) {
+                chart
                     .draw_series(LineSeries::new(run, style))
                     .map_err(|e| e.to_string())?;
-                if i == 0 {
-                    s.label(name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], style)
-                    });
-                }
             }
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
@@ -405,38 +425,36 @@ fn eq_plot(report: &Report) -> Result<String> {
             .x_desc("Hz")
             .y_desc("dB")
             .x_label_formatter(&hz_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .light_line_style(WHITE.mix(0.0))
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
-        let series: [(&[f64], RGBColor, &str); 2] = [
-            (&c.eq_mid_db, RESULT_COLOUR, "mid"),
-            (&c.eq_side_db, SIDE_COLOUR, "side"),
-        ];
-        for (data, colour, name) in series {
+        let series: [(&[f64], RGBColor); 2] =
+            [(&c.eq_mid_db, RESULT_COLOUR), (&c.eq_side_db, SIDE_COLOUR)];
+        for (data, colour) in series {
             if data.is_empty() {
                 continue;
             }
             let style = colour.stroke_width(2);
             chart
                 .draw_series(LineSeries::new(clamp(data), style))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+                .map_err(|e| e.to_string())?;
         }
-        let fits: [(&[f64], &str); 2] = [(&c.fit_mid_db, "fit (mid)"), (&c.fit_side_db, "fit (side)")];
-        for (data, name) in fits {
+        let fits: [(&[f64], RGBColor); 2] = [
+            (&c.fit_mid_db, FIT_COLOUR),
+            (&c.fit_side_db, FIT_SIDE_COLOUR),
+        ];
+        for (data, colour) in fits {
             if data.is_empty() {
                 continue;
             }
-            let style = FIT_COLOUR.stroke_width(1);
+            let style = colour.stroke_width(1);
             chart
                 .draw_series(DashedLineSeries::new(clamp(data), 5, 4, style))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+                .map_err(|e| e.to_string())?;
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
@@ -482,27 +500,23 @@ fn loudness_plot(report: &Report) -> Result<String> {
             .x_desc(if duration >= 120.0 { "m:ss" } else { "s" })
             .y_desc("LUFS")
             .x_label_formatter(&time_axis_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .light_line_style(WHITE.mix(0.0))
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
-        for (data, colour, name) in [
-            (clip(&c.short_term_before_lufs), MIX_COLOUR, "mix"),
-            (clip(&c.short_term_after_lufs), RESULT_COLOUR, "master"),
+        for (data, colour) in [
+            (clip(&c.short_term_before_lufs), MIX_COLOUR),
+            (clip(&c.short_term_after_lufs), RESULT_COLOUR),
         ] {
             let style = colour.stroke_width(2);
-            for (i, run) in runs(&times, &data).into_iter().enumerate() {
-                let s = chart
+            for run in runs(&times, &data) {
+                chart
                     .draw_series(LineSeries::new(run, style))
                     .map_err(|e| e.to_string())?;
-                if i == 0 {
-                    s.label(name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], style)
-                    });
-                }
             }
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
@@ -516,11 +530,7 @@ fn gain_reduction_plot(report: &Report) -> Result<String> {
     };
     let comp = curve(&c.compressor_gain_reduction_db, c.compressor_hop_s);
     let lim = curve(&c.limiter_gain_reduction_db, c.limiter_hop_s);
-    let deepest = comp
-        .iter()
-        .chain(&lim)
-        .map(|p| -p.1)
-        .fold(0.0f64, f64::max);
+    let deepest = comp.iter().chain(&lim).map(|p| -p.1).fold(0.0f64, f64::max);
     let bottom = -(deepest + 1.0).ceil().max(3.0);
     let duration = report.render.duration_s.max(1.0);
     svg(|root| {
@@ -536,15 +546,13 @@ fn gain_reduction_plot(report: &Report) -> Result<String> {
             .x_desc(if duration >= 120.0 { "m:ss" } else { "s" })
             .y_desc("dB")
             .x_label_formatter(&time_axis_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .light_line_style(WHITE.mix(0.0))
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| e.to_string())?;
         let mut any = false;
-        for (data, colour, name) in [
-            (comp, TARGET_COLOUR, "compressor"),
-            (lim, LIMITER_COLOUR, "limiter"),
-        ] {
+        for (data, colour) in [(comp, TARGET_COLOUR), (lim, LIMITER_COLOUR)] {
             if data.is_empty() {
                 continue;
             }
@@ -552,12 +560,10 @@ fn gain_reduction_plot(report: &Report) -> Result<String> {
             let style = colour.stroke_width(2);
             chart
                 .draw_series(LineSeries::new(data, style))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+                .map_err(|e| e.to_string())?;
         }
         if any {
-            legend(&mut chart)
+            Ok(())
         } else {
             chart
                 .draw_series(std::iter::once(Text::new(
@@ -582,7 +588,10 @@ mod tests {
 
     #[test]
     fn gaps_split_lines() {
-        let r = runs(&[1.0, 2.0, 3.0, 4.0], &[Some(1.0), None, Some(3.0), Some(4.0)]);
+        let r = runs(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[Some(1.0), None, Some(3.0), Some(4.0)],
+        );
         assert_eq!(r, vec![vec![(1.0, 1.0)], vec![(3.0, 3.0), (4.0, 4.0)]]);
     }
 }

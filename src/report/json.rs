@@ -52,6 +52,9 @@ mod tests {
     fn rounds_floats_and_keeps_integers() {
         let mut v = serde_json::json!({"a": 1.23456, "b": [2, -0.0001, 1e300], "c": 7});
         round_floats(&mut v, 3);
-        assert_eq!(v, serde_json::json!({"a": 1.235, "b": [2, 0.0, 1e300], "c": 7}));
+        assert_eq!(
+            v,
+            serde_json::json!({"a": 1.235, "b": [2, 0.0, 1e300], "c": 7})
+        );
     }
 }

@@ -224,7 +224,9 @@ fn numbers(before: &Features, after: &Features, t: &Targets) -> Vec<NumberRow> {
             t.integrated_lufs,
         ),
         tp,
-        row("lra_lu", "Loudness range (LRA)", "LU", &|f| f.loudness.lra_lu),
+        row("lra_lu", "Loudness range (LRA)", "LU", &|f| {
+            f.loudness.lra_lu
+        }),
         with(
             row("plr_db", "Peak-to-loudness ratio (PLR)", "dB", &|f| {
                 f.loudness.plr_db
@@ -246,9 +248,13 @@ fn numbers(before: &Features, after: &Features, t: &Targets) -> Vec<NumberRow> {
             }),
             t.width_db,
         ),
-        row("correlation", "L/R correlation", "", &|f| f.stereo.correlation),
+        row("correlation", "L/R correlation", "", &|f| {
+            f.stereo.correlation
+        }),
         with(
-            row("bandwidth_hz", "Bandwidth", "Hz", &|f| f.quality.bandwidth_hz),
+            row("bandwidth_hz", "Bandwidth", "Hz", &|f| {
+                f.quality.bandwidth_hz
+            }),
             t.bandwidth_hz,
         ),
     ]
@@ -296,7 +302,11 @@ fn curves(
         .map(|&f| notes.mid_eq.response_db(f))
         .collect();
     let fit_side_db = match &notes.side_eq {
-        Some(fit) => eq.dense_freq_hz.iter().map(|&f| fit.response_db(f)).collect(),
+        Some(fit) => eq
+            .dense_freq_hz
+            .iter()
+            .map(|&f| fit.response_db(f))
+            .collect(),
         None => Vec::new(),
     };
     let (comp_hop, comp_gr) = (

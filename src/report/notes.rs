@@ -23,7 +23,12 @@ pub struct Notes {
 /// Fits the applied EQ curves and writes the notes.
 pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) -> Notes {
     let eq = &log.eq;
-    let mid_eq = fit_curve(&eq.dense_freq_hz, &eq.dense_mid_db, log.sample_rate_hz, None);
+    let mid_eq = fit_curve(
+        &eq.dense_freq_hz,
+        &eq.dense_mid_db,
+        log.sample_rate_hz,
+        None,
+    );
     let side_eq = (log.channels == 2).then(|| {
         fit_curve(
             &eq.dense_freq_hz,
@@ -81,23 +86,39 @@ pub fn eq_line(name: &str, fit: &EqFit) -> String {
     if fit.is_flat() {
         return format!("{name}: none (flat).");
     }
-    let parts: Vec<String> = fit
+    let mut parts: Vec<String> = Vec::new();
+    let highpass: Vec<_> = fit
         .filters
         .iter()
-        .map(|f| match f.kind {
-            FilterKind::HighPass => format!(
-                "high-pass at {}, 12 dB/octave (Butterworth, Q 0.71: mono bass)",
-                format_hz(f.freq_hz)
-            ),
-            kind => format!(
-                "{} dB {} at {} (Q {:.2})",
-                signed(f.gain_db),
-                kind.describe(),
-                format_hz(f.freq_hz),
-                f.q
-            ),
-        })
+        .filter(|f| f.kind == FilterKind::HighPass)
         .collect();
+    if let Some(hp) = highpass.first() {
+        let n = highpass.len();
+        let how = match n {
+            1 => "Butterworth, Q 0.71".to_string(),
+            2 => "Linkwitz-Riley: two Butterworth sections, Q 0.71".to_string(),
+            _ => format!("{n} Butterworth sections, Q 0.71"),
+        };
+        parts.push(format!(
+            "high-pass at {}, {} dB/octave ({how}; mono bass)",
+            format_hz(hp.freq_hz),
+            12 * n
+        ));
+    }
+    parts.extend(
+        fit.filters
+            .iter()
+            .filter(|f| f.kind != FilterKind::HighPass)
+            .map(|f| {
+                format!(
+                    "{} dB {} at {} (Q {:.2})",
+                    signed(f.gain_db),
+                    f.kind.describe(),
+                    format_hz(f.freq_hz),
+                    f.q
+                )
+            }),
+    );
     format!(
         "{name}: {}. Fit to the applied curve within {:.1} dB max, {:.1} dB RMS ({}-{}).",
         parts.join("; "),

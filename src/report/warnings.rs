@@ -32,8 +32,8 @@ use serde::Serialize;
 
 use crate::analysis::Features;
 use crate::render::chain::{
-    RenderLog, W_CEILING_LIMITS_LOUDNESS, W_LIMIT_EXTREME, W_LOUDNESS_NOT_REACHED,
-    W_MONO_NO_WIDTH, W_SAFETY_TRIM, W_SILENCE, W_TOO_SHORT_FOR_COMPRESSION,
+    RenderLog, W_CEILING_LIMITS_LOUDNESS, W_LIMIT_EXTREME, W_LOUDNESS_NOT_REACHED, W_MONO_NO_WIDTH,
+    W_SAFETY_TRIM, W_SILENCE, W_TOO_SHORT_FOR_COMPRESSION,
 };
 
 pub const W_CLIPPING: &str = "W_CLIPPING";
@@ -207,8 +207,7 @@ pub fn input_warnings(mix: &Features) -> Vec<Warning> {
             &[("plr_db", l.plr_db), ("crest_db", l.crest_db)],
         ));
     }
-    if q.bandwidth_hz > 0.0 && q.bandwidth_hz < LOSSY_BANDWIDTH_HZ && mix.sample_rate_hz > 36_000
-    {
+    if q.bandwidth_hz > 0.0 && q.bandwidth_hz < LOSSY_BANDWIDTH_HZ && mix.sample_rate_hz > 36_000 {
         w.push(Warning::new(
             W_LOSSY_BANDWIDTH,
             format!(

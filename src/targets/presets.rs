@@ -32,7 +32,8 @@ pub const PRESETS: &[Preset] = &[
         label: "Spotify",
         integrated_lufs: -14.0,
         ceiling_dbtp: -1.0,
-        source: "Spotify for Artists, 'Loudness normalization': -14 LUFS, keep masters under -1 dB \
+        source:
+            "Spotify for Artists, 'Loudness normalization': -14 LUFS, keep masters under -1 dB \
                  true peak",
     },
     Preset {
@@ -111,7 +112,11 @@ impl Preset {
 
 /// All preset names, comma-separated, for messages and help.
 pub fn names() -> String {
-    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+    PRESETS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The preset called `name` (case-insensitive; `r128` and `ebu` also name EBU R128).
@@ -122,15 +127,12 @@ pub fn find(name: &str) -> Result<&'static Preset> {
         "apple-music" | "applemusic" | "itunes" => "apple",
         other => other,
     };
-    PRESETS
-        .iter()
-        .find(|p| p.name == key)
-        .ok_or_else(|| {
-            Error::InvalidSetting(format!(
-                "unknown preset '{name}': the presets are {}",
-                names()
-            ))
-        })
+    PRESETS.iter().find(|p| p.name == key).ok_or_else(|| {
+        Error::InvalidSetting(format!(
+            "unknown preset '{name}': the presets are {}",
+            names()
+        ))
+    })
 }
 
 /// Presets from a comma-separated list (`"spotify,apple"`), in order, without repeats. An
@@ -178,7 +180,10 @@ mod tests {
     #[test]
     fn lists_parse_in_order_without_repeats() {
         let l = parse_list("apple, spotify,apple").unwrap();
-        assert_eq!(l.iter().map(|p| p.name).collect::<Vec<_>>(), ["apple", "spotify"]);
+        assert_eq!(
+            l.iter().map(|p| p.name).collect::<Vec<_>>(),
+            ["apple", "spotify"]
+        );
         let e = parse_list("spotify,vinyl").unwrap_err().to_string();
         assert!(e.contains("'vinyl'") && e.contains("ebu-r128"), "{e}");
         assert!(parse_list(" , ").is_err());
