@@ -41,15 +41,16 @@ pub const PRESETS: &[Preset] = &[
         label: "Apple Music",
         integrated_lufs: -16.0,
         ceiling_dbtp: -1.0,
-        source: "Apple, 'Apple Digital Masters' (Sound Check plays at -16 LUFS); -1 dBTP for the \
-                 AAC encoder",
+        source:
+            "Sound Check's reference level as measured (Apple publishes no LUFS figure), also AES \
+                 TD1008's level for track-normalised music; -1 dBTP per AES TD1008",
     },
     Preset {
         name: "youtube",
         label: "YouTube",
         integrated_lufs: -14.0,
         ceiling_dbtp: -1.0,
-        source: "YouTube normalises music to -14 LUFS (AES TD1008, 2021, table of services); \
+        source: "YouTube's reference level as its 'content loudness' shows (no published figure); \
                  -1 dBTP per AES TD1008",
     },
     Preset {
@@ -57,22 +58,25 @@ pub const PRESETS: &[Preset] = &[
         label: "Amazon Music",
         integrated_lufs: -14.0,
         ceiling_dbtp: -2.0,
-        source: "Amazon Music: -14 LUFS, -2 dBTP (Amazon Music for Artists loudness guidance)",
+        source:
+            "Amazon Music's reference level as distributors report it (no published figure); -2 \
+                 dBTP as Spotify advises for loud masters",
     },
     Preset {
         name: "tidal",
         label: "TIDAL",
         integrated_lufs: -14.0,
         ceiling_dbtp: -1.0,
-        source: "TIDAL normalises to -14 LUFS (TIDAL support, 'Loudness normalization'); -1 \
-                 dBTP per AES TD1008",
+        source:
+            "TIDAL normalises to -14 LUFS by ITU-R BS.1770-4 (TIDAL to MeterPlugs, 2016); -1 dBTP \
+                 per AES TD1008",
     },
     Preset {
         name: "deezer",
         label: "Deezer",
         integrated_lufs: -15.0,
         ceiling_dbtp: -1.0,
-        source: "Deezer normalises to -15 LUFS (Deezer support); -1 dBTP per AES TD1008",
+        source: "Deezer's reference level as distributors report it; -1 dBTP per AES TD1008",
     },
     Preset {
         name: "cd",
