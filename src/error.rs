@@ -7,13 +7,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read '{}': {source}", path.display())]
+    // The io::Error is the `source`, not part of the message: `{:#}` chains print it once.
+    #[error("cannot read '{}'", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write '{}': {source}", path.display())]
+    #[error("cannot write '{}'", path.display())]
     Write {
         path: PathBuf,
         #[source]

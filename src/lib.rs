@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod audio;
+pub mod dataset;
 pub mod error;
 pub mod io;
 pub mod render;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ebur128::{EbuR128, Mode};
 use lathe::io::decode::decode_file;
 use lathe::io::encode::{check_output, write_file, Container, OutputFormat, SampleFormat};
-use lathe::io::resample::resample;
+use lathe::io::resample::{resample, ALIGNMENT_OFFSET_INPUT_FRAMES};
 use lathe::{AudioBuffer, Error};
 
 fn data(name: &str) -> PathBuf {
@@ -98,6 +98,29 @@ fn snr_db(x: &AudioBuffer, reference: &[Vec<f32>]) -> f64 {
     10.0 * (sig / err).log10()
 }
 
+/// Asserts two buffers are identical, naming the first frame and channel that differ.
+#[track_caller]
+fn assert_same_audio(got: &AudioBuffer, want: &AudioBuffer, what: &str) {
+    assert_eq!(
+        got.sample_rate_hz, want.sample_rate_hz,
+        "{what}: sample rate"
+    );
+    assert_eq!(got.num_channels(), want.num_channels(), "{what}: channels");
+    assert_eq!(got.frames(), want.frames(), "{what}: frames");
+    for (c, (g, w)) in got.channels.iter().zip(&want.channels).enumerate() {
+        if let Some(f) = g
+            .iter()
+            .zip(w)
+            .position(|(a, b)| a.to_bits() != b.to_bits())
+        {
+            panic!(
+                "{what}: frame {f}, channel {c}: got {}, expected {}",
+                g[f], w[f]
+            );
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // Decoding the same content in every format
 
@@ -140,9 +163,10 @@ fn every_format_decodes_to_the_same_length_and_loudness() {
         // the SNR near 20*log10(1/(2 pi 3000/44100)) = 7 dB on that component.
         let snr = snr_db(&audio, &expected);
         let lossless = !matches!(name, "tone.mp3" | "tone.ogg" | "tone_aac.m4a");
-        // 16-bit quantization of this -12 dBFS content gives ~86 dB; lossy codecs at these
-        // rates stay above 30 dB on two sines (measured 38-60 dB, see the test output).
-        let min_snr = if lossless { 80.0 } else { 30.0 };
+        // 16-bit quantization of this content gives 87.6 dB. The lossy files measure 49.8 dB
+        // (MP3 V0), 41.0 dB (Vorbis q6) and 27.7 dB (ffmpeg's AAC at 192 kb/s); 25 dB passes
+        // them while a one-frame misalignment (<= 7 dB, above) fails.
+        let min_snr = if lossless { 80.0 } else { 25.0 };
         assert!(snr > min_snr, "{name}: SNR {snr:.1} dB against the formula");
         println!("{name}: {lufs:.3} LUFS, SNR {snr:.1} dB");
     }
@@ -180,7 +204,7 @@ fn rf64_decodes_like_the_same_samples_in_riff() {
     let riff = decode_file(&data("edge_mono.wav")).unwrap();
     let rf64 = decode_file(&data("edge_rf64.wav")).unwrap();
     assert_eq!(riff.frames(), 22_050);
-    assert_eq!(rf64, riff);
+    assert_same_audio(&rf64, &riff, "RF64 vs RIFF");
 }
 
 #[test]
@@ -224,12 +248,41 @@ fn unusual_but_valid_files_decode() {
 
 #[test]
 fn lossy_overs_are_kept_above_full_scale() {
-    // A 0.999 square wave through MP3: the decoded band-limited wave overshoots (Gibbs, about
+    // A 0.999 square wave through AAC: the decoded band-limited wave overshoots (Gibbs, about
     // 9% of the step), and decode_file must not clip it.
-    let hot = decode_file(&data("edge_hot.mp3")).unwrap();
+    let hot = decode_file(&data("edge_hot.m4a")).unwrap();
     let p = peak(&hot);
-    assert!(p > 1.05, "peak {p} should exceed full scale");
+    assert!(p > 1.05, "AAC peak {p} should exceed full scale");
     assert_eq!(hot.frames(), 22_050);
+}
+
+#[test]
+fn symphonia_0_5_clamps_mp3_overs_known_limitation() {
+    // The same square wave as MP3. symphonia 0.5.5 clamps MP3 (synthesis.rs) and Vorbis
+    // (dsp.rs) output to +-1.0; upstream removed that (Symphonia PR #434, not in a 0.5 release).
+    // When lathe moves to a symphonia without the clamp, this peak exceeds 1.0: flip this test.
+    let hot = decode_file(&data("edge_hot.mp3")).unwrap();
+    assert_eq!(hot.frames(), 22_050);
+    assert_eq!(peak(&hot), 1.0, "MP3 overs are clamped by symphonia 0.5");
+}
+
+#[test]
+fn aiff_with_a_chunk_after_the_sound_data_keeps_its_length() {
+    // symphonia 0.5 reads 8 bytes past an AIFF's SSND data (2 frames at 16-bit stereo); with a
+    // chunk after SSND those would be garbage frames. decode_file trims to COMM's frame count.
+    let mut bytes = fs::read(data("tone_s16.aiff")).unwrap();
+    bytes.extend_from_slice(b"ANNO\x00\x00\x00\x08lathe!!!");
+    let form_len = (bytes.len() - 8) as u32;
+    bytes[4..8].copy_from_slice(&form_len.to_be_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trailing_chunk.aiff");
+    fs::write(&path, &bytes).unwrap();
+    let with_chunk = decode_file(&path).unwrap();
+    assert_same_audio(
+        &with_chunk,
+        &decode_file(&data("tone_s16.aiff")).unwrap(),
+        "AIFF with a trailing chunk",
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -264,6 +317,10 @@ fn bad_files_give_the_right_error_naming_the_file() {
         "bad_opus.opus",
         &|e| matches!(e, Error::UnsupportedCodec { codec, .. } if codec == "opus"),
     );
+    check(
+        "bad_alac_panic.m4a",
+        &|e| matches!(e, Error::Corrupt { reason, .. } if reason.contains("decoder bug")),
+    );
     check("bad_nan.wav", &|e| {
         matches!(
             e,
@@ -297,23 +354,15 @@ fn shapes_lathe_cannot_handle_are_refused() {
     write_raw_wav(&p, 44_100, 2, 0);
     assert!(matches!(decode_file(&p), Err(Error::NoAudio { .. })));
 
-    let p = dir.path().join("rate_4k.wav");
-    write_raw_wav(&p, 4_000, 1, 100);
-    assert!(matches!(
-        decode_file(&p),
-        Err(Error::UnsupportedSampleRate {
-            sample_rate_hz: 4_000
-        })
-    ));
-
-    let p = dir.path().join("rate_768k.wav");
-    write_raw_wav(&p, 768_000, 1, 100);
-    assert!(matches!(
-        decode_file(&p),
-        Err(Error::UnsupportedSampleRate {
-            sample_rate_hz: 768_000
-        })
-    ));
+    for rate_hz in [4_000, 7_999, 384_001, 768_000] {
+        let p = dir.path().join(format!("rate_{rate_hz}.wav"));
+        write_raw_wav(&p, rate_hz, 1, 100);
+        let err = decode_file(&p);
+        assert!(
+            matches!(err, Err(Error::UnsupportedSampleRate { sample_rate_hz }) if sample_rate_hz == rate_hz),
+            "{rate_hz} Hz: {err:?}"
+        );
+    }
 
     let p = dir.path().join("nine_channels.wav");
     write_raw_wav(&p, 48_000, 9, 100);
@@ -324,6 +373,38 @@ fn shapes_lathe_cannot_handle_are_refused() {
 
     // A folder is not a file.
     assert!(matches!(decode_file(dir.path()), Err(Error::Read { .. })));
+}
+
+#[test]
+fn damaged_sizes_are_refused_before_any_big_allocation() {
+    // symphonia 0.5 allocates what a header claims before reading it; these claims must be
+    // refused up front (a 4-billion-entry sample table once aborted the test process).
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = fs::read(data("tone_aac.m4a")).unwrap();
+    for table in [&b"stsc"[..], b"stco", b"stsz", b"stts"] {
+        let at = mp4.windows(4).position(|w| w == table).unwrap();
+        let mut bad = mp4.clone();
+        // The count sits after version/flags (and, for stsz, the fixed sample size).
+        let count_at = at + 4 + if table == b"stsz" { 8 } else { 4 };
+        bad[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let path = dir.path().join("huge_table.m4a");
+        fs::write(&path, &bad).unwrap();
+        let err = decode_file(&path);
+        assert!(
+            matches!(err, Err(Error::Corrupt { ref reason, .. }) if reason.contains("entries")),
+            "{}: {err:?}",
+            String::from_utf8_lossy(table)
+        );
+    }
+    // A WAV whose LIST chunk claims 4 GB.
+    let mut wav = b"RIFF\xff\xff\xff\xffWAVELIST\xf0\xff\xff\xffINFO".to_vec();
+    wav.extend_from_slice(&[0u8; 64]);
+    let path = dir.path().join("huge_chunk.wav");
+    fs::write(&path, &wav).unwrap();
+    assert!(matches!(
+        decode_file(&path),
+        Err(Error::Corrupt { reason, .. }) if reason.contains("past the end")
+    ));
 }
 
 /// A tiny deterministic generator for the damage loops (xorshift64).
@@ -458,7 +539,7 @@ fn wav_24bit_round_trip_is_bit_exact_on_the_grid() {
     let audio = grid_24bit_noise(2, 20_000, 1);
     let path = dir.path().join("grid.wav");
     write_file(&path, &audio, fmt(Container::Wav, SampleFormat::Int24), 0).unwrap();
-    assert_eq!(decode_file(&path).unwrap(), audio);
+    assert_same_audio(&decode_file(&path).unwrap(), &audio, "24-bit WAV");
 }
 
 #[test]
@@ -469,7 +550,7 @@ fn float_wav_round_trip_is_exact_overs_included() {
     audio.channels[1][200] = -3.0e-9; // tiny values survive too
     let path = dir.path().join("float.wav");
     write_file(&path, &audio, fmt(Container::Wav, SampleFormat::Float32), 0).unwrap();
-    assert_eq!(decode_file(&path).unwrap(), audio);
+    assert_same_audio(&decode_file(&path).unwrap(), &audio, "float WAV");
 }
 
 #[test]
@@ -513,7 +594,7 @@ fn integer_output_clamps_only_at_conversion() {
 #[test]
 fn flac_matches_wav_of_the_same_bits() {
     let dir = tempfile::tempdir().unwrap();
-    for (rate_hz, channels) in [(44_100, 2), (48_000, 1), (96_000, 6), (384_000, 2)] {
+    for (rate_hz, channels) in [(44_100, 2), (48_000, 1), (96_000, 6), (8_000, 8)] {
         let audio = sine_buffer(rate_hz, channels, 30_000, 0.8);
         for (sample_format, seed) in [(SampleFormat::Int16, 9), (SampleFormat::Int24, 0)] {
             let wav = dir.path().join("x.wav");
@@ -522,17 +603,65 @@ fn flac_matches_wav_of_the_same_bits() {
             write_file(&flac, &audio, fmt(Container::Flac, sample_format), seed).unwrap();
             let from_wav = decode_file(&wav).unwrap();
             let from_flac = decode_file(&flac).unwrap();
-            assert_eq!(
-                from_flac, from_wav,
-                "{rate_hz} Hz, {channels} ch, {sample_format:?}"
+            let what = format!("{rate_hz} Hz, {channels} ch, {sample_format:?}");
+            assert_same_audio(&from_flac, &from_wav, &what);
+        }
+    }
+    // Lengths around flacenc's 64-frame minimum and the 4096-frame block: the last frame holds
+    // exactly the remaining samples (no zero padding).
+    for frames in [1, 10, 63, 64, 65, 4095, 4096, 4097, 3 * 4096 + 10] {
+        let audio = sine_buffer(48_000, 2, frames, 0.5);
+        let wav = dir.path().join("odd.wav");
+        let flac = dir.path().join("odd.flac");
+        write_file(&wav, &audio, fmt(Container::Wav, SampleFormat::Int24), 0).unwrap();
+        write_file(&flac, &audio, fmt(Container::Flac, SampleFormat::Int24), 0).unwrap();
+        let what = format!("{frames} frames");
+        assert_same_audio(
+            &decode_file(&flac).unwrap(),
+            &decode_file(&wav).unwrap(),
+            &what,
+        );
+    }
+    // Hard content for an encoder: silence, full-scale alternation (overs clamp), noise.
+    let mut rng = Xorshift(5);
+    let hard: [Vec<f32>; 3] = [
+        vec![0.0; 9_000],
+        (0..9_000)
+            .map(|n| if n % 2 == 0 { 1.5 } else { -1.5 })
+            .collect(),
+        (0..9_000)
+            .map(|_| (rng.next() % 65_536) as f32 / 32_768.0 - 1.0)
+            .collect(),
+    ];
+    for (i, plane) in hard.into_iter().enumerate() {
+        let audio = AudioBuffer::new(44_100, vec![plane.clone(), plane]).unwrap();
+        for sample_format in [SampleFormat::Int16, SampleFormat::Int24] {
+            let wav = dir.path().join("hard.wav");
+            let flac = dir.path().join("hard.flac");
+            write_file(&wav, &audio, fmt(Container::Wav, sample_format), 3).unwrap();
+            write_file(&flac, &audio, fmt(Container::Flac, sample_format), 3).unwrap();
+            let what = format!("hard signal {i}, {sample_format:?}");
+            assert_same_audio(
+                &decode_file(&flac).unwrap(),
+                &decode_file(&wav).unwrap(),
+                &what,
             );
         }
     }
+    // flacenc 0.4 stops at 96 kHz: a clear refusal, and nothing left on disk.
+    let high = sine_buffer(192_000, 2, 1_000, 0.5);
+    let path = dir.path().join("high.flac");
+    let err = write_file(&path, &high, fmt(Container::Flac, SampleFormat::Int24), 0);
+    assert!(
+        matches!(err, Err(Error::UnsupportedOutput { ref reason, .. }) if reason.contains("96000 Hz")),
+        "{err:?}"
+    );
+    assert!(!path.exists());
     // 24-bit values already on the grid come back bit-exact from FLAC too.
     let grid = grid_24bit_noise(2, 10_000, 77);
     let flac = dir.path().join("grid.flac");
     write_file(&flac, &grid, fmt(Container::Flac, SampleFormat::Int24), 0).unwrap();
-    assert_eq!(decode_file(&flac).unwrap(), grid);
+    assert_same_audio(&decode_file(&flac).unwrap(), &grid, "24-bit FLAC");
 }
 
 #[test]
@@ -587,7 +716,7 @@ fn write_leaves_only_the_output_and_replaces_atomically() {
     assert_eq!(names_in(dir.path()), vec!["out.wav"]);
     write_file(&path, &loud, fmt(Container::Wav, SampleFormat::Float32), 0).unwrap();
     assert_eq!(names_in(dir.path()), vec!["out.wav"]);
-    assert_eq!(decode_file(&path).unwrap(), loud);
+    assert_same_audio(&decode_file(&path).unwrap(), &loud, "replaced output");
 }
 
 #[test]
@@ -685,49 +814,68 @@ fn output_format_from_path_and_flac_float_refusal() {
 #[test]
 fn resampled_sine_keeps_amplitude_frequency_phase_and_length() {
     let amplitude = 0.5;
-    for (from_hz, to_hz) in [
+    let rates = [
         (44_100u32, 48_000u32),
         (48_000, 44_100),
         (44_100, 96_000),
         (96_000, 44_100),
-    ] {
-        let frames = from_hz as usize * 2; // 2 s
-        let input = AudioBuffer::new(
-            from_hz,
-            vec![(0..frames)
-                .map(|n| {
-                    (amplitude * (2.0 * PI * 1000.0 * n as f64 / f64::from(from_hz)).sin()) as f32
-                })
-                .collect()],
-        )
-        .unwrap();
-        let out = resample(&input, to_hz).unwrap();
-        let expected_frames =
-            (frames as f64 * f64::from(to_hz) / f64::from(from_hz)).round() as usize;
-        assert_eq!(out.frames(), expected_frames, "{from_hz} -> {to_hz}");
-        assert_eq!(out.sample_rate_hz, to_hz);
-        let x = &out.channels[0];
-        // Skip 50 ms at each end, where the sine starts and stops abruptly (the sinc's ringing).
-        let edge = to_hz as usize / 20;
-        let (a, phase) = fit_sine(x, f64::from(to_hz), 1000.0, edge..x.len() - edge);
-        let gain_db = 20.0 * (a / amplitude).log10();
-        // The brief's 0.01 dB; the sinc's passband ripple at 1 kHz is far smaller.
-        assert!(
-            gain_db.abs() < 0.01,
-            "{from_hz} -> {to_hz}: gain {gain_db} dB"
-        );
-        // Phase 0 in the input: a delay of one output frame would show as
-        // 2 pi 1000 / to_hz = 0.13 rad; 0.005 rad is 1/25 of a frame at 48 kHz.
-        assert!(
-            phase.abs() < 0.005,
-            "{from_hz} -> {to_hz}: phase {phase} rad"
-        );
-        // 1 kHz for 2 s: 4000 sign changes, minus the one at t = 0 (sin starts at exactly 0).
-        let crossings = zero_crossings(x);
-        assert!(
-            crossings.abs_diff(3_999) <= 1,
-            "{from_hz} -> {to_hz}: {crossings} crossings"
-        );
+    ];
+    for (from_hz, to_hz) in rates {
+        for freq_hz in [1_000.0, 15_000.0] {
+            let case = format!("{freq_hz} Hz, {from_hz} -> {to_hz}");
+            let frames = from_hz as usize * 2; // 2 s
+            let w_in = 2.0 * PI * freq_hz / f64::from(from_hz);
+            let input = AudioBuffer::new(
+                from_hz,
+                vec![(0..frames)
+                    .map(|n| (amplitude * (w_in * n as f64).sin()) as f32)
+                    .collect()],
+            )
+            .unwrap();
+            let out = resample(&input, to_hz).unwrap();
+            let expected_frames =
+                (frames as f64 * f64::from(to_hz) / f64::from(from_hz)).round() as usize;
+            assert_eq!(out.frames(), expected_frames, "{case}");
+            assert_eq!(out.sample_rate_hz, to_hz);
+            let x = &out.channels[0];
+            // Skip 50 ms at each end, where the sine starts and stops abruptly (sinc ringing).
+            let edge = to_hz as usize / 20;
+            let (a, phase) = fit_sine(x, f64::from(to_hz), freq_hz, edge..x.len() - edge);
+            let gain_db = 20.0 * (a / amplitude).log10();
+            // The brief's 0.01 dB; the sinc's passband (cutoff 0.92 x the lower Nyquist, here
+            // >= 20.3 kHz) is flat far beyond that at these frequencies.
+            assert!(gain_db.abs() < 0.01, "{case}: gain {gain_db} dB");
+            // The input has phase 0. resample() aligns output frames to input time up to
+            // ALIGNMENT_OFFSET_INPUT_FRAMES (1/2048 of an input frame, rubato's sinc table
+            // convention, see resample.rs): a phase lead of 2 pi f offset / from_hz, 0.00007 rad
+            // for 1 kHz at 44.1 kHz. A delay of one output frame would be 2 pi f / to_hz
+            // (0.13 rad at 1 kHz). 1e-4 rad allows for the fit's own error.
+            let predicted = 2.0 * PI * freq_hz * ALIGNMENT_OFFSET_INPUT_FRAMES / f64::from(from_hz);
+            assert!(
+                (phase - predicted).abs() < 1e-4,
+                "{case}: phase {phase} rad, predicted {predicted}"
+            );
+            // What is left after removing the fitted sine: aliasing, imaging, interpolation.
+            let w = 2.0 * PI * freq_hz / f64::from(to_hz);
+            let (mut err, mut n) = (0.0, 0.0);
+            for (i, &v) in x.iter().enumerate().take(x.len() - edge).skip(edge) {
+                err += (f64::from(v) - a * (w * i as f64 + phase).sin()).powi(2);
+                n += 1.0;
+            }
+            let residual_db = 10.0 * (err / n).log10() - 20.0 * (a / 2f64.sqrt()).log10();
+            println!("{case}: gain {gain_db:+.6} dB, phase {phase:+.6} rad, residual {residual_db:.1} dB");
+            // f32 arithmetic alone leaves about -135 dB (measured -133 to -140 dB).
+            // 16-bit TPDF dither (RMS 0.5 LSB) would be -87 dB relative to this sine; -110 dB
+            // keeps the resampler far below anything a master carries.
+            assert!(residual_db < -110.0, "{case}: residual {residual_db:.1} dB");
+            // 2 f sign changes per second for 2 s, minus the one at t = 0 (sin starts at 0).
+            let expected_crossings = (4.0 * freq_hz) as usize - 1;
+            let crossings = zero_crossings(x);
+            assert!(
+                crossings.abs_diff(expected_crossings) <= 1,
+                "{case}: {crossings} crossings, expected {expected_crossings}"
+            );
+        }
     }
 }
 

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -95,8 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 pub fn analyze_file(path: &Path) -> anyhow::Result<Features> {
-    let audio = lathe::io::decode::decode_file(path)?;
-    lathe::analyze(&audio).with_context(|| format!("'{}'", path.display()))
+    let audio = super::common::decode(path)?;
+    super::common::analyze(path, &audio)
 }
 
 pub fn warnings(f: &Features) -> Vec<String> {

@@ -308,12 +308,22 @@ impl Progress {
 
 /// Decodes a file, naming it in any error.
 pub fn decode(path: &Path) -> anyhow::Result<AudioBuffer> {
-    Ok(lathe::io::decode::decode_file(path)?)
+    lathe::io::decode::decode_file(path).map_err(|e| name_file(path, e))
 }
 
 /// Analyses a decoded file, naming it in any error.
 pub fn analyze(path: &Path, audio: &AudioBuffer) -> anyhow::Result<Features> {
-    lathe::analyze(audio).with_context(|| format!("'{}'", path.display()))
+    lathe::analyze(audio).map_err(|e| name_file(path, e))
+}
+
+/// Makes sure an error message names the file it is about, once.
+pub fn name_file(path: &Path, err: lathe::Error) -> anyhow::Error {
+    let quoted = format!("'{}'", path.display());
+    if err.to_string().contains(&quoted) {
+        err.into()
+    } else {
+        anyhow::Error::new(err).context(quoted)
+    }
 }
 
 /// What `--json` prints after a render.

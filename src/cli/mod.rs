@@ -3,6 +3,7 @@
 mod analyze;
 mod batch;
 mod common;
+mod master;
 mod match_;
 
 use std::process::ExitCode;
@@ -24,6 +25,10 @@ pub enum Command {
     Analyze(analyze::Args),
     /// Master a mix to sound like a reference track (tone, loudness, dynamics, width).
     Match(match_::Args),
+    /// Master a mix for a genre (or a detected one) with the bundled model: no reference needed.
+    Master(master::Args),
+    /// List the genres the model knows, with how much training data each had.
+    Genres(master::GenresArgs),
     /// Master many files (or folders) in parallel, with one reference; --album keeps the
     /// tracks' loudness relationships.
     Batch(batch::Args),
@@ -33,6 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Match(args) => match_::run(args),
+        Command::Master(args) => master::run(args),
+        Command::Genres(args) => master::genres(args),
         Command::Batch(args) => batch::run(args),
     }
 }

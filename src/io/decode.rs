@@ -1,20 +1,26 @@
 //! Decoding: every format symphonia reads (WAV, RF64/BW64, AIFF, FLAC, MP3, Ogg Vorbis, ALAC and
-//! AAC in MP4, CAF, MKV/WebM) into a planar `f32` [`AudioBuffer`], never clipped.
+//! AAC in MP4, CAF, MKV/WebM) into a planar `f32` [`AudioBuffer`], never clipped by lathe.
 //!
 //! - Integer PCM maps `2^(bits-1)` LSB to full scale 1.0 (`i16 / 32768`), so 16- and 24-bit
-//!   samples are exact in `f32`; float PCM is passed through; lossy decoders' overs (a decoded MP3
-//!   peaking at 1.1) are kept.
+//!   samples are exact in `f32`; float PCM is passed through, overs included; AAC overs (a
+//!   decoded peak of 1.1) are kept. Known limitation: symphonia 0.5.5's MP3 and Vorbis decoders
+//!   clamp their own output to +-1.0 (removed upstream in Symphonia PR #434, unreleased).
 //! - Gapless: symphonia's `enable_gapless` trims the MP3 encoder delay and padding given by the
-//!   LAME/Xing info frame, and Ogg Vorbis pre-roll/end by granule positions. symphonia 0.5 does
-//!   not apply MP4 edit lists, so this module reads the audio track's `elst`/`mdhd` itself and
-//!   trims the AAC priming (ISO/IEC 14496-12 section 8.6.6) and the padding of the last packet.
+//!   LAME/Xing info frame, and Ogg Vorbis pre-roll and end by granule positions. symphonia 0.5
+//!   does not apply MP4 edit lists, so this module reads the audio track's `elst`/`mdhd` itself
+//!   and trims the AAC priming (ISO/IEC 14496-12 section 8.6.6) and the padding of the last
+//!   packet. Where the container states an exact frame count (WAV, AIFF's COMM, FLAC's
+//!   STREAMINFO, Ogg granule positions, MP4 `mdhd`), frames beyond it are dropped: symphonia
+//!   returns extra frames for AIFF, single-page Ogg Vorbis and FLAC with a padded last block.
 //! - RF64/BW64 (EBU Tech 3306, ITU-R BS.2088), which symphonia 0.5 does not read, is handed to
 //!   symphonia's WAV reader as an equivalent RIFF header built from the `ds64` chunk.
-//! - Damage is an error, not silence: a file shorter than its header promises (WAV, AIFF, FLAC,
-//!   ALAC...) or a lossless frame that fails to decode (FLAC frames carry CRCs, and the MD5 of
-//!   the whole stream is checked when present) is [`Error::Corrupt`]. A lossy packet that fails
-//!   to decode is replaced by silence of its length, but more than
-//!   `MAX_BAD_LOSSY_PACKETS_BASE + 2%` of the packets is [`Error::Corrupt`].
+//! - Damage is an error, not silence: a file shorter than its container's frame count, or a
+//!   lossless frame that fails to decode (FLAC frames carry CRCs; the MD5 of the whole stream is
+//!   checked when present) is [`Error::Corrupt`]. A lossy packet that fails to decode is
+//!   replaced by silence of its length, but more than `MAX_BAD_LOSSY_PACKETS_BASE + 2%` of the
+//!   packets is [`Error::Corrupt`]. Chunk and box sizes of WAV, AIFF and MP4 headers are checked
+//!   against the file before symphonia sees them, because symphonia allocates what a header
+//!   claims (a damaged MP4 sample-table count asked for 53 GB and aborted the process).
 //! - A NaN or infinite sample (possible only in float WAV/AIFF) is [`Error::NonFiniteSample`].
 //!
 //! Every error names the file, except [`Error::UnsupportedSampleRate`] and
@@ -23,7 +29,7 @@
 
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use symphonia::core::audio::{AudioBufferRef, Signal};
 use symphonia::core::codecs::{self, CodecType, DecoderOptions, CODEC_TYPE_NULL};
@@ -49,7 +55,28 @@ const MAX_MOOV_BYTES: u64 = 64 << 20;
 const MAX_RF64_CHUNK_BYTES: u64 = 1 << 20;
 
 /// Decodes the first audio track of `path` into planar `f32` (see the module docs).
+///
+/// Never panics on any input: a panic inside symphonia (one is known: a damaged ALAC frame
+/// makes its decoder index out of range, `tests/data/bad_alac_panic.m4a`) becomes
+/// [`Error::Corrupt`]. Rust's panic hook will still have printed the panic message to stderr,
+/// and with `panic = "abort"` this net does not hold.
 pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(path))).unwrap_or_else(
+        |panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("the decoder failed on this file (a decoder bug: {what})"),
+            })
+        },
+    )
+}
+
+fn decode(path: &Path) -> Result<AudioBuffer> {
     let read_err = |source: io::Error| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -71,22 +98,37 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
     let head = &head[..head_len];
     file.seek(SeekFrom::Start(0)).map_err(read_err)?;
 
+    let container = Container::sniff(head);
+    let corrupt_header = |reason: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut riff_streaming = false;
-    let source: Box<dyn MediaSource> = if head.len() == 12
-        && (&head[0..4] == b"RF64" || &head[0..4] == b"BW64")
-        && &head[8..12] == b"WAVE"
-    {
-        rf64_as_riff(path, file)?
-    } else {
-        if head.len() == 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+    match container {
+        Container::Wav => {
             // A writer that streamed to a pipe leaves 0xFFFFFFFF as the data size and symphonia
             // then reads to the end of the file: no frame count was promised.
-            riff_streaming = riff_data_size(&mut file) == Some(u32::MAX);
-            file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+            let data_size =
+                walk_chunks(&mut file, file_len, false, b"data").map_err(corrupt_header)?;
+            riff_streaming = data_size == Some(u32::MAX);
         }
+        Container::Aiff => {
+            walk_chunks(&mut file, file_len, true, b"SSND").map_err(corrupt_header)?;
+        }
+        Container::Mp4 => check_mp4(path, file_len).map_err(corrupt_header)?,
+        _ => {}
+    }
+    file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    let source: Box<dyn MediaSource> = if container == Container::Rf64 {
+        rf64_as_riff(path, file)?
+    } else {
         Box::new(file)
     };
-    let is_mp4 = head.len() >= 8 && &head[4..8] == b"ftyp";
+    let aiff_frames = if container == Container::Aiff {
+        aiff_sample_frames(path)
+    } else {
+        None
+    };
 
     let mss = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
@@ -247,27 +289,41 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
             path: path.to_path_buf(),
         });
     }
-    let decoded_frames = planes[0].len() as u64;
 
-    // The header's promise: fewer frames than announced means a truncated file.
-    if let Some(promised) = promised_frames(&params, rate_hz) {
-        if !riff_streaming && promised > 0 {
-            // Lossy decoders may end up to one packet short of a container's rounded total.
-            let slack = if strict {
-                0
-            } else {
-                u64::from(
-                    params
-                        .max_frames_per_packet
-                        .map_or(4096, |m| m.min(8192) as u32),
-                )
-            };
-            if decoded_frames + slack < promised {
-                return Err(corrupt(format!(
-                    "the header promises {promised} frames but only {decoded_frames} can be \
-                     decoded"
-                )));
-            }
+    // The container's frame count, where it is exact: fewer frames means a truncated or damaged
+    // file; more are dropped. symphonia 0.5 returns more than the count in three cases: an AIFF
+    // (it reads the 8-byte offset/blockSize header of SSND as two frames at 16-bit stereo; COMM
+    // has the true count), an Ogg Vorbis stream with a single audio page (it does not apply the
+    // end trim the page's granule position asks for), and FLAC whose last block was padded
+    // (STREAMINFO's total is exact). MP3 is not checked: without a Xing header symphonia only
+    // estimates the count from the bitrate (with one, its gapless trimming is already exact).
+    let promised = match container {
+        Container::Aiff => aiff_frames,
+        Container::Wav if riff_streaming => None,
+        Container::Wav | Container::Rf64 | Container::Flac | Container::Ogg | Container::Mp4 => {
+            promised_frames(&params, rate_hz)
+        }
+        Container::Other => None,
+    };
+    if let Some(promised) = promised.filter(|&n| n > 0) {
+        let decoded_frames = planes[0].len() as u64;
+        // Lossy decoders may end up to one packet short of a container's rounded total.
+        let slack = if strict {
+            0
+        } else {
+            u64::from(
+                params
+                    .max_frames_per_packet
+                    .map_or(4096, |m| m.min(8192) as u32),
+            )
+        };
+        if decoded_frames + slack < promised {
+            return Err(corrupt(format!(
+                "the header promises {promised} frames but only {decoded_frames} can be decoded"
+            )));
+        }
+        for p in &mut planes {
+            p.truncate(promised as usize);
         }
     }
     if strict {
@@ -279,7 +335,7 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
         }
     }
 
-    if is_mp4 {
+    if container == Container::Mp4 {
         if let Some(edit) = read_mp4_edit(path, rate_hz) {
             let len = planes[0].len() as u64;
             let start = edit.skip_frames.min(len);
@@ -307,6 +363,33 @@ pub fn decode_file(path: &Path) -> Result<AudioBuffer> {
         });
     }
     Ok(audio)
+}
+
+/// The container, from the first 12 bytes, where this module needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Container {
+    Wav,
+    Rf64,
+    Aiff,
+    Flac,
+    Ogg,
+    Mp4,
+    Other,
+}
+
+impl Container {
+    fn sniff(head: &[u8]) -> Container {
+        let at = |range: std::ops::Range<usize>| head.get(range).unwrap_or(&[]);
+        match (at(0..4), at(4..8), at(8..12)) {
+            (b"RIFF", _, b"WAVE") => Container::Wav,
+            (b"RF64" | b"BW64", _, b"WAVE") => Container::Rf64,
+            (b"FORM", _, b"AIFF" | b"AIFC") => Container::Aiff,
+            (b"fLaC", _, _) => Container::Flac,
+            (b"OggS", _, _) => Container::Ogg,
+            (_, b"ftyp", _) => Container::Mp4,
+            _ => Container::Other,
+        }
+    }
 }
 
 /// Reads into `buf` until it is full or the file ends; returns the bytes read.
@@ -492,20 +575,171 @@ fn codec_name(codec: CodecType) -> String {
     }
 }
 
-/// The size field of the `data` chunk of a RIFF/WAVE file, if the chunk list can be walked.
-fn riff_data_size(file: &mut File) -> Option<u32> {
+/// `numSampleFrames` from the COMM chunk of an AIFF/AIFC file (big-endian chunk sizes).
+fn aiff_sample_frames(path: &Path) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
     file.seek(SeekFrom::Start(12)).ok()?;
     for _ in 0..1024 {
         let mut hdr = [0u8; 8];
         file.read_exact(&mut hdr).ok()?;
-        let size = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-        if &hdr[0..4] == b"data" {
-            return Some(size);
+        let size = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        if &hdr[0..4] == b"COMM" {
+            let mut body = [0u8; 6];
+            file.read_exact(&mut body).ok()?;
+            return Some(u64::from(u32::from_be_bytes([
+                body[2], body[3], body[4], body[5],
+            ])));
         }
         let skip = i64::from(size) + i64::from(size & 1);
         file.seek(SeekFrom::Current(skip)).ok()?;
     }
     None
+}
+
+/// Walks the chunks of a RIFF (little-endian sizes) or IFF/AIFF (big-endian) file up to the
+/// chunk `stop` and returns that chunk's size field. Every chunk before it must fit in the file:
+/// symphonia allocates a chunk's claimed size before reading it, so a damaged size of 4 GB would
+/// be a 4 GB allocation. (The audio chunk itself may be cut short: that is the frame-count check.)
+fn walk_chunks(
+    file: &mut File,
+    file_len: u64,
+    big_endian: bool,
+    stop: &[u8; 4],
+) -> std::result::Result<Option<u32>, String> {
+    let mut offset = 12u64;
+    for _ in 0..4096 {
+        if offset + 8 > file_len {
+            return Ok(None);
+        }
+        let mut hdr = [0u8; 8];
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut hdr))
+            .map_err(|e| format!("cannot read a chunk header: {e}"))?;
+        let size_bytes = [hdr[4], hdr[5], hdr[6], hdr[7]];
+        let size = if big_endian {
+            u32::from_be_bytes(size_bytes)
+        } else {
+            u32::from_le_bytes(size_bytes)
+        };
+        if &hdr[0..4] == stop {
+            return Ok(Some(size));
+        }
+        let end = offset + 8 + u64::from(size) + u64::from(size & 1);
+        if end > file_len + 1 {
+            return Err(format!(
+                "chunk '{}' at byte {offset} claims {size} bytes, past the end of the file",
+                String::from_utf8_lossy(&hdr[0..4])
+            ));
+        }
+        offset = end;
+    }
+    Ok(None)
+}
+
+/// Checks the box structure of an MP4 file before symphonia reads it: boxes must fit in their
+/// parents, `moov` in the file, and every sample-table count in its box. symphonia 0.5 reserves
+/// memory for a table's claimed entry count before reading it (`Vec::with_capacity`), so one
+/// damaged count can ask for tens of gigabytes and abort the process (found by
+/// `damaged_fixtures_never_panic` with more iterations).
+fn check_mp4(path: &Path, file_len: u64) -> std::result::Result<(), String> {
+    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let mut offset = 0u64;
+    while offset + 8 <= file_len {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| e.to_string())?;
+        let mut hdr = [0u8; 16];
+        read_up_to(&mut file, &mut hdr).map_err(|e| e.to_string())?;
+        let (size, header_len) = match u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) {
+            0 => (file_len - offset, 8),
+            1 => (
+                u64::from_be_bytes(hdr[8..16].try_into().unwrap_or_default()),
+                16,
+            ),
+            n => (u64::from(n), 8),
+        };
+        let kind = String::from_utf8_lossy(&hdr[4..8]).into_owned();
+        if size < header_len {
+            return Err(format!(
+                "box '{kind}' at byte {offset} has an impossible size {size}"
+            ));
+        }
+        let end = offset.saturating_add(size);
+        if &hdr[4..8] == b"moov" || &hdr[4..8] == b"moof" {
+            if end > file_len {
+                return Err(format!("box '{kind}' runs past the end of the file"));
+            }
+            if size - header_len > MAX_MOOV_BYTES {
+                return Err(format!("box '{kind}' is implausibly large ({size} bytes)"));
+            }
+            file.seek(SeekFrom::Start(offset + header_len))
+                .map_err(|e| e.to_string())?;
+            let mut body = vec![0u8; (size - header_len) as usize];
+            file.read_exact(&mut body).map_err(|e| e.to_string())?;
+            check_mp4_children(&body, 0)?;
+        }
+        if end <= offset {
+            break;
+        }
+        offset = end;
+    }
+    Ok(())
+}
+
+/// Recursive part of [`check_mp4`] over a container box's body.
+fn check_mp4_children(mut data: &[u8], depth: usize) -> std::result::Result<(), String> {
+    const CONTAINERS: [&[u8; 4]; 9] = [
+        b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex", b"traf", b"dinf", b"udta",
+    ];
+    if depth > 16 {
+        return Err("boxes nested implausibly deep".into());
+    }
+    while data.len() >= 8 {
+        let size32 = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+        let kind: [u8; 4] = [data[4], data[5], data[6], data[7]];
+        let name = String::from_utf8_lossy(&kind).into_owned();
+        let (size, header_len) = match size32 {
+            0 => (data.len() as u64, 8usize),
+            1 if data.len() >= 16 => (
+                u64::from_be_bytes(data[8..16].try_into().unwrap_or_default()),
+                16,
+            ),
+            1 => return Err(format!("box '{name}' is cut short")),
+            n => (u64::from(n), 8),
+        };
+        if size < header_len as u64 || size > data.len() as u64 {
+            return Err(format!("box '{name}' does not fit in its parent"));
+        }
+        let body = &data[header_len..size as usize];
+        let be32 = |at: usize| -> u64 {
+            body.get(at..at + 4).map_or(0, |b| {
+                u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            })
+        };
+        // (offset of the count, offset of the entries, bytes per entry) per table box.
+        let table = match &kind {
+            b"stsc" => Some((4, 8, 12)),
+            b"stco" | b"stss" => Some((4, 8, 4)),
+            b"co64" | b"stts" | b"ctts" => Some((4, 8, 8)),
+            b"stsz" if be32(4) == 0 => Some((8, 12, 4)),
+            b"elst" => Some((4, 8, if body.first() == Some(&1) { 20 } else { 12 })),
+            _ => None,
+        };
+        if let Some((count_at, entries_at, entry_len)) = table {
+            let count = be32(count_at);
+            if body.len() < entries_at
+                || count.saturating_mul(entry_len) > (body.len() - entries_at) as u64
+            {
+                return Err(format!(
+                    "box '{name}' claims {count} entries but holds room for fewer"
+                ));
+            }
+        }
+        if CONTAINERS.contains(&&kind) {
+            check_mp4_children(body, depth + 1)?;
+        }
+        data = &data[size as usize..];
+    }
+    Ok(())
 }
 
 /// An RF64/BW64 file as a stream symphonia's WAV reader accepts: a RIFF header with the `fmt `
@@ -528,8 +762,8 @@ fn rf64_as_riff(path: &Path, mut file: File) -> Result<Box<dyn MediaSource>> {
         let size32 = u32::from_le_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
         match &tag {
             b"ds64" => {
-                if size32 < 24 {
-                    return Err(corrupt("ds64 chunk too short"));
+                if !(24..=MAX_RF64_CHUNK_BYTES as u32).contains(&size32) {
+                    return Err(corrupt("ds64 chunk of impossible size"));
                 }
                 let mut body = vec![0u8; size32 as usize];
                 file.read_exact(&mut body).map_err(eof)?;

@@ -5,8 +5,8 @@
 //! values on the grid round-trip exactly) and clamps to the integer range only at that
 //! conversion; float output is written as is, overs included. 16 bit gets TPDF dither
 //! ([`crate::render::dither`]); 24 bit is rounded without dither: its rounding error
-//! (about -151 dBFS RMS) is far below the noise of any converter or recording, so dither would
-//! only add noise.
+//! (-149 dBFS RMS) is far below the noise of any converter or recording, so dither would only
+//! add noise.
 //!
 //! Writing is atomic: the file is written to a temporary `.NAME.lathe-tmp-PID-N` in the same
 //! folder, flushed to disk (`fsync`) and renamed over the target, so a crash or a full disk never
@@ -103,7 +103,8 @@ impl OutputFormat {
 
 /// Writes `audio` to `path` in `format`, atomically (see the module docs). `dither_seed` makes
 /// the 16-bit TPDF dither reproducible: same audio, format and seed give the same bytes.
-/// Refuses audio with a non-finite sample ([`Error::NonFiniteSample`], naming `path`).
+/// Refuses audio with a non-finite sample ([`Error::NonFiniteSample`], naming `path`), and FLAC
+/// above [`FLAC_MAX_SAMPLE_RATE_HZ`] ([`Error::UnsupportedOutput`]).
 pub fn write_file(
     path: &Path,
     audio: &AudioBuffer,
@@ -114,6 +115,16 @@ pub fn write_file(
         return Err(Error::UnsupportedOutput {
             path: path.to_path_buf(),
             reason: "FLAC stores integers only: choose 16 or 24 bit".into(),
+        });
+    }
+    if format.container == Container::Flac && audio.sample_rate_hz > FLAC_MAX_SAMPLE_RATE_HZ {
+        return Err(Error::UnsupportedOutput {
+            path: path.to_path_buf(),
+            reason: format!(
+                "lathe's FLAC encoder (flacenc 0.4) stops at {FLAC_MAX_SAMPLE_RATE_HZ} Hz and the \
+                 audio is at {} Hz: write a .wav, or resample",
+                audio.sample_rate_hz
+            ),
         });
     }
     if let Some((frame, channel)) = audio.first_non_finite() {
@@ -323,6 +334,35 @@ fn write_wav(
     writer.finalize().map_err(hound_err)
 }
 
+/// Highest sample rate flacenc 0.4 accepts (its StreamInfo check; FLAC itself goes higher).
+pub const FLAC_MAX_SAMPLE_RATE_HZ: u32 = 96_000;
+/// FLAC block size lathe prefers (the reference encoder's default at 44.1/48 kHz).
+const FLAC_BLOCK_FRAMES: usize = 4096;
+/// Smallest block flacenc accepts; only the last block of a stream may be shorter.
+const FLAC_MIN_BLOCK_FRAMES: usize = 64;
+
+/// A fixed block size for `frames` whose last block is either full or at least
+/// [`FLAC_MIN_BLOCK_FRAMES`] long (the LPC analysis of a handful of samples is not worth the
+/// risk), stepping down from [`FLAC_BLOCK_FRAMES`]; a stream shorter than one block is one block.
+fn flac_block_frames(frames: usize) -> usize {
+    if frames <= FLAC_BLOCK_FRAMES {
+        return frames.max(1);
+    }
+    (FLAC_MIN_BLOCK_FRAMES..=FLAC_BLOCK_FRAMES)
+        .rev()
+        .step_by(16)
+        .find(|bs| {
+            let rest = frames % bs;
+            rest == 0 || rest >= FLAC_MIN_BLOCK_FRAMES
+        })
+        .unwrap_or(FLAC_BLOCK_FRAMES)
+}
+
+/// FLAC through flacenc, frame by frame: `flacenc::encode_with_fixed_block_size` (0.4) pads the
+/// last block to the full block size with zeros, which decoders that ignore STREAMINFO's total
+/// (symphonia among them) return as extra silence. Here the last frame holds exactly the
+/// remaining samples. Frames are encoded in parallel (rayon) and joined in order, so the bytes do
+/// not depend on the thread count. The MD5 in STREAMINFO covers exactly the written samples.
 fn write_flac(
     mut file: &File,
     path: &Path,
@@ -330,34 +370,77 @@ fn write_flac(
     sample_format: SampleFormat,
     seed: u64,
 ) -> Result<()> {
-    use flacenc::component::BitRepr;
+    use flacenc::component::{BitRepr, Frame, Stream, StreamInfo};
     use flacenc::error::Verify;
+    use flacenc::source::{Context, Fill, FrameBuf};
+    use rayon::prelude::*;
 
+    let flac_err = |e: &dyn std::fmt::Debug| encode_error(path, format!("FLAC encoder: {e:?}"));
     let bits = sample_format.bits() as usize;
     let codes = quantize_channels(audio, sample_format, seed);
     let channels = codes.len();
-    let mut interleaved = vec![0i32; audio.frames() * channels];
+    let frames = audio.frames();
+    let mut interleaved = vec![0i32; frames * channels];
     for (c, ch) in codes.iter().enumerate() {
         for (f, &v) in ch.iter().enumerate() {
             interleaved[f * channels + c] = v;
         }
     }
     drop(codes);
-    let config = flacenc::config::Encoder::default()
-        .into_verified()
-        .map_err(|(_, e)| encode_error(path, format!("{e:?}")))?;
-    let source = flacenc::source::MemSource::from_samples(
-        &interleaved,
-        channels,
-        bits,
-        audio.sample_rate_hz as usize,
-    );
-    let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
-        .map_err(|e| encode_error(path, format!("{e:?}")))?;
+
+    let mut config = flacenc::config::Encoder::default();
+    if frames < FLAC_MIN_BLOCK_FRAMES {
+        // flacenc's Rice partitioning underflows on blocks this short (rice.rs,
+        // finest_partition_order); store them verbatim, which costs nothing at this length.
+        config.subframe_coding.use_fixed = false;
+        config.subframe_coding.use_lpc = false;
+    }
+    let config = config.into_verified().map_err(|(_, e)| flac_err(&e))?;
+    let base_info =
+        StreamInfo::new(audio.sample_rate_hz as usize, channels, bits).map_err(|e| flac_err(&e))?;
+    let block = flac_block_frames(frames);
+    let starts: Vec<usize> = (0..frames).step_by(block).collect();
+    let encoded: Vec<Frame> = starts
+        .par_iter()
+        .enumerate()
+        .map(|(index, &start)| {
+            let len = block.min(frames - start);
+            let mut buf = FrameBuf::with_size(channels, block.max(FLAC_MIN_BLOCK_FRAMES))
+                .map_err(|e| flac_err(&e))?;
+            buf.resize(len);
+            buf.fill_interleaved(&interleaved[start * channels..(start + len) * channels])
+                .map_err(|e| flac_err(&e))?;
+            flacenc::encode_fixed_size_frame(&config, &buf, index, &base_info)
+                .map_err(|e| flac_err(&e))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut info = base_info;
+    for frame in &encoded {
+        info.update_frame_info(frame);
+    }
+    // STREAMINFO's block sizes exclude the last block and must be >= 16 (RFC 9639, 8.2;
+    // symphonia refuses smaller ones, flacenc wants >= 64). A stream of one short block
+    // declares 64.
+    let declared = block.max(FLAC_MIN_BLOCK_FRAMES);
+    info.set_block_sizes(declared, declared)
+        .map_err(|e| flac_err(&e))?;
+    info.set_total_samples(frames);
+    // One "block" spanning the whole signal makes flacenc's Context an exact MD5 of the
+    // samples (it pads only up to its block size).
+    let mut md5 = Context::new(bits, channels, frames.max(1));
+    md5.fill_interleaved(&interleaved)
+        .map_err(|e| flac_err(&e))?;
+    info.set_md5_digest(&md5.md5_digest());
+
+    // "fLaC" and the STREAMINFO block, then the frames.
     let mut sink = flacenc::bitsink::ByteSink::new();
-    stream
+    Stream::with_stream_info(info)
         .write(&mut sink)
-        .map_err(|e| encode_error(path, format!("{e:?}")))?;
+        .map_err(|e| flac_err(&e))?;
+    for frame in &encoded {
+        frame.write(&mut sink).map_err(|e| flac_err(&e))?;
+    }
     file.write_all(sink.as_slice())
         .map_err(|source| Error::Write {
             path: path.to_path_buf(),

@@ -80,57 +80,37 @@ impl DitherRng {
     }
 }
 
-/// Largest and smallest integer codes of a `bits`-bit signed PCM sample.
-#[inline]
-fn code_range(bits: u32) -> (f64, f64) {
-    let half = (1u64 << (bits - 1)) as f64;
-    (-half, half - 1.0)
-}
-
-/// Checks `bits` is a usable PCM depth (2..=32).
-fn check_bits(bits: u32) {
+/// Scales to `bits`-bit integer codes, adds `offset_lsb()` per sample, rounds to nearest and
+/// clamps to the code range. NaN (never expected: lathe keeps outputs finite) becomes 0.
+fn quantize(samples: &[f32], bits: u32, mut offset_lsb: impl FnMut() -> f64) -> Vec<i32> {
     // Callers inside lathe pass 16 or 24; anything else is a programming error, not user input.
     assert!((2..=32).contains(&bits), "quantize to {bits} bits");
+    let scale = (1u64 << (bits - 1)) as f64;
+    let (lo, hi) = (-scale, scale - 1.0);
+    samples
+        .iter()
+        .map(|&s| {
+            let v = (f64::from(s) * scale + offset_lsb()).round();
+            if v.is_nan() {
+                0
+            } else {
+                v.clamp(lo, hi) as i32
+            }
+        })
+        .collect()
 }
 
 /// Quantizes to `bits`-bit integers with +-1 LSB TPDF dither from `rng`, then clamps to the
 /// integer range. NaN (never expected: lathe keeps outputs finite) becomes 0.
 pub fn quantize_tpdf(samples: &[f32], bits: u32, rng: &mut DitherRng) -> Vec<i32> {
-    check_bits(bits);
-    let scale = (1u64 << (bits - 1)) as f64;
-    let (lo, hi) = code_range(bits);
-    samples
-        .iter()
-        .map(|&s| {
-            let d = rng.tpdf_lsb();
-            let v = (f64::from(s) * scale + d).round();
-            if v.is_nan() {
-                0
-            } else {
-                v.clamp(lo, hi) as i32
-            }
-        })
-        .collect()
+    quantize(samples, bits, || rng.tpdf_lsb())
 }
 
 /// Quantizes to `bits`-bit integers by rounding to nearest (no dither), then clamps. Used at
-/// 24 bit, where the rounding error (RMS 2^-24 / sqrt(12) of full scale, about -151 dBFS) sits
-/// far below any converter's noise floor, so dither would only add noise.
+/// 24 bit, where the rounding error (RMS 2^-23 / sqrt(12) of full scale, -149 dBFS) sits far
+/// below any converter's noise floor, so dither would only add noise.
 pub fn quantize_round(samples: &[f32], bits: u32) -> Vec<i32> {
-    check_bits(bits);
-    let scale = (1u64 << (bits - 1)) as f64;
-    let (lo, hi) = code_range(bits);
-    samples
-        .iter()
-        .map(|&s| {
-            let v = (f64::from(s) * scale).round();
-            if v.is_nan() {
-                0
-            } else {
-                v.clamp(lo, hi) as i32
-            }
-        })
-        .collect()
+    quantize(samples, bits, || 0.0)
 }
 
 #[cfg(test)]

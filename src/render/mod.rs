@@ -10,3 +10,4 @@ pub mod dither;
 pub mod eq;
 pub mod limiter;
 pub mod oversample;
+pub use chain::{render, render_with_progress, RenderLog, RenderSettings, Rendered};

@@ -3,6 +3,8 @@
 //! and overrides ([`blend`]). The renderer reads nothing else.
 
 pub mod blend;
+pub mod genre;
+pub mod model;
 pub mod presets;
 pub mod reference;
 

@@ -21,8 +21,10 @@ TONE=(-f lavfi -i "aevalsrc=${TONE_L}|${TONE_R}:s=44100:d=0.8")
 "${FF[@]}" "${TONE[@]}" -c:a pcm_f32le tone_f32.wav
 "${FF[@]}" "${TONE[@]}" -c:a pcm_s16be tone_s16.aiff
 "${FF[@]}" "${TONE[@]}" -c:a flac -sample_fmt s32 -bits_per_raw_sample 24 tone_s24.flac
-# LAME writes a Xing/LAME info frame with the encoder delay and padding (gapless).
-"${FF[@]}" "${TONE[@]}" -c:a libmp3lame -b:a 192k tone.mp3
+# LAME V0 (VBR) writes a Xing/LAME info frame with the encoder delay and padding (gapless).
+# (CBR 192k would do too, but on these pure tones it loses 0.26 dB of level in the encoder:
+# ffmpeg decodes it 0.26 dB low as well. V0 and CBR >= 256k keep the level.)
+"${FF[@]}" "${TONE[@]}" -c:a libmp3lame -q:a 0 tone.mp3
 "${FF[@]}" "${TONE[@]}" -c:a libvorbis -q:a 6 -fflags +bitexact tone.ogg
 # MP4: ffmpeg writes an edit list (elst) whose media_time is the AAC priming (1024 frames).
 "${FF[@]}" "${TONE[@]}" -c:a aac -b:a 192k tone_aac.m4a
@@ -48,19 +50,23 @@ MC6="${MC3}|0.3*sin(2*PI*800*t)|0.3*sin(2*PI*1000*t)|0.3*sin(2*PI*1200*t)"
 "${FF[@]}" -f lavfi -i "aevalsrc=${MC6}:s=16000:d=0.45:c=5.1" -c:a pcm_s16le edge_6ch_5.1.wav
 # All-zero samples (digital silence), 0.5 s stereo at 8 kHz.
 "${FF[@]}" -f lavfi -i "anullsrc=r=8000:cl=stereo" -t 0.5 -c:a pcm_s16le edge_silence.wav
-# A 0 dBFS 100 Hz square wave as MP3: the decoded waveform overshoots full scale (Gibbs),
-# which lathe must keep (never clip on decode).
-"${FF[@]}" -f lavfi -i "aevalsrc=0.999*if(gte(sin(2*PI*100*t)\,0)\,1\,-1):s=44100:d=0.5" \
-    -c:a libmp3lame -b:a 128k edge_hot.mp3
+# A 0 dBFS 100 Hz square wave, lossy: the decoded waveform overshoots full scale (Gibbs),
+# which lathe must keep (never clip on decode). symphonia 0.5's AAC decoder keeps overs; its MP3
+# (and Vorbis) decoder clamps them to +-1 (removed upstream in Symphonia PR #434).
+SQUARE=(-f lavfi -i "aevalsrc=0.999*if(gte(sin(2*PI*100*t)\,0)\,1\,-1):s=44100:d=0.5")
+"${FF[@]}" "${SQUARE[@]}" -c:a libmp3lame -b:a 128k edge_hot.mp3
+"${FF[@]}" "${SQUARE[@]}" -c:a aac -b:a 128k edge_hot.m4a
 
 # --- bad_*: files decode_file must refuse, with the error named --------------------------------
 : > bad_empty.wav                                        # EmptyFile
 printf 'This is a text file, not audio.\n' > bad_text.wav # UnrecognisedFormat
 "${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=8000:duration=0.5" -c:a pcm_s16le /tmp/lathe_full.wav
 head -c 4044 /tmp/lathe_full.wav > bad_truncated.wav    # Corrupt: header promises 4000 frames, 2000 present
-"${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=16000:duration=0.5" -c:a flac /tmp/lathe_full.flac
+# No metadata padding, so the damage below lands in audio frames (ffmpeg pads 8 kB by default).
+"${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=16000:duration=1.0" -c:a flac \
+    -metadata_header_padding 0 /tmp/lathe_full.flac
 head -c "$(( $(stat -c %s /tmp/lathe_full.flac) / 2 ))" /tmp/lathe_full.flac > bad_truncated.flac # Corrupt
-# Corrupt: 64 bytes of 0x55 written over the middle of a FLAC (frames fail their CRC).
+# Corrupt: 64 bytes of 0x55 written over the middle of the FLAC (a frame fails its CRC).
 cp /tmp/lathe_full.flac bad_garbage.flac
 python3 - <<'PY'
 import os
@@ -72,6 +78,17 @@ with open(p, "r+b") as f:
 PY
 rm -f /tmp/lathe_full.wav /tmp/lathe_full.flac
 "${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=0.5" -c:a libopus -b:a 32k -fflags +bitexact bad_opus.opus # UnsupportedCodec "opus"
+# Corrupt via a decoder panic: one byte of a small ALAC file changed (found by a search loop)
+# makes symphonia 0.5.5's ALAC decoder index out of range (lib.rs:699); decode_file catches it.
+"${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=8000:duration=0.6" -c:a alac -sample_fmt s16p \
+    bad_alac_panic.m4a
+python3 - <<'PY'
+with open("bad_alac_panic.m4a", "r+b") as f:
+    f.seek(3210)
+    assert f.read(1) == b"\x00"
+    f.seek(3210)
+    f.write(b"\x41")
+PY
 # NonFiniteSample: stereo 32-bit float WAV at 8 kHz, 0.25 s of 0.25 * sin, NaN at frame 1000 channel 1.
 python3 - <<'PY'
 import math, struct

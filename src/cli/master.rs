@@ -1,0 +1,100 @@
+//! `lathe master MIX --genre GENRE|auto -o OUT`: genre-aware mastering without a reference.
+//! The bundled ONNX model predicts the targets from the mix's own features; the same renderer
+//! as `lathe match` reaches them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use lathe::targets::model::Model;
+
+use super::common::{analyze, decode, render_and_write, Progress, RenderArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The mix to master.
+    pub mix: PathBuf,
+    /// Genre to master for (see `lathe genres`), or `auto` to detect it from the mix.
+    #[arg(long, default_value = "auto")]
+    pub genre: String,
+    /// Use another targets model (ONNX) instead of the bundled one.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub render: RenderArgs,
+}
+
+/// Loads `--model PATH` or the bundled model.
+pub fn load_model(path: Option<&PathBuf>) -> anyhow::Result<Model> {
+    Ok(match path {
+        Some(p) => Model::from_file(p)?,
+        None => Model::bundled()?,
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    args.render.check_outputs(&[&args.mix])?;
+    let model = load_model(args.model.as_ref())?;
+    // An unknown genre is an error before any audio work.
+    let chosen = if args.genre.eq_ignore_ascii_case("auto") {
+        None
+    } else {
+        Some(model.resolve_genre(&args.genre)?)
+    };
+    let progress = Progress::new(args.render.json);
+    progress.stage("decoding", 0.0);
+    let mix = decode(&args.mix)?;
+    progress.stage("analysing", 0.15);
+    let features = analyze(&args.mix, &mix)?;
+    let genre = match chosen {
+        Some(g) => g,
+        None => {
+            let (genre, probability, _) = model
+                .detect_genre(&features)
+                .with_context(|| format!("'{}'", args.mix.display()))?;
+            if !args.render.json {
+                eprintln!(
+                    "genre: detected {genre} ({:.0} % sure); pass --genre to choose",
+                    probability * 100.0
+                );
+            }
+            genre
+        }
+    };
+    let targets = model
+        .predict(&features, &genre)
+        .with_context(|| format!("'{}'", args.mix.display()))?;
+    render_and_write(
+        &args.mix,
+        &[&args.mix],
+        &mix,
+        &features,
+        targets,
+        &args.render,
+        &progress,
+    )
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenresArgs {
+    /// List the genres of this model instead of the bundled one.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+}
+
+/// `lathe genres`: the genres the model knows, with how much data each had.
+pub fn genres(args: GenresArgs) -> anyhow::Result<ExitCode> {
+    let model = load_model(args.model.as_ref())?;
+    println!("{:<14} {:>7} {:>8}  aliases", "genre", "tracks", "minutes");
+    for g in model.genres() {
+        println!(
+            "{:<14} {:>7} {:>8.0}  {}",
+            g.name,
+            g.tracks,
+            g.minutes,
+            g.aliases.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

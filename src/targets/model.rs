@@ -1,0 +1,699 @@
+//! Targets predicted by lathe's ONNX model from the mix's own [`Features`] and a genre.
+//!
+//! # The contract between Rust and the training scripts
+//!
+//! The model is one ONNX graph (IR 8, opset 17) with two float inputs and two outputs:
+//!
+//! - `features` `[N, input_names().len()]`: [`input_vector`] of the mix;
+//! - `genre` `[N, genres]`: one-hot genre (all zeros when only the classifier is wanted);
+//! - `targets` `[N, output_names().len()]`: the master's features to aim for, see
+//!   [`output_names`]: mid and side band curves (third-octave level minus integrated loudness,
+//!   exactly [`crate::analysis::Spectrum::mid_norm_db`]), integrated loudness, PLR, short-term
+//!   loudness spread (p95 - p10) and side/mid width;
+//! - `genre_probabilities` `[N, genres]`: the genre classifier's softmax.
+//!
+//! The training set is written by [`crate::dataset`] with these same functions
+//! ([`input_vector`] for the degraded mix, [`target_vector`] for the original master), so
+//! training and inference see identical numbers.
+//!
+//! Metadata travels inside the ONNX file (`metadata_props`, read here with a small protobuf
+//! reader because the tract backend does not expose it): `lathe.features_schema_version`,
+//! `lathe.input_names`, `lathe.output_names`, `lathe.genres` (JSON with minutes and tracks),
+//! `lathe.band_centers_hz`, `lathe.data_fingerprint`, `lathe.created`. A model whose schema or
+//! inputs differ from this build's is refused with [`Error::Model`].
+//!
+//! # Input conventions
+//!
+//! Every input is clamped to a documented range ([`INPUT_RANGES`]): the analysis floors
+//! silent bands at -150 dB and silence at `-inf` LUFS, and a network should never see those.
+//! Bands above the mix's measured bandwidth are passed as measured (clamped, usually at the
+//! -100 dB floor) together with the bandwidth itself (`log2_bandwidth_khz`), so the network
+//! knows which bands carry no content; the renderer never boosts above the mix's bandwidth.
+//!
+//! Inference runs on `ort` with its pure-Rust tract backend (no native ONNX Runtime needed).
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::Tensor;
+
+use crate::analysis::{Features, FEATURES_SCHEMA_VERSION};
+use crate::error::{Error, Result};
+use crate::targets::genre::{self, GenreInfo};
+use crate::targets::{TargetSource, Targets};
+
+/// Third-octave bands in the spectrum (IEC 61260 base-10, k = -17..=13: 20 Hz..20 kHz).
+pub const BANDS: usize = 31;
+/// Octave bands in `Dynamics::octave_crest_db` (31.5 Hz .. 16 kHz).
+pub const OCTAVES: usize = 10;
+/// Band levels relative to integrated loudness are clamped to this floor, dB.
+pub const BAND_FLOOR_DB: f64 = -100.0;
+/// The model embedded in the binary (`models/lathe-genre-targets.onnx`).
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../models/lathe-genre-targets.onnx");
+/// Crossover used for mono bass when the predicted low end is nearly mono, Hz.
+pub const MONO_BASS_HZ: f64 = 120.0;
+/// Predicted side/mid energy below [`MONO_BASS_HZ`] under this means "keep the bass mono", dB.
+pub const MONO_BASS_WIDTH_DB: f64 = -20.0;
+/// Default true-peak ceiling of model targets, dBTP.
+pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
+
+/// Clamp ranges `(name prefix, low, high)` of the scalar inputs (band curves use
+/// [`BAND_FLOOR_DB`]..20 dB).
+pub const INPUT_RANGES: &[(&str, f64, f64)] = &[
+    ("integrated_lufs", -70.0, 5.0),
+    ("plr_db", 0.0, 40.0),
+    ("lra_lu", 0.0, 40.0),
+    ("crest_db", 0.0, 40.0),
+    ("true_peak_dbtp", -60.0, 12.0),
+    ("short_term_p10_rel_lu", -40.0, 20.0),
+    ("short_term_p50_rel_lu", -40.0, 20.0),
+    ("short_term_p95_rel_lu", -40.0, 20.0),
+    ("max_short_term_rel_lu", -10.0, 30.0),
+    ("max_momentary_rel_lu", -10.0, 30.0),
+    ("octave_crest_db", 0.0, 40.0),
+    ("width_db", -60.0, 10.0),
+    ("correlation", -1.0, 1.0),
+    ("low_end_correlation", -1.0, 1.0),
+    ("low_end_mono_loss_db", -40.0, 6.0),
+    ("log2_bandwidth_khz", -3.0, 4.5),
+    ("looks_limited", 0.0, 1.0),
+];
+
+/// Clamps to `lo..=hi`; NaN and `-inf` read `lo`, `+inf` reads `hi`.
+fn clamp(v: f64, lo: f64, hi: f64) -> f32 {
+    let v = if v.is_nan() { lo } else { v.clamp(lo, hi) };
+    v as f32
+}
+
+fn range(name: &str) -> (f64, f64) {
+    INPUT_RANGES
+        .iter()
+        .find(|(p, _, _)| name.starts_with(p))
+        .map_or((-1e3, 1e3), |&(_, lo, hi)| (lo, hi))
+}
+
+/// Names of the model's inputs, in order (the columns `x_<name>` of the dataset).
+pub fn input_names() -> Vec<String> {
+    let mut n = Vec::new();
+    n.extend((0..BANDS).map(|i| format!("mid_norm_db_{i:02}")));
+    n.extend((0..BANDS).map(|i| format!("side_norm_db_{i:02}")));
+    for s in [
+        "integrated_lufs",
+        "plr_db",
+        "lra_lu",
+        "crest_db",
+        "true_peak_dbtp",
+        "short_term_p10_rel_lu",
+        "short_term_p50_rel_lu",
+        "short_term_p95_rel_lu",
+        "max_short_term_rel_lu",
+        "max_momentary_rel_lu",
+    ] {
+        n.push(s.to_string());
+    }
+    n.extend((0..OCTAVES).map(|i| format!("octave_crest_db_{i:02}")));
+    for s in [
+        "width_db",
+        "correlation",
+        "low_end_correlation",
+        "low_end_mono_loss_db",
+        "log2_bandwidth_khz",
+        "looks_limited",
+    ] {
+        n.push(s.to_string());
+    }
+    n
+}
+
+fn band(v: &[f64], i: usize) -> f32 {
+    clamp(
+        v.get(i).copied().unwrap_or(BAND_FLOOR_DB),
+        BAND_FLOOR_DB,
+        20.0,
+    )
+}
+
+/// The model input for a mix: see [`input_names`] and the module docs for the conventions.
+pub fn input_vector(mix: &Features) -> Vec<f32> {
+    let l = &mix.loudness;
+    let d = &mix.dynamics;
+    let s = &mix.stereo;
+    let i = l.integrated_lufs;
+    let mut v = Vec::with_capacity(input_names().len());
+    v.extend((0..BANDS).map(|b| band(&mix.spectrum.mid_norm_db, b)));
+    v.extend((0..BANDS).map(|b| band(&mix.spectrum.side_norm_db, b)));
+    // Values relative to integrated loudness; silence (-inf - -inf = NaN) reads the floor.
+    let rel = |x: f64| if i.is_finite() { x - i } else { f64::NAN };
+    let scalars = [
+        ("integrated_lufs", i),
+        ("plr_db", l.plr_db),
+        ("lra_lu", l.lra_lu),
+        ("crest_db", l.crest_db),
+        ("true_peak_dbtp", l.true_peak_dbtp),
+        ("short_term_p10_rel_lu", rel(d.short_term_p10_lufs)),
+        ("short_term_p50_rel_lu", rel(d.short_term_p50_lufs)),
+        ("short_term_p95_rel_lu", rel(d.short_term_p95_lufs)),
+        ("max_short_term_rel_lu", rel(l.max_short_term_lufs)),
+        ("max_momentary_rel_lu", rel(l.max_momentary_lufs)),
+    ];
+    for (name, x) in scalars {
+        let (lo, hi) = range(name);
+        v.push(clamp(x, lo, hi));
+    }
+    let (lo, hi) = range("octave_crest_db");
+    v.extend((0..OCTAVES).map(|o| clamp(d.octave_crest_db.get(o).copied().unwrap_or(lo), lo, hi)));
+    let bandwidth_khz = mix.quality.bandwidth_hz / 1000.0;
+    let tail = [
+        ("width_db", s.width_db),
+        ("correlation", s.correlation),
+        ("low_end_correlation", s.low_end_correlation),
+        ("low_end_mono_loss_db", s.low_end_mono_loss_db),
+        (
+            "log2_bandwidth_khz",
+            if bandwidth_khz > 0.0 {
+                bandwidth_khz.log2()
+            } else {
+                f64::NAN
+            },
+        ),
+        (
+            "looks_limited",
+            f64::from(u8::from(mix.quality.looks_limited)),
+        ),
+    ];
+    for (name, x) in tail {
+        let (lo, hi) = range(name);
+        v.push(clamp(x, lo, hi));
+    }
+    v
+}
+
+/// Names of the model's outputs, in order (the columns `y_<name>` of the dataset).
+pub fn output_names() -> Vec<String> {
+    let mut n = Vec::new();
+    n.extend((0..BANDS).map(|i| format!("target_mid_db_{i:02}")));
+    n.extend((0..BANDS).map(|i| format!("target_side_db_{i:02}")));
+    for s in [
+        "target_integrated_lufs",
+        "target_plr_db",
+        "target_short_term_spread_lu",
+        "target_width_db",
+    ] {
+        n.push(s.to_string());
+    }
+    n
+}
+
+/// What the model learns to predict, measured on a master: see [`output_names`].
+pub fn target_vector(master: &Features) -> Vec<f32> {
+    let l = &master.loudness;
+    let d = &master.dynamics;
+    let mut v = Vec::with_capacity(output_names().len());
+    v.extend((0..BANDS).map(|b| band(&master.spectrum.mid_norm_db, b)));
+    v.extend((0..BANDS).map(|b| band(&master.spectrum.side_norm_db, b)));
+    v.push(clamp(l.integrated_lufs, -70.0, 5.0));
+    v.push(clamp(l.plr_db, 0.0, 40.0));
+    v.push(clamp(
+        d.short_term_p95_lufs - d.short_term_p10_lufs,
+        0.0,
+        40.0,
+    ));
+    v.push(clamp(master.stereo.width_db, -60.0, 10.0));
+    v
+}
+
+/// Everything the ONNX file says about itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelMetadata {
+    pub features_schema_version: u32,
+    pub input_names: Vec<String>,
+    pub output_names: Vec<String>,
+    pub genres: Vec<GenreInfo>,
+    pub band_centers_hz: Vec<f64>,
+    pub data_fingerprint: String,
+    pub created: String,
+    pub description: String,
+}
+
+/// A loaded targets model: an ONNX session plus its metadata.
+pub struct Model {
+    session: Mutex<Session>,
+    metadata: ModelMetadata,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+static ENVIRONMENT: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+
+/// The process-wide ONNX environment on the tract backend, created once.
+fn environment() -> Result<&'static Environment> {
+    ENVIRONMENT
+        .get_or_init(|| {
+            // `set_api` must precede every other ort call; it returns false when an API was
+            // already set (e.g. by a host application), which is fine.
+            ort::set_api(ort_tract::api());
+            ort::init().build().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Model(format!("cannot start the ONNX backend (tract): {e}")))
+}
+
+fn model_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("{what}: {e}"))
+}
+
+impl Model {
+    /// The model embedded in the lathe binary.
+    pub fn bundled() -> Result<Self> {
+        Self::from_bytes(BUNDLED_MODEL)
+    }
+
+    /// Loads a model file (e.g. from `--model PATH`).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+            .map_err(|e| Error::Model(format!("'{}': {}", path.display(), strip_prefix(&e))))
+    }
+
+    /// Loads a model from ONNX bytes, checking its metadata against this build first.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let metadata = parse_metadata(bytes)?;
+        let env = environment()?;
+        let session = Session::builder(env)
+            .map_err(|e| model_err("cannot create an ONNX session", e))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| model_err("cannot set the optimisation level", e))?
+            .commit_from_memory(bytes)
+            .map_err(|e| model_err("cannot load the ONNX graph", e))?;
+        Ok(Self {
+            session: Mutex::new(session),
+            metadata,
+        })
+    }
+
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    /// The genres this model knows, with their aliases and how much data each had.
+    pub fn genres(&self) -> Vec<GenreInfo> {
+        self.metadata.genres.clone()
+    }
+
+    fn genre_names(&self) -> Vec<String> {
+        self.metadata
+            .genres
+            .iter()
+            .map(|g| g.name.clone())
+            .collect()
+    }
+
+    /// Resolves a user's genre word (name or alias) to one of this model's genres.
+    pub fn resolve_genre(&self, word: &str) -> Result<String> {
+        genre::resolve(word, &self.genre_names())
+    }
+
+    /// Runs the graph on one mix: `(targets, genre probabilities)`.
+    pub fn run(&self, mix: &Features, genre_one_hot: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
+        self.run_raw(&input_vector(mix), genre_one_hot)
+    }
+
+    /// Runs the graph on a raw input row (used by the golden-file test).
+    pub fn run_raw(&self, features: &[f32], genre_one_hot: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let n_in = self.metadata.input_names.len();
+        let n_genres = self.metadata.genres.len();
+        if features.len() != n_in || genre_one_hot.len() != n_genres {
+            return Err(Error::Model(format!(
+                "input row has {} features and {} genre slots; the model expects {n_in} and {n_genres}",
+                features.len(),
+                genre_one_hot.len()
+            )));
+        }
+        let x = Tensor::<f32>::from_array((vec![1_i64, n_in as i64], features.to_vec()))
+            .map_err(|e| model_err("cannot build the input tensor", e))?;
+        let g = Tensor::<f32>::from_array((vec![1_i64, n_genres as i64], genre_one_hot.to_vec()))
+            .map_err(|e| model_err("cannot build the genre tensor", e))?;
+        // A poisoned lock only means another thread panicked mid-run; the session itself
+        // holds no state between runs, so it is still usable.
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let outputs = session
+            .run(ort::inputs!["features" => x, "genre" => g])
+            .map_err(|e| model_err("inference failed", e))?;
+        let extract = |name: &str, len: usize| -> Result<Vec<f32>> {
+            let value = outputs
+                .get(name)
+                .ok_or_else(|| Error::Model(format!("the graph has no output '{name}'")))?;
+            let (_, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| model_err(&format!("output '{name}'"), e))?;
+            if data.len() != len {
+                return Err(Error::Model(format!(
+                    "output '{name}' has {} values; expected {len}",
+                    data.len()
+                )));
+            }
+            if let Some(k) = data.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Model(format!(
+                    "output '{name}' value {k} is not finite ({})",
+                    data[k]
+                )));
+            }
+            Ok(data.to_vec())
+        };
+        let targets = extract("targets", self.metadata.output_names.len())?;
+        let probabilities = extract("genre_probabilities", n_genres)?;
+        Ok((targets, probabilities))
+    }
+
+    /// Predicts the targets for mastering `mix` as `genre` (a name or alias).
+    ///
+    /// `TargetSource::Model::confidence` is the genre classifier's probability for that genre
+    /// on this mix (how much the mix already sounds like it), whoever chose the genre.
+    pub fn predict(&self, mix: &Features, genre: &str) -> Result<Targets> {
+        let name = self.resolve_genre(genre)?;
+        let names = self.genre_names();
+        let one_hot: Vec<f32> = names
+            .iter()
+            .map(|g| if *g == name { 1.0 } else { 0.0 })
+            .collect();
+        let (y, p) = self.run(mix, &one_hot)?;
+        let k = names.iter().position(|g| *g == name).unwrap_or(0);
+        Ok(self.targets_from_output(mix, &y, name, f64::from(p[k])))
+    }
+
+    fn targets_from_output(
+        &self,
+        mix: &Features,
+        y: &[f32],
+        genre: String,
+        confidence: f64,
+    ) -> Targets {
+        let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        let mid_db: Vec<f64> = y64[..BANDS]
+            .iter()
+            .map(|v| v.clamp(BAND_FLOOR_DB, 20.0))
+            .collect();
+        let side_db: Vec<f64> = y64[BANDS..2 * BANDS]
+            .iter()
+            .map(|v| v.clamp(BAND_FLOOR_DB, 20.0))
+            .collect();
+        let scalar = |name: &str, lo: f64, hi: f64| -> f64 {
+            let k = self
+                .metadata
+                .output_names
+                .iter()
+                .position(|n| n == name)
+                .unwrap_or(0);
+            y64.get(k).copied().unwrap_or(lo).clamp(lo, hi)
+        };
+        let center_hz = if self.metadata.band_centers_hz.len() == BANDS {
+            self.metadata.band_centers_hz.clone()
+        } else {
+            band_centers_hz()
+        };
+        let mono_bass_below_hz = (low_end_width_db(&center_hz, &mid_db, &side_db)
+            < MONO_BASS_WIDTH_DB)
+            .then_some(MONO_BASS_HZ);
+        Targets {
+            source: TargetSource::Model { genre, confidence },
+            center_hz,
+            mid_db,
+            side_db,
+            // Bounds: the loudest commercial masters sit near -5 LUFS, nothing sensible is
+            // mastered below -30; PLR and spread outside these ranges are measurement noise.
+            integrated_lufs: scalar("target_integrated_lufs", -30.0, -5.0),
+            plr_db: scalar("target_plr_db", 3.0, 30.0),
+            short_term_spread_lu: scalar("target_short_term_spread_lu", 0.0, 30.0),
+            width_db: scalar("target_width_db", -40.0, 3.0),
+            mono_bass_below_hz,
+            bandwidth_hz: mix.quality.bandwidth_hz,
+            ceiling_dbtp: DEFAULT_CEILING_DBTP,
+        }
+    }
+
+    /// Detects the genre of a mix: `(best genre, its probability, all genres by probability)`.
+    pub fn detect_genre(&self, mix: &Features) -> Result<(String, f64, Vec<(String, f64)>)> {
+        let names = self.genre_names();
+        let (_, p) = self.run(mix, &vec![0.0; names.len()])?;
+        let mut ranked: Vec<(String, f64)> = names
+            .into_iter()
+            .zip(p.iter().map(|&v| f64::from(v)))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let (best, prob) = ranked
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Model("the model knows no genres".into()))?;
+        Ok((best, prob, ranked))
+    }
+}
+
+/// Side/mid energy ratio of the bands centred at or below [`MONO_BASS_HZ`], dB.
+fn low_end_width_db(center_hz: &[f64], mid_db: &[f64], side_db: &[f64]) -> f64 {
+    let mut mid = 0.0;
+    let mut side = 0.0;
+    for ((&f, &m), &s) in center_hz.iter().zip(mid_db).zip(side_db) {
+        if f <= MONO_BASS_HZ {
+            mid += 10f64.powf(m / 10.0);
+            side += 10f64.powf(s / 10.0);
+        }
+    }
+    if mid <= 0.0 {
+        return 0.0;
+    }
+    10.0 * (side.max(1e-30) / mid).log10()
+}
+
+/// IEC 61260 base-10 third-octave centres, 20 Hz .. 20 kHz (exact, not nominal).
+pub fn band_centers_hz() -> Vec<f64> {
+    (-17..=13)
+        .map(|k: i32| 1000.0 * 10f64.powf(f64::from(k) / 10.0))
+        .collect()
+}
+
+fn strip_prefix(e: &Error) -> String {
+    let s = e.to_string();
+    s.strip_prefix("model: ").map(str::to_string).unwrap_or(s)
+}
+
+// ----- metadata: a minimal reader for ONNX ModelProto.metadata_props --------------------------
+
+/// Reads one protobuf varint at `*pos`.
+fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Walks the fields of one protobuf message: `(field number, length-delimited payload)`;
+/// other wire types are skipped. `None` on malformed input.
+fn fields(b: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < b.len() {
+        let key = varint(b, &mut pos)?;
+        let (field, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => {
+                varint(b, &mut pos)?;
+            }
+            1 => pos = pos.checked_add(8)?,
+            2 => {
+                let len = usize::try_from(varint(b, &mut pos)?).ok()?;
+                let end = pos.checked_add(len)?;
+                out.push((field, b.get(pos..end)?));
+                pos = end;
+            }
+            5 => pos = pos.checked_add(4)?,
+            _ => return None,
+        }
+    }
+    (pos == b.len()).then_some(out)
+}
+
+/// The `metadata_props` (field 14 of ModelProto: key = 1, value = 2) of an ONNX file.
+pub fn read_metadata_props(onnx: &[u8]) -> Result<Vec<(String, String)>> {
+    let bad = || Error::Model("not an ONNX model (malformed protobuf)".into());
+    let mut props = Vec::new();
+    for (field, payload) in fields(onnx).ok_or_else(bad)? {
+        if field != 14 {
+            continue;
+        }
+        let mut key = String::new();
+        let mut value = String::new();
+        for (f, p) in fields(payload).ok_or_else(bad)? {
+            let s = String::from_utf8_lossy(p).into_owned();
+            match f {
+                1 => key = s,
+                2 => value = s,
+                _ => {}
+            }
+        }
+        props.push((key, value));
+    }
+    Ok(props)
+}
+
+#[derive(serde::Deserialize)]
+struct GenreMeta {
+    name: String,
+    minutes: f64,
+    tracks: usize,
+}
+
+fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
+    let props = read_metadata_props(onnx)?;
+    let get = |k: &str| -> Result<String> {
+        props
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| {
+                Error::Model(format!(
+                    "the ONNX file has no '{k}' metadata: it is not a lathe targets model"
+                ))
+            })
+    };
+    let schema_text = get("lathe.features_schema_version")?;
+    let schema: u32 = schema_text.trim().parse().map_err(|_| {
+        Error::Model(format!(
+            "feature schema version '{schema_text}' is not a number"
+        ))
+    })?;
+    if schema != FEATURES_SCHEMA_VERSION {
+        return Err(Error::Model(format!(
+            "the model was trained on feature schema {schema}, but this lathe measures schema \
+             {FEATURES_SCHEMA_VERSION}; retrain it (training/run_all.sh) or use a matching lathe"
+        )));
+    }
+    let split = |s: String| -> Vec<String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let input_names = split(get("lathe.input_names")?);
+    let expected = self::input_names();
+    if input_names != expected {
+        let first = input_names
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .map_or(String::new(), |k| {
+                format!(
+                    "; first difference at input {k}: model '{}', lathe '{}'",
+                    input_names[k], expected[k]
+                )
+            });
+        return Err(Error::Model(format!(
+            "the model expects {} inputs, this lathe provides {} (same schema version {schema}, \
+             different input layout{first})",
+            input_names.len(),
+            expected.len()
+        )));
+    }
+    let output_names = split(get("lathe.output_names")?);
+    if output_names != self::output_names() {
+        return Err(Error::Model(format!(
+            "the model has {} outputs; this lathe reads {} ({})",
+            output_names.len(),
+            self::output_names().len(),
+            self::output_names()[..3].join(", ") + ", ..."
+        )));
+    }
+    let genres_json = get("lathe.genres")?;
+    let genres: Vec<GenreMeta> = serde_json::from_str(&genres_json)
+        .map_err(|e| Error::Model(format!("genre list metadata is not valid JSON: {e}")))?;
+    if genres.is_empty() {
+        return Err(Error::Model("the model knows no genres".into()));
+    }
+    let band_centers_hz = get("lathe.band_centers_hz")?
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Model(format!("band centre metadata: {e}")))?;
+    Ok(ModelMetadata {
+        features_schema_version: schema,
+        input_names,
+        output_names,
+        genres: genres
+            .into_iter()
+            .map(|g| GenreInfo {
+                aliases: genre::aliases(&g.name),
+                name: g.name,
+                minutes: g.minutes,
+                tracks: g.tracks,
+            })
+            .collect(),
+        band_centers_hz,
+        data_fingerprint: get("lathe.data_fingerprint").unwrap_or_default(),
+        created: get("lathe.created").unwrap_or_default(),
+        description: get("lathe.description").unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_vector_lengths() {
+        assert_eq!(input_names().len(), 2 * BANDS + 10 + OCTAVES + 6);
+        assert_eq!(output_names().len(), 2 * BANDS + 4);
+    }
+
+    #[test]
+    fn clamp_handles_non_finite() {
+        assert_eq!(clamp(f64::NEG_INFINITY, -70.0, 5.0), -70.0);
+        assert_eq!(clamp(f64::INFINITY, -70.0, 5.0), 5.0);
+        assert_eq!(clamp(f64::NAN, -70.0, 5.0), -70.0);
+        assert_eq!(clamp(-150.0, BAND_FLOOR_DB, 20.0), -100.0);
+    }
+
+    #[test]
+    fn band_centres_are_iec() {
+        let c = band_centers_hz();
+        assert_eq!(c.len(), BANDS);
+        assert!((c[17] - 1000.0).abs() < 1e-9);
+        // 10^(-1.7) * 1000 = 19.95 Hz: the "20 Hz" band.
+        assert!((c[0] - 19.952_623).abs() < 1e-5);
+    }
+
+    #[test]
+    fn metadata_reader_rejects_garbage() {
+        assert!(read_metadata_props(&[0xff, 0xff, 0xff]).is_err());
+        // An empty message is valid protobuf with no properties.
+        assert!(read_metadata_props(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn low_end_width_of_mono_bass() {
+        let c = band_centers_hz();
+        let mid = vec![-20.0; BANDS];
+        let side = vec![-45.0; BANDS];
+        assert!((low_end_width_db(&c, &mid, &side) + 25.0).abs() < 1e-9);
+    }
+}

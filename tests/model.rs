@@ -1,0 +1,355 @@
+//! The bundled targets model through the tract backend: golden outputs from Python's
+//! onnxruntime, metadata checks, sane targets for every genre, genre detection.
+
+use lathe::analysis::analyze;
+use lathe::audio::AudioBuffer;
+use lathe::targets::model::{input_names, Model, BANDS, BUNDLED_MODEL};
+use lathe::targets::TargetSource;
+use lathe::Error;
+
+/// Stereo test programme: pink-ish noise (sum of a few octave-spaced filtered noises) plus a
+/// bass line and a decorrelated side component, `seconds` long at 44.1 kHz.
+fn generated_mix(seconds: f64) -> AudioBuffer {
+    let fs = 44_100u32;
+    let n = (seconds * f64::from(fs)) as usize;
+    let mut state = 0x1234_5678_u64;
+    let mut white = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    // Paul Kellet's economy pink filter (three one-pole sections).
+    let (mut b0, mut b1, mut b2) = (0.0, 0.0, 0.0);
+    let mut l = Vec::with_capacity(n);
+    let mut r = Vec::with_capacity(n);
+    for i in 0..n {
+        let w = white();
+        b0 = 0.99765 * b0 + w * 0.099_046;
+        b1 = 0.963 * b1 + w * 0.296_516_4;
+        b2 = 0.57 * b2 + w * 1.052_691_3;
+        let pink = (b0 + b1 + b2 + w * 0.1848) * 0.05;
+        let t = i as f64 / f64::from(fs);
+        // A bass note that swells every half second: some macro-dynamics for the meters.
+        let env = 0.5 + 0.5 * (2.0 * std::f64::consts::PI * 2.0 * t).sin().abs();
+        let bass = 0.2 * env * (2.0 * std::f64::consts::PI * 55.0 * t).sin();
+        let side = 0.02 * white();
+        l.push((pink + bass + side) as f32);
+        r.push((pink + bass - side) as f32);
+    }
+    AudioBuffer::new(fs, vec![l, r]).unwrap()
+}
+
+#[derive(serde::Deserialize)]
+struct GoldenRow {
+    features: Vec<f32>,
+    genre: Vec<f32>,
+    targets: Vec<f32>,
+    genre_probabilities: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    genres: Vec<String>,
+    rows: Vec<GoldenRow>,
+}
+
+#[test]
+fn tract_reproduces_onnxruntime_golden_outputs() {
+    let golden: Golden = serde_json::from_str(include_str!("../models/golden.json")).unwrap();
+    let model = Model::bundled().unwrap();
+    let names: Vec<String> = model.genres().into_iter().map(|g| g.name).collect();
+    assert_eq!(names, golden.genres);
+    assert!(golden.rows.len() >= 3);
+    for (k, row) in golden.rows.iter().enumerate() {
+        let (t, p) = model.run_raw(&row.features, &row.genre).unwrap();
+        // 1e-4 as asked of the two backends; targets are tens of dB, so the bound is relative
+        // to max(1, |value|): f32 sums of ~100 products differ by a few ULP between backends.
+        for (j, (a, b)) in t.iter().zip(&row.targets).enumerate() {
+            let tol = 1e-4 * b.abs().max(1.0);
+            assert!(
+                (a - b).abs() <= tol,
+                "row {k} target {j}: tract {a}, onnxruntime {b}"
+            );
+        }
+        for (j, (a, b)) in p.iter().zip(&row.genre_probabilities).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4,
+                "row {k} probability {j}: tract {a}, onnxruntime {b}"
+            );
+        }
+    }
+}
+
+// ----- metadata edits: rewrite ModelProto.metadata_props (field 14) of the bundled model ------
+
+fn varint(b: &[u8], pos: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = b[*pos];
+        *pos += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, field: u64, payload: &[u8]) {
+    put_varint(out, field << 3 | 2);
+    put_varint(out, payload.len() as u64);
+    out.extend_from_slice(payload);
+}
+
+/// The bundled model with metadata `key` set to `value` (other fields copied byte for byte).
+fn with_metadata(key: &str, value: &str) -> Vec<u8> {
+    let b = BUNDLED_MODEL;
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let props = lathe::targets::model::read_metadata_props(b).unwrap();
+    while pos < b.len() {
+        let start = pos;
+        let tag = varint(b, &mut pos);
+        match tag & 7 {
+            0 => {
+                varint(b, &mut pos);
+            }
+            1 => pos += 8,
+            2 => {
+                let len = varint(b, &mut pos) as usize;
+                pos += len;
+            }
+            5 => pos += 4,
+            w => panic!("wire type {w}"),
+        }
+        if tag >> 3 != 14 {
+            out.extend_from_slice(&b[start..pos]);
+        }
+    }
+    for (k, v) in props {
+        let v = if k == key { value.to_string() } else { v };
+        let mut entry = Vec::new();
+        put_bytes(&mut entry, 1, k.as_bytes());
+        put_bytes(&mut entry, 2, v.as_bytes());
+        put_bytes(&mut out, 14, &entry);
+    }
+    out
+}
+
+#[test]
+fn metadata_round_trip_still_loads() {
+    // Rewriting with the same schema keeps a loadable model: the edit helper is sound.
+    let bytes = with_metadata("lathe.features_schema_version", "1");
+    assert!(Model::from_bytes(&bytes).is_ok());
+}
+
+#[test]
+fn schema_mismatch_is_a_clear_error() {
+    let bytes = with_metadata("lathe.features_schema_version", "999");
+    let e = Model::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(e, Error::Model(_)));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("schema 999") && msg.contains("retrain"),
+        "message: {msg}"
+    );
+}
+
+#[test]
+fn wrong_input_count_is_a_clear_error() {
+    let names = input_names();
+    let fewer = names[..names.len() - 1].join(",");
+    let e = Model::from_bytes(&with_metadata("lathe.input_names", &fewer)).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("expects {} inputs", names.len() - 1))
+            && msg.contains(&format!("provides {}", names.len())),
+        "message: {msg}"
+    );
+}
+
+#[test]
+fn not_a_model_is_a_clear_error() {
+    let e = Model::from_bytes(b"this is not an onnx file").unwrap_err();
+    assert!(matches!(e, Error::Model(_)), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("model.onnx");
+    std::fs::write(&p, b"\x08\x08").unwrap();
+    let msg = Model::from_file(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("model.onnx") && msg.contains("metadata"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn every_genre_gives_sane_targets() {
+    let model = Model::bundled().unwrap();
+    let mix = analyze(&generated_mix(12.0)).unwrap();
+    for g in model.genres() {
+        let t = model.predict(&mix, &g.name).unwrap();
+        assert!(
+            matches!(&t.source, TargetSource::Model { genre, confidence }
+                if *genre == g.name && (0.0..=1.0).contains(confidence)),
+            "{:?}",
+            t.source
+        );
+        assert_eq!(t.mid_db.len(), BANDS);
+        assert_eq!(t.side_db.len(), BANDS);
+        assert_eq!(t.center_hz.len(), BANDS);
+        // Bounds from the task: -30..-5 LUFS, width -40..+3 dB.
+        assert!(
+            (-30.0..=-5.0).contains(&t.integrated_lufs),
+            "{}: {}",
+            g.name,
+            t.integrated_lufs
+        );
+        assert!(
+            (-40.0..=3.0).contains(&t.width_db),
+            "{}: {}",
+            g.name,
+            t.width_db
+        );
+        assert!(t.plr_db.is_finite() && t.plr_db > 0.0);
+        assert!(t.short_term_spread_lu.is_finite() && t.short_term_spread_lu >= 0.0);
+        assert_eq!(t.ceiling_dbtp, -1.0);
+        assert_eq!(t.bandwidth_hz, mix.quality.bandwidth_hz);
+        // Band curves (level minus integrated loudness) within +-40 dB between 40 Hz and
+        // 16 kHz, where every genre has content; all finite.
+        for (k, (&f, (&m, &s))) in t
+            .center_hz
+            .iter()
+            .zip(t.mid_db.iter().zip(&t.side_db))
+            .enumerate()
+        {
+            assert!(m.is_finite() && s.is_finite(), "{} band {k}", g.name);
+            if (40.0..=16_000.0).contains(&f) {
+                assert!(
+                    (-40.0..=40.0).contains(&m),
+                    "{} mid band {k} ({f:.0} Hz): {m}",
+                    g.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn aliases_and_unknown_genres() {
+    let model = Model::bundled().unwrap();
+    let names: Vec<String> = model.genres().into_iter().map(|g| g.name).collect();
+    if names.iter().any(|n| n == "rock-metal") {
+        assert_eq!(model.resolve_genre("Metal").unwrap(), "rock-metal");
+        assert_eq!(model.resolve_genre("rock").unwrap(), "rock-metal");
+    }
+    let msg = model.resolve_genre("polka").unwrap_err().to_string();
+    for n in &names {
+        assert!(msg.contains(n.as_str()), "{msg} should list {n}");
+    }
+    let mix = analyze(&generated_mix(5.0)).unwrap();
+    assert!(model.predict(&mix, "polka").is_err());
+}
+
+#[test]
+fn detect_genre_returns_a_known_genre() {
+    let model = Model::bundled().unwrap();
+    let mix = analyze(&generated_mix(8.0)).unwrap();
+    let (genre, p, all) = model.detect_genre(&mix).unwrap();
+    let names: Vec<String> = model.genres().into_iter().map(|g| g.name).collect();
+    assert!(names.contains(&genre));
+    assert!((0.0..=1.0).contains(&p));
+    assert_eq!(all.len(), names.len());
+    assert_eq!(all[0], (genre, p));
+    // Softmax outputs sum to one (f32 rounding over a handful of genres).
+    let total: f64 = all.iter().map(|(_, q)| q).sum();
+    assert!((total - 1.0).abs() < 1e-5, "{total}");
+    assert!(all.windows(2).all(|w| w[0].1 >= w[1].1));
+}
+
+#[test]
+fn genres_report_their_data() {
+    let model = Model::bundled().unwrap();
+    let genres = model.genres();
+    assert!(!genres.is_empty());
+    for g in &genres {
+        assert!(g.minutes >= 0.0 && g.minutes.is_finite());
+    }
+}
+
+#[test]
+fn dataset_rows_are_deterministic_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut manifest = String::from("path,genre,source,track,license\n");
+    for (k, seconds) in [6.0, 7.0].iter().enumerate() {
+        let name = format!("m{k}.wav");
+        let mut w = hound::WavWriter::create(dir.path().join(&name), spec).unwrap();
+        let a = generated_mix(*seconds);
+        for (l, r) in a.channels[0].iter().zip(&a.channels[1]) {
+            w.write_sample(*l).unwrap();
+            w.write_sample(*r).unwrap();
+        }
+        w.finalize().unwrap();
+        manifest.push_str(&format!("{name},electronic,pkg{k},t{k},own\n"));
+    }
+    // One entry that cannot be decoded: skipped and reported, not fatal.
+    std::fs::write(dir.path().join("bad.wav"), b"not audio").unwrap();
+    manifest.push_str("bad.wav,electronic,pkg9,bad,own\n");
+    let m = dir.path().join("manifest.csv");
+    std::fs::write(&m, manifest).unwrap();
+    let run = |threads: usize, out: &str| {
+        let out = dir.path().join(out);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let s = pool
+            .install(|| lathe::dataset::build_dataset(&m, &out, 2, 7, &|_, _| {}))
+            .unwrap();
+        (s, std::fs::read_to_string(out).unwrap())
+    };
+    let (s1, csv1) = run(1, "a.csv");
+    let (s2, csv2) = run(2, "b.csv");
+    assert_eq!(csv1, csv2, "dataset differs between 1 and 2 threads");
+    assert_eq!(
+        (s1.tracks, s1.rows, s1.skipped.len()),
+        (2, 4, 1),
+        "skipped: {:?}",
+        s1.skipped
+    );
+    assert_eq!(s1, s2);
+    let mut lines = csv1.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, lathe::dataset::dataset_header());
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4);
+    let gain_col = header.iter().position(|h| *h == "gain_db").unwrap();
+    for r in &rows {
+        assert_eq!(r.len(), header.len());
+        let g: f64 = r[gain_col].parse().unwrap();
+        assert!((-14.0..=-6.0).contains(&g), "gain {g}");
+        assert!(r
+            .iter()
+            .skip(5)
+            .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)));
+    }
+}
