@@ -1,5 +1,6 @@
-//! `lathe batch INPUTS... --out-dir DIR (--reference R | --genre G) [--album] [-j N]`:
-//! master many files at once.
+//! `lathe batch INPUTS... --out-dir DIR (--reference R | --genre G|auto) [--album] [-j N]`:
+//! master many files at once, matched to one reference or by the genre model (as
+//! `lathe master` does, per file).
 //!
 //! - Inputs are files or folders (a folder's audio files, not its subfolders, by name).
 //! - Files are processed in parallel (rayon, `-j N` at a time); each render is the same as
@@ -24,6 +25,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use lathe::analysis::Features;
+use lathe::targets::model::Model;
 use lathe::targets::reference::from_reference;
 use lathe::Targets;
 
@@ -31,6 +33,7 @@ use super::common::{
     analyze, check_job_outputs, decode, file_name, master_one, preview_paths, with_tag, Job,
     JobPaths, Mastered, ToneArgs,
 };
+use super::master::load_model;
 
 /// Extensions a folder's files are taken by (any case).
 const AUDIO_EXTENSIONS: &[&str] = &[
@@ -65,9 +68,13 @@ pub struct Args {
     /// Match every file to this reference track.
     #[arg(long, value_name = "FILE", conflicts_with = "genre")]
     pub reference: Option<PathBuf>,
-    /// Master every file for this genre with the genre model.
+    /// Master every file for this genre with the genre model (`auto`: detect each file's
+    /// genre; see `lathe genres`).
     #[arg(long, value_name = "GENRE")]
     pub genre: Option<String>,
+    /// With --genre: use this targets model (ONNX) instead of the bundled one.
+    #[arg(long, value_name = "PATH", requires = "genre")]
+    pub model: Option<PathBuf>,
     /// Album: keep the tracks' loudness relationships (one album gain; the loudest track
     /// reaches the target loudness).
     #[arg(long)]
@@ -91,32 +98,28 @@ pub struct Args {
     pub force: bool,
 }
 
-/// Where the targets come from.
+/// Where the targets come from: one reference for every file, or the genre model per file.
 enum TargetSpec {
     Reference(Targets),
-    Genre(String),
-}
-
-/// Hook for the genre model: checks the genre before any file is read. Until the model lands
-/// (`lathe master`), every genre is refused with a clear message.
-fn check_genre(genre: &str) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "--genre {genre}: the genre model is not part of this build yet; use --reference FILE"
-    )
-}
-
-/// Hook for the genre model: the targets for one mix. When `lathe::targets::model` lands,
-/// predict them here from the mix's features and the genre, as `lathe master` does.
-fn genre_targets(genre: &str, _mix: &Features) -> anyhow::Result<Targets> {
-    check_genre(genre)?;
-    anyhow::bail!("--genre {genre}: no genre model")
+    /// `genre` `None`: detect each file's genre.
+    Genre {
+        model: Model,
+        genre: Option<String>,
+    },
 }
 
 impl TargetSpec {
-    fn targets_for(&self, mix: &Features) -> anyhow::Result<Targets> {
+    fn targets_for(&self, path: &Path, mix: &Features) -> anyhow::Result<Targets> {
         match self {
             TargetSpec::Reference(t) => Ok(t.clone()),
-            TargetSpec::Genre(g) => genre_targets(g, mix),
+            TargetSpec::Genre { model, genre } => {
+                let ctx = || format!("'{}'", path.display());
+                let genre = match genre {
+                    Some(g) => g.clone(),
+                    None => model.detect_genre(mix).with_context(ctx)?.0,
+                };
+                Ok(model.predict(mix, &genre).with_context(ctx)?)
+            }
         }
     }
 }
@@ -144,12 +147,22 @@ struct Done {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.tone.validate()?;
-    if let Some(g) = &args.genre {
-        check_genre(g)?;
-    }
     if args.reference.is_none() && args.genre.is_none() {
-        anyhow::bail!("batch needs targets: --reference FILE (or --genre GENRE)");
+        anyhow::bail!("batch needs targets: --reference FILE or --genre GENRE (or auto)");
     }
+    // A bad model or an unknown genre is an error before any audio work.
+    let model = match &args.genre {
+        Some(g) => {
+            let model = load_model(args.model.as_ref())?;
+            let genre = if g.eq_ignore_ascii_case("auto") {
+                None
+            } else {
+                Some(model.resolve_genre(g)?)
+            };
+            Some((model, genre))
+        }
+        None => None,
+    };
     if args.jobs == Some(0) {
         anyhow::bail!("-j 0: at least one file must be processed at a time");
     }
@@ -176,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot start the worker threads")?;
 
     let bars = Bars::new(&plans, args.album);
-    let spec = match (&args.reference, &args.genre) {
+    let spec = match (&args.reference, model) {
         (Some(r), _) => {
             bars.message("analysing the reference");
             let targets = pool.install(|| -> anyhow::Result<Targets> {
@@ -187,8 +200,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
             TargetSpec::Reference(targets)
         }
-        (None, Some(g)) => TargetSpec::Genre(g.clone()),
-        (None, None) => unreachable!("checked above"),
+        (None, Some((model, genre))) => TargetSpec::Genre { model, genre },
+        (None, None) => anyhow::bail!("batch needs targets: --reference FILE or --genre GENRE"),
     };
 
     let rows: Vec<Row> = pool.install(|| {
@@ -334,7 +347,7 @@ fn single(
             }
         }
     };
-    let targets = match spec.targets_for(features) {
+    let targets = match spec.targets_for(&plan.input, features) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
