@@ -58,8 +58,14 @@ pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) ->
     }
 }
 
+/// `+1.5`, `-0.3`, and `0.0` for anything that rounds to zero (never `-0.0`).
 fn signed(db: f64) -> String {
-    format!("{db:+.1}")
+    let r = (db * 10.0).round() / 10.0;
+    if r == 0.0 {
+        "0.0".to_string()
+    } else {
+        format!("{r:+.1}")
+    }
 }
 
 fn loudness_line(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) -> String {
@@ -134,7 +140,7 @@ fn width_line(log: &RenderLog) -> String {
     if log.channels < 2 {
         return "Width: mono, unchanged.".to_string();
     }
-    if w.side_gain_db == 0.0 {
+    if w.side_gain_db.abs() < 0.05 {
         return format!(
             "Width: unchanged (side/mid {:.1} dB, target {:.1} dB).",
             w.measured_width_db, w.target_width_db
