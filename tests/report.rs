@@ -297,7 +297,7 @@ fn already_limited_fires_on_a_squashed_mix() {
         .into_iter()
         .map(|c| {
             c.into_iter()
-                .map(|s| ((s * 4.0).clamp(-0.5, 0.5) * 1.8) as f32)
+                .map(|s| (s * 4.0).clamp(-0.5, 0.5) * 1.8)
                 .collect()
         })
         .collect();

@@ -542,14 +542,13 @@ fn print_summary(rows: &[Row]) -> std::io::Result<()> {
     };
     writeln!(
         out,
-        "{:<w$} {}{:<6} {:>10} {:>10} {:>10}  {}",
+        "{:<w$} {}{:<6} {:>10} {:>10} {:>10}  output / error",
         "file",
         preset_col(Some("preset")),
         "result",
         "mix LUFS",
         "out LUFS",
         "peak dBTP",
-        "output / error"
     )?;
     for r in rows {
         match &r.result {

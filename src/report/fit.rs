@@ -377,7 +377,7 @@ impl Problem {
             .collect()
     }
 
-    fn from_params(&self, template: &[Filter], p: &[f64]) -> Vec<Filter> {
+    fn filters_from(&self, template: &[Filter], p: &[f64]) -> Vec<Filter> {
         template
             .iter()
             .zip(p.chunks(3))
@@ -412,7 +412,7 @@ impl Problem {
     fn refine(&self, filters: &mut Vec<Filter>) {
         let template = filters.clone();
         let mut p = Self::to_params(filters);
-        let mut current = self.from_params(&template, &p);
+        let mut current = self.filters_from(&template, &p);
         let mut cost = self.cost(&current);
         let mut lambda = 1e-2;
         let n = p.len();
@@ -425,9 +425,9 @@ impl Problem {
                 let h = if k % 3 == 1 { 1e-3 } else { 1e-4 };
                 let mut pk = p.clone();
                 pk[k] += h;
-                let up = self.response(&self.from_params(&template, &pk));
+                let up = self.response(&self.filters_from(&template, &pk));
                 pk[k] -= 2.0 * h;
-                let down = self.response(&self.from_params(&template, &pk));
+                let down = self.response(&self.filters_from(&template, &pk));
                 for i in 0..m {
                     jac[i][k] = (up[i] - down[i]) / (2.0 * h);
                 }
@@ -460,7 +460,7 @@ impl Problem {
                     continue;
                 };
                 let trial_p: Vec<f64> = p.iter().zip(&d).map(|(a, b)| a + b).collect();
-                let trial = self.from_params(&template, &trial_p);
+                let trial = self.filters_from(&template, &trial_p);
                 let trial_cost = self.cost(&trial);
                 if trial_cost < cost {
                     // Keep the parameters inside their bounds.
@@ -495,8 +495,9 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         for row in col + 1..n {
             let f = a[row][col] / a[col][col];
             if f != 0.0 {
-                for k in col..n {
-                    a[row][k] -= f * a[col][k];
+                let (upper, lower) = a.split_at_mut(row);
+                for (x, &p) in lower[0][col..].iter_mut().zip(&upper[col][col..]) {
+                    *x -= f * p;
                 }
                 b[row] -= f * b[col];
             }

@@ -105,7 +105,7 @@ pub fn excerpts(
 /// Start (s) of the `length_s` window holding the most short-term energy; 0 when the audio is
 /// not longer than the window or there are no readings.
 pub fn loudest_start_s(curve_lufs: &[f32], hop_s: f64, length_s: f64, duration_s: f64) -> f64 {
-    if duration_s <= length_s || curve_lufs.is_empty() || !(hop_s > 0.0) {
+    if duration_s <= length_s || curve_lufs.is_empty() || hop_s.is_nan() || hop_s <= 0.0 {
         return 0.0;
     }
     // Readings that fall wholly inside a window starting at `s` end in
