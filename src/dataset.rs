@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use crate::analysis::analyze;
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
+use crate::io::decode::decode_file;
 use crate::targets::model::{input_names, input_vector, output_names, target_vector};
 use crate::units::db_to_gain;
 
@@ -441,100 +442,6 @@ fn to_stereo(audio: AudioBuffer) -> Result<AudioBuffer> {
     }
 }
 
-/// Decodes a file. Temporary: uses symphonia directly until `crate::io::decode` lands.
-fn decode(path: &Path) -> Result<AudioBuffer> {
-    use symphonia::core::audio::SampleBuffer;
-    use symphonia::core::codecs::DecoderOptions;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
-
-    let file = std::fs::File::open(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let unrecognised = |reason: String| Error::UnrecognisedFormat {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| unrecognised(e.to_string()))?;
-    let mut format = probed.format;
-    let track = format
-        .default_track()
-        .ok_or_else(|| unrecognised("no audio track".into()))?;
-    let track_id = track.id;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| Error::UnsupportedCodec {
-            path: path.to_path_buf(),
-            codec: e.to_string(),
-        })?;
-    let mut channels: Vec<Vec<f32>> = Vec::new();
-    let mut rate = track.codec_params.sample_rate.unwrap_or(0);
-    loop {
-        let packet = match format.next_packet() {
-            Ok(p) => p,
-            Err(symphonia::core::errors::Error::IoError(e))
-                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
-            {
-                break
-            }
-            Err(symphonia::core::errors::Error::ResetRequired) => break,
-            Err(e) => {
-                return Err(Error::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
-            }
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = match decoder.decode(&packet) {
-            Ok(d) => d,
-            Err(symphonia::core::errors::Error::DecodeError(_)) => continue,
-            Err(e) => {
-                return Err(Error::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
-            }
-        };
-        let spec = *decoded.spec();
-        rate = spec.rate;
-        let n_ch = spec.channels.count();
-        if channels.is_empty() {
-            channels = vec![Vec::new(); n_ch];
-        }
-        let mut buf = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
-        buf.copy_interleaved_ref(decoded);
-        for frame in buf.samples().chunks_exact(n_ch) {
-            for (c, &s) in frame.iter().enumerate().take(channels.len()) {
-                channels[c].push(s);
-            }
-        }
-    }
-    if channels.is_empty() || channels[0].is_empty() {
-        return Err(Error::NoAudio {
-            path: path.to_path_buf(),
-        });
-    }
-    AudioBuffer::new(rate, channels)
-}
-
 /// CSV header of the dataset: identification columns, `x_*` inputs, `y_*` targets.
 pub fn dataset_header() -> Vec<String> {
     let mut h: Vec<String> = [
@@ -561,7 +468,7 @@ pub fn dataset_header() -> Vec<String> {
 
 /// All rows of one track.
 fn track_rows(entry: &ManifestEntry, variants: usize, seed: u64) -> Result<Vec<String>> {
-    let audio = to_stereo(crop(decode(&entry.path)?)?)?;
+    let audio = to_stereo(crop(decode_file(&entry.path)?)?)?;
     if audio.duration_s() < MIN_SECONDS {
         return Err(Error::TooShort {
             duration_s: audio.duration_s(),

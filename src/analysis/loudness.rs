@@ -33,26 +33,31 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
 
     let hop = ((HOP_S * f64::from(audio.sample_rate_hz)).round() as usize).max(1);
     let frames = audio.frames();
-    let mut max_momentary = f64::NEG_INFINITY;
-    let mut max_short_term = f64::NEG_INFINITY;
+    let mut windows = SlidingWindows::default();
     let mut curve = Vec::with_capacity(frames / hop + 1);
     let mut start = 0;
     while start < frames {
         let end = (start + hop).min(frames);
         let chunk: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
         meter.add_frames_planar_f32(&chunk)?;
-        // Momentary needs 400 ms and short-term 3 s of audio before a reading means anything.
-        let elapsed_s = end as f64 / f64::from(audio.sample_rate_hz);
-        if elapsed_s >= MIN_DURATION_S - 1e-9 {
-            max_momentary = max_momentary.max(meter.loudness_momentary()?);
-        }
-        let short_term = meter.loudness_shortterm()?;
-        if elapsed_s >= 3.0 - 1e-9 || end == frames {
-            max_short_term = max_short_term.max(short_term);
-        }
-        curve.push(short_term as f32);
+        // Only the newest 100 ms are summed here; momentary and short-term come from
+        // running sums of these sub-blocks (see `SlidingWindows`), not from summing 400 ms
+        // and 3 s of samples again at every hop.
+        let window_ms = ((end - start) as f64 * 1000.0 / f64::from(audio.sample_rate_hz))
+            .round()
+            .max(1.0) as u32;
+        windows.push(lufs_to_energy(meter.loudness_window(window_ms)?));
+        curve.push(windows.short_term_lufs() as f32);
         start = end;
     }
+    let max_momentary = windows.max_momentary_lufs;
+    let max_short_term = windows
+        .max_short_term_lufs
+        .max(if windows.count < SHORT_TERM_BLOCKS {
+            windows.short_term_lufs()
+        } else {
+            f64::NEG_INFINITY
+        });
 
     let integrated_lufs = meter.loudness_global()?;
     let lra_lu = meter.loudness_range()?;
@@ -87,6 +92,72 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
         short_term_curve_lufs: curve,
         curve_hop_s: HOP_S,
     })
+}
+
+/// Sub-blocks (100 ms) in a momentary (400 ms) and a short-term (3 s) window.
+const MOMENTARY_BLOCKS: usize = 4;
+const SHORT_TERM_BLOCKS: usize = 30;
+
+/// BS.1770's `L = -0.691 + 10 log10(E)`, inverted: the weighted mean square of a window.
+fn lufs_to_energy(lufs: f64) -> f64 {
+    if lufs.is_finite() {
+        10f64.powf((lufs + 0.691) / 10.0)
+    } else {
+        0.0
+    }
+}
+
+fn energy_to_lufs(energy: f64) -> f64 {
+    if energy > 0.0 {
+        -0.691 + 10.0 * energy.log10()
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
+/// Momentary and short-term loudness from the K-weighted energies of consecutive 100 ms
+/// sub-blocks, as the meter defines them: the mean energy of the last 4 (30) sub-blocks,
+/// counting the time before the start as silence. Sums are recomputed from the ring, never
+/// updated by subtraction, so no rounding error accumulates over long files.
+#[derive(Default)]
+struct SlidingWindows {
+    ring: Vec<f64>,
+    count: usize,
+    max_momentary_lufs: f64,
+    max_short_term_lufs: f64,
+}
+
+impl SlidingWindows {
+    fn push(&mut self, energy: f64) {
+        if self.ring.is_empty() {
+            self.ring = vec![0.0; SHORT_TERM_BLOCKS];
+            self.max_momentary_lufs = f64::NEG_INFINITY;
+            self.max_short_term_lufs = f64::NEG_INFINITY;
+        }
+        self.ring[self.count % SHORT_TERM_BLOCKS] = energy;
+        self.count += 1;
+        if self.count >= MOMENTARY_BLOCKS {
+            self.max_momentary_lufs = self.max_momentary_lufs.max(self.momentary_lufs());
+        }
+        if self.count >= SHORT_TERM_BLOCKS {
+            self.max_short_term_lufs = self.max_short_term_lufs.max(self.short_term_lufs());
+        }
+    }
+
+    fn mean_of_last(&self, n: usize) -> f64 {
+        (1..=n.min(self.count))
+            .map(|back| self.ring[(self.count - back) % SHORT_TERM_BLOCKS])
+            .sum::<f64>()
+            / n as f64
+    }
+
+    fn momentary_lufs(&self) -> f64 {
+        energy_to_lufs(self.mean_of_last(MOMENTARY_BLOCKS))
+    }
+
+    fn short_term_lufs(&self) -> f64 {
+        energy_to_lufs(self.mean_of_last(SHORT_TERM_BLOCKS))
+    }
 }
 
 fn max_of(values: &[f64]) -> f64 {
@@ -288,6 +359,45 @@ mod tests {
         ];
         let l = measure(&stereo_sequence(&segments)).unwrap();
         assert_close(l.lra_lu, 15.0, 1.0, "LRA");
+    }
+
+    /// The running sub-block windows agree with the meter's own momentary and short-term
+    /// readings, polled every 100 ms, on programme-like material with level changes.
+    #[test]
+    fn windows_match_the_meters_own_readings() {
+        let rate = 44_100;
+        let mut ch = Vec::new();
+        for (i, dbfs) in [-30.0, -18.0, -24.0, -12.0, -40.0, -20.0]
+            .iter()
+            .enumerate()
+        {
+            sine(&mut ch, rate, 200.0 + 300.0 * i as f64, *dbfs, 1.7, 0.0);
+        }
+        let audio = AudioBuffer::new(rate, vec![ch.clone(), ch]).unwrap();
+        let mut meter = EbuR128::new(2, rate, Mode::M | Mode::S).unwrap();
+        let mut windows = SlidingWindows::default();
+        for (k, block) in audio.channels[0].chunks(4_410).enumerate() {
+            meter.add_frames_planar_f32(&[block, block]).unwrap();
+            windows.push(lufs_to_energy(meter.loudness_window(100).unwrap()));
+            for (ours, theirs, what) in [
+                (
+                    windows.momentary_lufs(),
+                    meter.loudness_momentary().unwrap(),
+                    "momentary",
+                ),
+                (
+                    windows.short_term_lufs(),
+                    meter.loudness_shortterm().unwrap(),
+                    "short-term",
+                ),
+            ] {
+                // Same energies summed in another order: equal to 1e-9 LU.
+                assert!(
+                    (ours - theirs).abs() < 1e-9 || (ours.is_infinite() && theirs.is_infinite()),
+                    "hop {k}, {what}: ours {ours}, meter {theirs}"
+                );
+            }
+        }
     }
 
     #[test]
