@@ -169,8 +169,6 @@ fn per_track_mode_normalises_every_track() {
 }
 
 #[test]
-#[ignore = "the bundled model's band centres (4 decimals in its metadata) fail the renderer's \
-            1e-6 centre check: `lathe master` fails the same way; run with --ignored once fixed"]
 fn genre_model_targets_each_file() {
     let dir = tempfile::tempdir().unwrap();
     let mix = dir.path().join("mix.wav");
