@@ -145,13 +145,17 @@ pub fn to_html(report: &Report) -> Result<String> {
         "Short-term loudness (EBU R128, 3 s window).",
     );
     h += "<h2>Gain reduction over time</h2>\n";
+    let mut gr_keys: Vec<Key> = Vec::new();
+    if !c.compressor_gain_reduction_db.is_empty() {
+        gr_keys.push((TARGET_COLOUR, "compressor", false));
+    }
+    if !c.limiter_gain_reduction_db.is_empty() {
+        gr_keys.push((LIMITER_COLOUR, "limiter", false));
+    }
     h += &figure(
         "plot-gain-reduction",
         &gain_reduction_plot(report)?,
-        &[
-            (TARGET_COLOUR, "compressor", false),
-            (LIMITER_COLOUR, "limiter", false),
-        ],
+        &gr_keys,
         "Compressor (mean per 100 ms) and limiter (largest per 100 ms) gain reduction.",
     );
     h += &format!(

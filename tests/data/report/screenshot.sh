@@ -21,6 +21,6 @@ cp "$work/report.html" tests/data/report/example-report.html
 # A tall window holds the whole page; --hide-scrollbars keeps the picture clean.
 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
-    --user-data-dir="$work/profile" --window-size=900,3900 \
+    --user-data-dir="$work/profile" --window-size=900,3700 \
     --screenshot="$out" "file://$work/report.html" 2>/dev/null
 echo "wrote $out"
