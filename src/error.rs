@@ -68,6 +68,8 @@ pub enum Error {
     InvalidSetting(String),
     #[error("model: {0}")]
     Model(String),
+    #[error("report: cannot make the {what}: {reason}")]
+    Report { what: &'static str, reason: String },
 }
 
 impl From<ebur128::Error> for Error {

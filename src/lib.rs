@@ -19,6 +19,7 @@ pub mod dataset;
 pub mod error;
 pub mod io;
 pub mod render;
+pub mod report;
 pub mod targets;
 pub mod units;
 

@@ -1,9 +1,19 @@
-//! What `lathe match` and `lathe master` share: the options, the progress display, the render
-//! and the output, so both commands behave the same way and use the same renderer.
+//! What `lathe match`, `lathe master` and `lathe batch` share: the options, the progress
+//! display, the render and the outputs (audio, report, preview), so every command behaves the
+//! same way and uses the same renderer.
+//!
+//! One analysis, several outputs: `--preset spotify,apple` renders the mix once per preset and
+//! names the outputs `OUT-STEM.PRESET.EXT` (`master.spotify.wav`); with one preset (or none)
+//! the output is `-o` exactly. Reports (`--report r.html`, JSON beside it as `r.json`, or
+//! `--report-json PATH`) and previews (`--preview`: `OUT-STEM.preview-mix.EXT` and
+//! `OUT-STEM.preview-master.EXT`) follow the same naming. Every file is written atomically
+//! (temporary file, then rename) and checked before any rendering starts.
 
+use std::fs::{self, File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,8 +22,12 @@ use serde::Serialize;
 
 use lathe::analysis::Features;
 use lathe::io::encode::{self, OutputFormat, SampleFormat};
-use lathe::render::{self, RenderLog, RenderSettings};
+use lathe::render;
+use lathe::render::chain::{RenderLog, RenderSettings};
+use lathe::report::preview::{self, PREVIEW_LENGTH_S};
+use lathe::report::{self, Aim, PresetAim, ReportInput};
 use lathe::targets::blend::Overrides;
+use lathe::targets::presets::{self, Preset};
 use lathe::{AudioBuffer, Targets};
 
 use super::analyze::{summary, Summary};
@@ -22,7 +36,7 @@ use super::analyze::{summary, Summary};
 /// analysis of longer files still works.
 pub const MAX_RENDER_DURATION_S: f64 = 3600.0;
 /// Fixed dither seed: the same input and settings always give the same bits.
-const DITHER_SEED: u64 = 0x1a7e_d17e;
+pub const DITHER_SEED: u64 = 0x1a7e_d17e;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Bits {
@@ -34,18 +48,21 @@ pub enum Bits {
     Float32,
 }
 
-/// Options every mastering command takes.
-#[derive(Debug, clap::Args)]
-pub struct RenderArgs {
-    /// Output file (.wav or .flac).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: PathBuf,
-    /// Target integrated loudness in LUFS (default: the reference's, or the model's).
+/// How to master: loudness, ceiling, presets, intensity, limiter, sample format. Shared by
+/// every mastering command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ToneArgs {
+    /// Target integrated loudness in LUFS (default: the preset's, else the reference's or the
+    /// model's). Overrides a preset's loudness.
     #[arg(long, value_name = "LUFS", allow_hyphen_values = true)]
     pub lufs: Option<f64>,
-    /// True-peak ceiling in dBTP.
-    #[arg(long, value_name = "DBTP", allow_hyphen_values = true, default_value_t = -1.0)]
-    pub ceiling: f64,
+    /// True-peak ceiling in dBTP (default: the preset's, else -1.0). Overrides a preset's.
+    #[arg(long, value_name = "DBTP", allow_hyphen_values = true)]
+    pub ceiling: Option<f64>,
+    /// Loudness preset(s), comma-separated, one output each: spotify, apple, youtube, amazon,
+    /// tidal, deezer, cd, club, ebu-r128.
+    #[arg(long, value_name = "NAME[,NAME...]")]
+    pub preset: Option<String>,
     /// How far to move toward the targets' tone, dynamics and width, in percent.
     #[arg(long, value_name = "PCT", default_value_t = 100.0)]
     pub amount: f64,
@@ -58,15 +75,9 @@ pub struct RenderArgs {
     /// Output sample format (default 24; FLAC takes 16 or 24).
     #[arg(long, value_enum)]
     pub bits: Option<Bits>,
-    /// Overwrite the output if it exists (never an input).
-    #[arg(long)]
-    pub force: bool,
-    /// Print the settings used and the before/after measurements as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
-impl RenderArgs {
+impl ToneArgs {
     pub fn settings(&self) -> anyhow::Result<RenderSettings> {
         for (name, v) in [("--amount", self.amount), ("--eq-amount", self.eq_amount)] {
             if !(0.0..=100.0).contains(&v) {
@@ -81,21 +92,184 @@ impl RenderArgs {
         })
     }
 
-    pub fn overrides(&self) -> Overrides {
+    /// The presets asked for: `[None]` without `--preset`.
+    pub fn presets(&self) -> anyhow::Result<Vec<Option<&'static Preset>>> {
+        Ok(match &self.preset {
+            None => vec![None],
+            Some(list) => presets::parse_list(list)?.into_iter().map(Some).collect(),
+        })
+    }
+
+    /// Explicit `--lufs`/`--ceiling`, else the preset's; `None` keeps the targets' own.
+    pub fn overrides(&self, preset: Option<&Preset>) -> Overrides {
         Overrides {
-            integrated_lufs: self.lufs,
-            ceiling_dbtp: Some(self.ceiling),
+            integrated_lufs: self.lufs.or(preset.map(|p| p.integrated_lufs)),
+            ceiling_dbtp: self.ceiling.or(preset.map(|p| p.ceiling_dbtp)),
         }
     }
 
-    pub fn format(&self) -> anyhow::Result<OutputFormat> {
-        let bits = self.bits.map(|b| match b {
+    pub fn sample_format(&self) -> Option<SampleFormat> {
+        self.bits.map(|b| match b {
             Bits::Int16 => SampleFormat::Int16,
             Bits::Int24 => SampleFormat::Int24,
             Bits::Float32 => SampleFormat::Float32,
-        });
-        Ok(OutputFormat::from_path(&self.output, bits)?)
+        })
     }
+
+    /// Checks every option that can be checked before any audio is read.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.settings()?;
+        for p in self.presets()? {
+            self.overrides(p).validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// Options every single-mix mastering command takes.
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// Output file (.wav or .flac). With several presets: OUT-STEM.PRESET.EXT.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub tone: ToneArgs,
+    /// Write the engineer's report: one self-contained HTML file, with its JSON beside it
+    /// (same name, .json).
+    #[arg(long, value_name = "PATH.html")]
+    pub report: Option<PathBuf>,
+    /// Write the report's JSON here (alone, or instead of beside the HTML).
+    #[arg(long, value_name = "PATH.json")]
+    pub report_json: Option<PathBuf>,
+    /// Also write the loudest 30 s of mix and master, loudness-matched, for an A/B listen:
+    /// OUT-STEM.preview-mix.EXT and OUT-STEM.preview-master.EXT.
+    #[arg(long)]
+    pub preview: bool,
+    /// Overwrite the outputs if they exist (never an input).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the settings used and the before/after measurements as JSON (an array with
+    /// several presets).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where one render's files go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobPaths {
+    pub output: PathBuf,
+    pub report_html: Option<PathBuf>,
+    pub report_json: Option<PathBuf>,
+    /// (mix excerpt, master excerpt).
+    pub preview: Option<(PathBuf, PathBuf)>,
+}
+
+impl JobPaths {
+    pub fn all(&self) -> Vec<&Path> {
+        let mut v = vec![self.output.as_path()];
+        v.extend(self.report_html.as_deref());
+        v.extend(self.report_json.as_deref());
+        if let Some((a, b)) = &self.preview {
+            v.push(a);
+            v.push(b);
+        }
+        v
+    }
+}
+
+/// One render: a preset (or none), its files, and an album offset.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub preset: Option<&'static Preset>,
+    pub paths: JobPaths,
+    /// Album mode: this track's loudness relative to the album's loudest, LU (<= 0).
+    pub album_offset_lu: Option<f64>,
+}
+
+/// `dir/name.wav` + `spotify` -> `dir/name.spotify.wav`.
+pub fn with_tag(path: &Path, tag: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{tag}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{tag}"),
+    };
+    path.with_file_name(name)
+}
+
+/// Preview file names next to `output`.
+pub fn preview_paths(output: &Path) -> (PathBuf, PathBuf) {
+    (
+        with_tag(output, "preview-mix"),
+        with_tag(output, "preview-master"),
+    )
+}
+
+impl RenderArgs {
+    /// The renders this command line asks for, with their file names.
+    pub fn jobs(&self) -> anyhow::Result<Vec<Job>> {
+        let presets = self.tone.presets()?;
+        let several = presets.len() > 1;
+        let tag = |p: &Path, preset: Option<&Preset>| match preset {
+            Some(pr) if several => with_tag(p, pr.name),
+            _ => p.to_path_buf(),
+        };
+        Ok(presets
+            .into_iter()
+            .map(|preset| {
+                let output = tag(&self.output, preset);
+                let report_html = self.report.as_deref().map(|r| tag(r, preset));
+                let report_json = match (&self.report_json, &report_html) {
+                    (Some(j), _) => Some(tag(j, preset)),
+                    (None, Some(h)) => Some(h.with_extension("json")),
+                    (None, None) => None,
+                };
+                Job {
+                    preset,
+                    paths: JobPaths {
+                        preview: self.preview.then(|| preview_paths(&output)),
+                        output,
+                        report_html,
+                        report_json,
+                    },
+                    album_offset_lu: None,
+                }
+            })
+            .collect())
+    }
+
+    /// Refuses, before any work, an output that is an input, an existing output without
+    /// `--force`, two outputs with the same name, and a bad option.
+    pub fn check_outputs(&self, inputs: &[&Path]) -> anyhow::Result<()> {
+        self.tone.validate()?;
+        let jobs = self.jobs()?;
+        check_job_outputs(&jobs, inputs, self.force)?;
+        for job in &jobs {
+            OutputFormat::from_path(&job.paths.output, self.tone.sample_format())?;
+        }
+        Ok(())
+    }
+}
+
+/// Output checks shared by every command: not an input, not existing (unless `force`), not
+/// written twice.
+pub fn check_job_outputs(jobs: &[Job], inputs: &[&Path], force: bool) -> anyhow::Result<()> {
+    let mut seen: Vec<&Path> = Vec::new();
+    for job in jobs {
+        for p in job.paths.all() {
+            if seen.contains(&p) {
+                anyhow::bail!(
+                    "'{}' would be written twice: give the report, the output and the JSON \
+                     different names",
+                    p.display()
+                );
+            }
+            seen.push(p);
+            encode::check_output(p, inputs, force)?;
+        }
+    }
+    Ok(())
 }
 
 /// A spinner with a stage name on a terminal; nothing when stderr is not a terminal.
@@ -158,13 +332,157 @@ struct RenderJson<'a> {
     mix: String,
     output: String,
     format: String,
+    preset: Option<&'static str>,
     targets: &'a Targets,
     before: Summary<'a>,
     after: Summary<'a>,
     log: &'a RenderLog,
+    report_html: Option<String>,
+    report_json: Option<String>,
+    preview: Option<PreviewJson>,
 }
 
-/// Checks the output path, renders `mix` toward `targets` and writes the result.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviewJson {
+    pub mix: String,
+    pub master: String,
+    pub start_s: f64,
+    pub length_s: f64,
+    pub mix_gain_db: f64,
+    pub master_gain_db: f64,
+    pub matched_lufs: f64,
+}
+
+/// What one render produced.
+pub struct Mastered {
+    pub targets: Targets,
+    pub log: RenderLog,
+    /// The output file as decoded and analysed (when a report or JSON needed it).
+    pub after: Option<Features>,
+    pub preview: Option<PreviewJson>,
+    pub format: OutputFormat,
+}
+
+/// Renders `mix` toward `targets` for one job and writes its files (audio, report, preview).
+/// `progress` receives 0..=1.
+#[allow(clippy::too_many_arguments)]
+pub fn master_one(
+    mix_path: &Path,
+    mix: &AudioBuffer,
+    mix_features: &Features,
+    targets: &Targets,
+    tone: &ToneArgs,
+    job: &Job,
+    need_after: bool,
+    progress: &(dyn Fn(&str, f64) + Sync),
+) -> anyhow::Result<Mastered> {
+    let ctx = || format!("'{}'", mix_path.display());
+    if mix.duration_s() > MAX_RENDER_DURATION_S {
+        return Err(lathe::Error::TooLong {
+            duration_s: mix.duration_s(),
+            limit_s: MAX_RENDER_DURATION_S,
+            what: "rendering",
+        })
+        .with_context(ctx);
+    }
+    if !mix_features.loudness.integrated_lufs.is_finite() {
+        return Err(lathe::Error::Silence { what: "master" }).with_context(ctx);
+    }
+    let settings = tone.settings()?;
+    let format = OutputFormat::from_path(&job.paths.output, tone.sample_format())?;
+    let mut targets = tone.overrides(job.preset).apply(targets.clone())?;
+    if let Some(offset) = job.album_offset_lu {
+        targets.integrated_lufs += offset;
+    }
+
+    progress("rendering", 0.0);
+    let rendered =
+        render::chain::render_with_progress(mix, mix_features, &targets, &settings, &|f| {
+            progress("rendering", 0.85 * f)
+        })
+        .with_context(ctx)?;
+
+    progress("writing", 0.85);
+    let out = &job.paths.output;
+    encode::write_file(out, &rendered.audio, format, DITHER_SEED)?;
+
+    let wants_report = job.paths.report_html.is_some() || job.paths.report_json.is_some();
+    let after = if need_after || wants_report {
+        progress("measuring", 0.9);
+        let written = decode(out)?;
+        Some(analyze(out, &written)?)
+    } else {
+        None
+    };
+
+    if let (true, Some(after)) = (wants_report, &after) {
+        progress("report", 0.95);
+        let aim = Aim {
+            preset: job.preset.map(|p| PresetAim {
+                name: p.name.to_string(),
+                label: p.label.to_string(),
+                integrated_lufs: p.integrated_lufs,
+                ceiling_dbtp: p.ceiling_dbtp,
+            }),
+            album_offset_lu: job.album_offset_lu,
+        };
+        let mix_name = file_name(mix_path);
+        let output_name = file_name(out);
+        let report = report::build(&ReportInput {
+            mix_name: &mix_name,
+            output_name: &output_name,
+            before: mix_features,
+            after,
+            targets: &targets,
+            log: &rendered.log,
+            aim: &aim,
+        });
+        if let Some(p) = &job.paths.report_html {
+            write_text_atomically(p, &report::html::to_html(&report)?)?;
+        }
+        if let Some(p) = &job.paths.report_json {
+            write_text_atomically(p, &report::json::to_json(&report)?)?;
+        }
+    }
+
+    let preview = match &job.paths.preview {
+        Some((mix_out, master_out)) => {
+            progress("preview", 0.97);
+            let p = preview::excerpts(mix, &rendered.audio, mix_features, PREVIEW_LENGTH_S)
+                .with_context(ctx)?;
+            encode::write_file(mix_out, &p.mix, format, DITHER_SEED)?;
+            encode::write_file(master_out, &p.master, format, DITHER_SEED)?;
+            Some(PreviewJson {
+                mix: mix_out.display().to_string(),
+                master: master_out.display().to_string(),
+                start_s: p.start_s,
+                length_s: p.length_s,
+                mix_gain_db: p.mix_gain_db,
+                master_gain_db: p.master_gain_db,
+                matched_lufs: p.matched_lufs,
+            })
+        }
+        None => None,
+    };
+    progress("done", 1.0);
+    Ok(Mastered {
+        targets,
+        log: rendered.log,
+        after,
+        preview,
+        format,
+    })
+}
+
+/// The file name of `path` (the whole path if it has none).
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Checks the outputs, renders `mix` toward `targets` once per preset and writes the results.
 pub fn render_and_write(
     mix_path: &Path,
     inputs: &[&Path],
@@ -174,65 +492,131 @@ pub fn render_and_write(
     args: &RenderArgs,
     progress: &Progress,
 ) -> anyhow::Result<ExitCode> {
-    if mix.duration_s() > MAX_RENDER_DURATION_S {
-        return Err(lathe::Error::TooLong {
-            duration_s: mix.duration_s(),
-            limit_s: MAX_RENDER_DURATION_S,
-            what: "rendering",
-        })
-        .with_context(|| format!("'{}'", mix_path.display()));
+    args.check_outputs(inputs)?;
+    let jobs = args.jobs()?;
+    let n = jobs.len() as f64;
+    let mut json = Vec::new();
+    let mut lines = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        let m = master_one(
+            mix_path,
+            mix,
+            mix_features,
+            &targets,
+            &args.tone,
+            job,
+            args.json,
+            &|stage, f| progress.stage(stage, 0.3 + 0.7 * (j as f64 + f) / n),
+        )?;
+        let out = &job.paths.output;
+        if args.json {
+            json.push((job, m));
+        } else {
+            let l = &m.log.loudness;
+            let mut text = format!(
+                "{} -> {}: {:.1} -> {:.1} LUFS (target {:.1}), true peak {:.2} dBTP (ceiling {:.1})",
+                mix_path.display(),
+                out.display(),
+                mix_features.loudness.integrated_lufs,
+                l.achieved_integrated_lufs,
+                l.target_integrated_lufs,
+                l.achieved_true_peak_dbtp,
+                l.ceiling_dbtp
+            );
+            if let Some(p) = job.preset {
+                text += &format!(" [{}]", p.label);
+            }
+            for w in &m.log.warnings {
+                text += &format!("\n  warning: {w}");
+            }
+            for p in [&job.paths.report_html, &job.paths.report_json]
+                .into_iter()
+                .flatten()
+            {
+                text += &format!("\n  report: {}", p.display());
+            }
+            if let Some(p) = &m.preview {
+                text += &format!(
+                    "\n  preview: {} and {} ({:.0} s from {:.1} s, both at {:.1} LUFS)",
+                    p.mix, p.master, p.length_s, p.start_s, p.matched_lufs
+                );
+            }
+            lines.push(text);
+        }
     }
-    if !mix_features.loudness.integrated_lufs.is_finite() {
-        return Err(lathe::Error::Silence { what: "master" })
-            .with_context(|| format!("'{}'", mix_path.display()));
-    }
-    let settings = args.settings()?;
-    let format = args.format()?;
-    let targets = args.overrides().apply(targets)?;
-
-    progress.stage("rendering", 0.3);
-    let rendered =
-        render::chain::render_with_progress(mix, mix_features, &targets, &settings, &|f| {
-            progress.stage("rendering", 0.3 + 0.6 * f)
-        })
-        .with_context(|| format!("'{}'", mix_path.display()))?;
-
-    progress.stage("writing", 0.9);
-    encode::check_output(&args.output, inputs, args.force)?;
-    encode::write_file(&args.output, &rendered.audio, format, DITHER_SEED)?;
     progress.finish();
 
     let mut out = std::io::stdout().lock();
     if args.json {
-        let after_audio = lathe::io::decode::decode_file(&args.output)?;
-        let after = analyze(&args.output, &after_audio)?;
-        let json = RenderJson {
-            mix: mix_path.display().to_string(),
-            output: args.output.display().to_string(),
-            format: format!("{format:?}"),
-            targets: &targets,
-            before: summary(mix_path, mix_features),
-            after: summary(&args.output, &after),
-            log: &rendered.log,
-        };
-        serde_json::to_writer_pretty(&mut out, &json)?;
+        let objects: Vec<RenderJson> = json
+            .iter()
+            .map(|(job, m)| RenderJson {
+                mix: mix_path.display().to_string(),
+                output: job.paths.output.display().to_string(),
+                format: format!("{:?}", m.format),
+                preset: job.preset.map(|p| p.name),
+                targets: &m.targets,
+                before: summary(mix_path, mix_features),
+                after: summary(
+                    &job.paths.output,
+                    m.after.as_ref().expect("measured when --json"),
+                ),
+                log: &m.log,
+                report_html: job
+                    .paths
+                    .report_html
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                report_json: job
+                    .paths
+                    .report_json
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                preview: m.preview.clone(),
+            })
+            .collect();
+        if objects.len() == 1 {
+            serde_json::to_writer_pretty(&mut out, &objects[0])?;
+        } else {
+            serde_json::to_writer_pretty(&mut out, &objects)?;
+        }
         writeln!(out)?;
     } else {
-        let l = &rendered.log.loudness;
-        writeln!(
-            out,
-            "{} -> {}: {:.1} -> {:.1} LUFS (target {:.1}), true peak {:.2} dBTP (ceiling {:.1})",
-            mix_path.display(),
-            args.output.display(),
-            mix_features.loudness.integrated_lufs,
-            l.achieved_integrated_lufs,
-            l.target_integrated_lufs,
-            l.achieved_true_peak_dbtp,
-            l.ceiling_dbtp
-        )?;
-        for w in &rendered.log.warnings {
-            writeln!(out, "  warning: {w}")?;
+        for l in lines {
+            writeln!(out, "{l}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Distinguishes temporary files of concurrent writes from one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `text` to `path` atomically: a temporary file next to it, flushed to disk, renamed
+/// over `path` (the same scheme as `io::encode`); the temporary file is removed on error.
+pub fn write_text_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("'{}' has no file name", path.display()))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp = path.with_file_name(format!(
+        ".{}.lathe-tmp-{}-{n}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut file: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("cannot write '{}'", path.display()));
+    }
+    Ok(())
 }

@@ -34,7 +34,7 @@ pub fn load_model(path: Option<&PathBuf>) -> anyhow::Result<Model> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lathe::io::encode::check_output(&args.render.output, &[&args.mix], args.render.force)?;
+    args.render.check_outputs(&[&args.mix])?;
     let model = load_model(args.model.as_ref())?;
     // An unknown genre is an error before any audio work.
     let chosen = if args.genre.eq_ignore_ascii_case("auto") {

@@ -20,12 +20,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    // Refuse a clobber before spending any time.
-    lathe::io::encode::check_output(
-        &args.render.output,
-        &[&args.mix, &args.reference],
-        args.render.force,
-    )?;
+    // Refuse a clobber or a bad option before spending any time.
+    args.render.check_outputs(&[&args.mix, &args.reference])?;
     let progress = Progress::new(args.render.json);
     progress.stage("decoding", 0.0);
     let (mix, reference) = rayon::join(|| decode(&args.mix), || decode(&args.reference));

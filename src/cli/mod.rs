@@ -1,6 +1,7 @@
 //! Subcommands of the `lathe` binary. Each turns validated options into library calls.
 
 mod analyze;
+mod batch;
 mod common;
 mod master;
 mod match_;
@@ -28,6 +29,9 @@ pub enum Command {
     Master(master::Args),
     /// List the genres the model knows, with how much training data each had.
     Genres(master::GenresArgs),
+    /// Master many files (or folders) in parallel, with one reference; --album keeps the
+    /// tracks' loudness relationships.
+    Batch(batch::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -36,5 +40,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Match(args) => match_::run(args),
         Command::Master(args) => master::run(args),
         Command::Genres(args) => master::genres(args),
+        Command::Batch(args) => batch::run(args),
     }
 }

@@ -5,6 +5,7 @@
 pub mod blend;
 pub mod genre;
 pub mod model;
+pub mod presets;
 pub mod reference;
 
 use serde::{Deserialize, Serialize};

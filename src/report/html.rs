@@ -1,0 +1,601 @@
+//! The report as one self-contained HTML file: inline CSS, inline SVG plots, no JavaScript,
+//! nothing fetched from the network, so it opens anywhere and can be mailed as is.
+//!
+//! Plots are drawn by the `plotters` crate with its SVG backend only: text is written as SVG
+//! `<text>` elements that the browser sets in its own sans-serif font, so no font is needed
+//! (or read) at build or run time. Each plot sits in a `<figure class="plot" id="plot-...">`.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::fit::{EqFit, FilterKind};
+use super::warnings::format_hz;
+use super::{Report, REPORT_SCHEMA_VERSION};
+use crate::error::{Error, Result};
+use crate::targets::TargetSource;
+
+const PLOT_WIDTH: u32 = 760;
+const PLOT_HEIGHT: u32 = 300;
+const MIX_COLOUR: RGBColor = RGBColor(0x88, 0x88, 0x88);
+const TARGET_COLOUR: RGBColor = RGBColor(0xe0, 0x7a, 0x10);
+const RESULT_COLOUR: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
+const SIDE_COLOUR: RGBColor = RGBColor(0x2a, 0x9d, 0x5c);
+const FIT_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
+const LIMITER_COLOUR: RGBColor = RGBColor(0xc0, 0x30, 0x30);
+const FIT_SIDE_COLOUR: RGBColor = RGBColor(0x0e, 0x5a, 0x30);
+/// Tonal-balance plots show this many dB under the loudest band at most.
+const TONAL_RANGE_DB: f64 = 60.0;
+/// EQ plots clip at +-this (the side high-pass reaches -80 dB).
+const EQ_PLOT_LIMIT_DB: f64 = 24.0;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,\
+sans-serif;max-width:820px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid \
+#ddd;padding-bottom:.2em}table{border-collapse:collapse;width:100%;font-size:.92em}th,td{text-align:\
+left;padding:.25em .6em;border-bottom:1px solid #eee;vertical-align:top}td.n{text-align:right;\
+font-variant-numeric:tabular-nums;white-space:nowrap}.sub{color:#666}.code{font-family:ui-monospace,\
+Menlo,Consolas,monospace;font-size:.9em;white-space:nowrap}.warn{background:#fff6e5}ul.notes li\
+{margin:.3em 0}figure.plot{margin:1em 0}figure.plot svg{max-width:100%;height:auto}figcaption{color:\
+#555;font-size:.88em}.keys{margin-right:.6em}.key{margin-right:1em;white-space:nowrap;color:#222}\
+.swatch{display:inline-block;width:22px;margin-right:.35em;vertical-align:middle}\
+footer{margin-top:2.5em;color:#777;font-size:.85em}";
+
+/// The HTML page for `report`.
+pub fn to_html(report: &Report) -> Result<String> {
+    let mut h = String::with_capacity(200_000);
+    h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+    h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+    h += &format!(
+        "<title>lathe report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&report.mix)
+    );
+    h += "<h1>lathe report</h1>\n";
+    h += &format!(
+        "<p><b>{}</b> &rarr; <b>{}</b><br><span class=\"sub\">{}</span></p>\n",
+        esc(&report.mix),
+        esc(&report.output),
+        esc(&aim_text(report))
+    );
+
+    h += "<h2>Numbers</h2>\n";
+    h += &numbers_table(report);
+
+    h += "<h2>Engineer's notes</h2>\n<ul class=\"notes\">\n";
+    for line in &report.notes.lines {
+        h += &format!("<li>{}</li>\n", esc(line));
+    }
+    h += "</ul>\n";
+    h += &filters_table(&report.notes.mid_eq, report.notes.side_eq.as_ref());
+
+    h += "<h2>Warnings</h2>\n";
+    if report.warnings.is_empty() {
+        h += "<p>None.</p>\n";
+    } else {
+        h += "<table class=\"warnings\">\n<tr><th>code</th><th>what</th><th>evidence</th></tr>\n";
+        for w in &report.warnings {
+            let evidence: Vec<String> = w
+                .evidence
+                .iter()
+                .map(|(k, v)| format!("{} = {}", k, num(*v, 2)))
+                .collect();
+            h += &format!(
+                "<tr class=\"warn\"><td class=\"code\">{}</td><td>{}</td><td class=\"code\">{}</td></tr>\n",
+                esc(&w.code),
+                esc(&w.message),
+                esc(&evidence.join(", "))
+            );
+        }
+        h += "</table>\n";
+    }
+
+    let c = &report.curves;
+    h += "<h2>Tonal balance</h2>\n";
+    h += &figure(
+        "plot-tonal-mid",
+        &tonal_plot(
+            "Mid (third-octave bands, dB re integrated loudness)",
+            &c.band_center_hz,
+            &c.mix_mid_db,
+            &c.target_mid_db,
+            &c.result_mid_db,
+        )?,
+        &[
+            (MIX_COLOUR, "mix", false),
+            (TARGET_COLOUR, "target", false),
+            (RESULT_COLOUR, "result", false),
+        ],
+        "Band level minus integrated loudness: the tonal shape, whatever the level.",
+    );
+    if report.render.channels == 2 {
+        h += &figure(
+            "plot-tonal-side",
+            &tonal_plot(
+                "Side (third-octave bands, dB re integrated loudness)",
+                &c.band_center_hz,
+                &c.mix_side_db,
+                &c.target_side_db,
+                &c.result_side_db,
+            )?,
+            &[
+                (MIX_COLOUR, "mix", false),
+                (TARGET_COLOUR, "target", false),
+                (RESULT_COLOUR, "result", false),
+            ],
+            "Side (L-R)/2, relative to the integrated loudness: its level is the width.",
+        );
+    }
+    h += "<h2>Applied EQ</h2>\n";
+    h += &figure(
+        "plot-eq",
+        &eq_plot(report)?,
+        &[
+            (RESULT_COLOUR, "mid", false),
+            (SIDE_COLOUR, "side", false),
+            (FIT_COLOUR, "fit (mid)", true),
+            (FIT_SIDE_COLOUR, "fit (side)", true),
+        ],
+        "The EQ the renderer applied and the bells and shelves of the notes that approximate \
+         it.",
+    );
+    h += "<h2>Loudness over time</h2>\n";
+    h += &figure(
+        "plot-loudness",
+        &loudness_plot(report)?,
+        &[(MIX_COLOUR, "mix", false), (RESULT_COLOUR, "master", false)],
+        "Short-term loudness (EBU R128, 3 s window).",
+    );
+    h += "<h2>Gain reduction over time</h2>\n";
+    let mut gr_keys: Vec<Key> = Vec::new();
+    if !c.compressor_gain_reduction_db.is_empty() {
+        gr_keys.push((TARGET_COLOUR, "compressor", false));
+    }
+    if !c.limiter_gain_reduction_db.is_empty() {
+        gr_keys.push((LIMITER_COLOUR, "limiter", false));
+    }
+    h += &figure(
+        "plot-gain-reduction",
+        &gain_reduction_plot(report)?,
+        &gr_keys,
+        "Compressor (mean per 100 ms) and limiter (largest per 100 ms) gain reduction.",
+    );
+    h += &format!(
+        "<footer>lathe {} &middot; report schema {REPORT_SCHEMA_VERSION} &middot; loudness: ITU-R \
+         BS.1770-4 / EBU R128; true peak: BS.1770-4 Annex 2; EQ fit: RBJ Audio EQ Cookbook \
+         filters at {} Hz.</footer>\n</body>\n</html>\n",
+        esc(&report.lathe_version),
+        report.render.sample_rate_hz
+    );
+    Ok(h)
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o += "&amp;",
+            '<' => o += "&lt;",
+            '>' => o += "&gt;",
+            '"' => o += "&quot;",
+            '\'' => o += "&#39;",
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn num(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$}")
+    } else if v == f64::NEG_INFINITY {
+        "-inf".to_string()
+    } else {
+        "-".to_string()
+    }
+}
+
+fn aim_text(report: &Report) -> String {
+    let mut parts = vec![match &report.source {
+        TargetSource::Reference { name } => format!("matched to the reference '{name}'"),
+        TargetSource::Model { genre, confidence } => format!(
+            "mastered by the genre model: {genre} ({:.0} % confidence)",
+            confidence * 100.0
+        ),
+        TargetSource::Manual => "manual targets".to_string(),
+    }];
+    if let Some(p) = &report.aim.preset {
+        parts.push(format!(
+            "preset {} ({:.1} LUFS, {:.1} dBTP)",
+            p.label, p.integrated_lufs, p.ceiling_dbtp
+        ));
+    }
+    if let Some(off) = report.aim.album_offset_lu {
+        parts.push(format!("album mode, {off:+.1} LU from the loudest track"));
+    }
+    parts.join(" · ")
+}
+
+fn numbers_table(report: &Report) -> String {
+    let mut h = String::from(
+        "<table class=\"numbers\">\n<tr><th></th><th>mix</th><th>master</th><th>target</th><th></th></tr>\n",
+    );
+    for r in &report.numbers {
+        let decimals = match r.unit.as_str() {
+            "Hz" => 0,
+            "" => 2,
+            _ => 1,
+        };
+        let target = match r.target {
+            Some(t) if r.target_is_max => format!("&le; {}", num(t, decimals)),
+            Some(t) => num(t, decimals),
+            None => "-".to_string(),
+        };
+        h += &format!(
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"sub\">{}</td></tr>\n",
+            esc(&r.label),
+            num(r.before, decimals),
+            num(r.after, decimals),
+            target,
+            esc(&r.unit)
+        );
+    }
+    h + "</table>\n"
+}
+
+fn filters_table(mid: &EqFit, side: Option<&EqFit>) -> String {
+    let mut rows = String::new();
+    for (name, fit) in std::iter::once(("mid", mid)).chain(side.map(|s| ("side", s))) {
+        for f in &fit.filters {
+            let gain = if f.kind == FilterKind::HighPass {
+                "-".to_string()
+            } else {
+                format!("{:+.1} dB", f.gain_db)
+            };
+            rows += &format!(
+                "<tr><td>{name}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{gain}</td><td class=\"n\">{:.2}</td></tr>\n",
+                f.kind.describe(),
+                format_hz(f.freq_hz),
+                f.q
+            );
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<table class=\"filters\">\n<tr><th>channel</th><th>filter</th><th>frequency</th><th>gain</th><th>Q</th></tr>\n{rows}</table>\n"
+    )
+}
+
+/// A legend entry under a plot: colour, name, dashed.
+type Key = (RGBColor, &'static str, bool);
+
+fn figure(id: &str, svg: &str, keys: &[Key], caption: &str) -> String {
+    let keys: String = keys
+        .iter()
+        .map(|(c, name, dashed)| {
+            format!(
+                "<span class=\"key\"><span class=\"swatch\" style=\"border-top:3px {} #{:02x}{:02x}{:02x}\"></span>{}</span>",
+                if *dashed { "dashed" } else { "solid" },
+                c.0,
+                c.1,
+                c.2,
+                esc(name)
+            )
+        })
+        .collect();
+    format!(
+        "<figure class=\"plot\" id=\"{id}\">\n{svg}\n<figcaption><span class=\"keys\">{keys}</span>{}</figcaption>\n</figure>\n",
+        esc(caption)
+    )
+}
+
+fn plot_err<E: std::fmt::Display>(e: E) -> Error {
+    Error::Report {
+        what: "plot",
+        reason: e.to_string(),
+    }
+}
+
+/// Runs `draw` on a fresh SVG canvas and returns the SVG text.
+fn svg(
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String>,
+) -> Result<String> {
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        draw(&root).map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(buf)
+}
+
+fn hz_label(x: &f64) -> String {
+    if *x >= 1000.0 {
+        format!("{}k", (x / 1000.0 * 10.0).round() / 10.0)
+    } else {
+        format!("{}", x.round())
+    }
+}
+
+/// Runs of consecutive finite points, so gaps (silent bands) break the line.
+fn runs(x: &[f64], y: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for (&xi, yi) in x.iter().zip(y) {
+        match yi {
+            Some(v) if v.is_finite() => cur.push((xi, *v)),
+            _ => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn range_of<'a>(values: impl Iterator<Item = &'a Option<f64>>) -> Option<(f64, f64)> {
+    values
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, &v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
+        })
+}
+
+fn tonal_plot(
+    caption: &str,
+    centers: &[f64],
+    mix: &[Option<f64>],
+    target: &[Option<f64>],
+    result: &[Option<f64>],
+) -> Result<String> {
+    let (lo, hi) = range_of(mix.iter().chain(target).chain(result)).unwrap_or((-40.0, 0.0));
+    let top = (hi / 5.0).ceil() * 5.0 + 2.0;
+    let bottom = ((lo.max(hi - TONAL_RANGE_DB)) / 5.0).floor() * 5.0 - 2.0;
+    let clip = |v: &[Option<f64>]| -> Vec<Option<f64>> {
+        v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
+    };
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(caption, ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(44)
+            .build_cartesian_2d((20f64..20_000f64).log_scale(), bottom..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("Hz")
+            .y_desc("dB")
+            .x_label_formatter(&hz_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE.mix(0.0))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (data, colour) in [
+            (clip(mix), MIX_COLOUR),
+            (clip(target), TARGET_COLOUR),
+            (clip(result), RESULT_COLOUR),
+        ] {
+            let style = colour.stroke_width(2);
+            for run in runs(centers, &data) {
+                chart
+                    .draw_series(LineSeries::new(run, style))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn eq_plot(report: &Report) -> Result<String> {
+    let c = &report.curves;
+    let all = c
+        .eq_mid_db
+        .iter()
+        .chain(&c.eq_side_db)
+        .chain(&c.fit_mid_db)
+        .chain(&c.fit_side_db)
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let lim = (all.min(EQ_PLOT_LIMIT_DB) + 1.0).ceil().max(3.0);
+    let clamp = |v: &[f64]| -> Vec<(f64, f64)> {
+        c.eq_freq_hz
+            .iter()
+            .zip(v)
+            .filter(|(_, y)| y.is_finite())
+            .map(|(&x, &y)| (x, y.clamp(-lim, lim)))
+            .collect()
+    };
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Applied EQ (dB)", ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(44)
+            .build_cartesian_2d((20f64..20_000f64).log_scale(), -lim..lim)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("Hz")
+            .y_desc("dB")
+            .x_label_formatter(&hz_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE.mix(0.0))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let series: [(&[f64], RGBColor); 2] =
+            [(&c.eq_mid_db, RESULT_COLOUR), (&c.eq_side_db, SIDE_COLOUR)];
+        for (data, colour) in series {
+            if data.is_empty() {
+                continue;
+            }
+            let style = colour.stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(clamp(data), style))
+                .map_err(|e| e.to_string())?;
+        }
+        let fits: [(&[f64], RGBColor); 2] = [
+            (&c.fit_mid_db, FIT_COLOUR),
+            (&c.fit_side_db, FIT_SIDE_COLOUR),
+        ];
+        for (data, colour) in fits {
+            if data.is_empty() {
+                continue;
+            }
+            let style = colour.stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(clamp(data), 5, 4, style))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+fn time_axis_label(t: &f64) -> String {
+    if *t >= 120.0 {
+        let s = t.round() as i64;
+        format!("{}:{:02}", s / 60, s % 60)
+    } else {
+        format!("{}", (t * 10.0).round() / 10.0)
+    }
+}
+
+fn loudness_plot(report: &Report) -> Result<String> {
+    let c = &report.curves;
+    let hop = c.loudness_hop_s;
+    let n = c
+        .short_term_before_lufs
+        .len()
+        .max(c.short_term_after_lufs.len());
+    let duration = (n as f64 * hop).max(report.render.duration_s).max(1.0);
+    let times: Vec<f64> = (0..n).map(|i| (i + 1) as f64 * hop).collect();
+    let (lo, hi) = range_of(
+        c.short_term_before_lufs
+            .iter()
+            .chain(&c.short_term_after_lufs),
+    )
+    .unwrap_or((-40.0, -10.0));
+    let top = (hi / 5.0).ceil() * 5.0 + 2.0;
+    let bottom = (lo.max(hi - 50.0) / 5.0).floor() * 5.0 - 2.0;
+    let clip = |v: &[Option<f64>]| -> Vec<Option<f64>> {
+        v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
+    };
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Short-term loudness (LUFS)", ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f64..duration, bottom..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc(if duration >= 120.0 { "m:ss" } else { "s" })
+            .y_desc("LUFS")
+            .x_label_formatter(&time_axis_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE.mix(0.0))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (data, colour) in [
+            (clip(&c.short_term_before_lufs), MIX_COLOUR),
+            (clip(&c.short_term_after_lufs), RESULT_COLOUR),
+        ] {
+            let style = colour.stroke_width(2);
+            for run in runs(&times, &data) {
+                chart
+                    .draw_series(LineSeries::new(run, style))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn gain_reduction_plot(report: &Report) -> Result<String> {
+    let c = &report.curves;
+    let curve = |v: &[f64], hop: f64| -> Vec<(f64, f64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &g)| ((i as f64 + 0.5) * hop, -g.max(0.0)))
+            .collect()
+    };
+    let comp = curve(&c.compressor_gain_reduction_db, c.compressor_hop_s);
+    let lim = curve(&c.limiter_gain_reduction_db, c.limiter_hop_s);
+    let deepest = comp.iter().chain(&lim).map(|p| -p.1).fold(0.0f64, f64::max);
+    let bottom = -(deepest + 1.0).ceil().max(3.0);
+    let duration = report.render.duration_s.max(1.0);
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Gain reduction (dB)", ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f64..duration, bottom..0.5)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc(if duration >= 120.0 { "m:ss" } else { "s" })
+            .y_desc("dB")
+            .x_label_formatter(&time_axis_label)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE.mix(0.0))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let mut any = false;
+        for (data, colour) in [(comp, TARGET_COLOUR), (lim, LIMITER_COLOUR)] {
+            if data.is_empty() {
+                continue;
+            }
+            any = true;
+            let style = colour.stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(data, style))
+                .map_err(|e| e.to_string())?;
+        }
+        if any {
+            Ok(())
+        } else {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "no compression or limiting",
+                    (duration * 0.05, bottom * 0.5),
+                    ("sans-serif", 14),
+                )))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(esc("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+    }
+
+    #[test]
+    fn gaps_split_lines() {
+        let r = runs(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[Some(1.0), None, Some(3.0), Some(4.0)],
+        );
+        assert_eq!(r, vec![vec![(1.0, 1.0)], vec![(3.0, 3.0), (4.0, 4.0)]]);
+    }
+}

@@ -1,0 +1,207 @@
+//! The engineer's notes: what the renderer did, in words an engineer can act on and reproduce
+//! with other tools. The applied EQ curves are approximated by a handful of cookbook bells and
+//! shelves ([`super::fit`]); the compressor, width, gain and limiter settings come straight from
+//! the [`RenderLog`].
+
+use serde::Serialize;
+
+use super::fit::{fit_curve, EqFit, FilterKind};
+use super::warnings::format_hz;
+use super::Aim;
+use crate::analysis::Features;
+use crate::render::chain::RenderLog;
+
+/// The notes: plain sentences, plus the fitted EQs behind the EQ sentences.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notes {
+    pub lines: Vec<String>,
+    pub mid_eq: EqFit,
+    /// `None` for a mono render.
+    pub side_eq: Option<EqFit>,
+}
+
+/// Fits the applied EQ curves and writes the notes.
+pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) -> Notes {
+    let eq = &log.eq;
+    let mid_eq = fit_curve(
+        &eq.dense_freq_hz,
+        &eq.dense_mid_db,
+        log.sample_rate_hz,
+        None,
+    );
+    let side_eq = (log.channels == 2).then(|| {
+        fit_curve(
+            &eq.dense_freq_hz,
+            &eq.dense_side_db,
+            log.sample_rate_hz,
+            log.width.mono_bass_below_hz,
+        )
+    });
+    let mut lines = vec![
+        "Chain: EQ (mid/side, linear phase) -> compressor (linked) -> width -> gain -> \
+         true-peak limiter."
+            .to_string(),
+        loudness_line(before, after, log, aim),
+        eq_line("Mid EQ", &mid_eq),
+    ];
+    match &side_eq {
+        Some(fit) => lines.push(eq_line("Side EQ", fit)),
+        None => lines.push("Side EQ: none (mono).".to_string()),
+    }
+    lines.push(width_line(log));
+    lines.push(compressor_line(log));
+    lines.push(limiter_line(log));
+    Notes {
+        lines,
+        mid_eq,
+        side_eq,
+    }
+}
+
+/// `+1.5`, `-0.3`, and `0.0` for anything that rounds to zero (never `-0.0`).
+fn signed(db: f64) -> String {
+    let r = (db * 10.0).round() / 10.0;
+    if r == 0.0 {
+        "0.0".to_string()
+    } else {
+        format!("{r:+.1}")
+    }
+}
+
+fn loudness_line(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) -> String {
+    let l = &log.loudness;
+    let mut s = format!(
+        "Loudness: {:.1} -> {:.1} LUFS (target {:.1} LUFS",
+        before.loudness.integrated_lufs, after.loudness.integrated_lufs, l.target_integrated_lufs
+    );
+    if let Some(p) = &aim.preset {
+        s += &format!(", {} preset", p.label);
+    }
+    if let Some(off) = aim.album_offset_lu {
+        s += &format!(", album: {} LU from the loudest track", signed(off));
+    }
+    s += &format!(
+        "); gain {} dB after the EQ and compressor, into the limiter.",
+        signed(l.gain_db)
+    );
+    s
+}
+
+/// "Mid EQ: -1.8 dB bell at 250 Hz (Q 1.20); +2.1 dB high shelf at 8.0 kHz (Q 0.71). Fit: ..."
+pub fn eq_line(name: &str, fit: &EqFit) -> String {
+    if fit.is_flat() {
+        return format!("{name}: none (flat).");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let highpass: Vec<_> = fit
+        .filters
+        .iter()
+        .filter(|f| f.kind == FilterKind::HighPass)
+        .collect();
+    if let Some(hp) = highpass.first() {
+        let n = highpass.len();
+        let how = match n {
+            1 => "Butterworth, Q 0.71".to_string(),
+            2 => "Linkwitz-Riley: two Butterworth sections, Q 0.71".to_string(),
+            _ => format!("{n} Butterworth sections, Q 0.71"),
+        };
+        parts.push(format!(
+            "high-pass at {}, {} dB/octave ({how}; mono bass)",
+            format_hz(hp.freq_hz),
+            12 * n
+        ));
+    }
+    parts.extend(
+        fit.filters
+            .iter()
+            .filter(|f| f.kind != FilterKind::HighPass)
+            .map(|f| {
+                format!(
+                    "{} dB {} at {} (Q {:.2})",
+                    signed(f.gain_db),
+                    f.kind.describe(),
+                    format_hz(f.freq_hz),
+                    f.q
+                )
+            }),
+    );
+    format!(
+        "{name}: {}. Fit to the applied curve within {:.1} dB max, {:.1} dB RMS ({}-{}).",
+        parts.join("; "),
+        fit.max_error_db,
+        fit.rms_error_db,
+        format_hz(fit.fit_low_hz),
+        format_hz(fit.fit_high_hz)
+    )
+}
+
+fn width_line(log: &RenderLog) -> String {
+    let w = &log.width;
+    if log.channels < 2 {
+        return "Width: mono, unchanged.".to_string();
+    }
+    if w.side_gain_db.abs() < 0.05 {
+        return format!(
+            "Width: unchanged (side/mid {:.1} dB, target {:.1} dB).",
+            w.measured_width_db, w.target_width_db
+        );
+    }
+    format!(
+        "Width: side {} dB (side/mid {:.1} -> {:.1} dB, target {:.1} dB).",
+        signed(w.side_gain_db),
+        w.measured_width_db,
+        w.output_width_db,
+        w.target_width_db
+    )
+}
+
+fn compressor_line(log: &RenderLog) -> String {
+    let c = &log.compressor;
+    if !c.applied {
+        return "Compressor: not used (the mix's short-term loudness spread is within the \
+                target's)."
+            .to_string();
+    }
+    let s = &c.settings;
+    let amount = if s.amount < 1.0 {
+        format!(", gain reduction scaled to {:.0} %", s.amount * 100.0)
+    } else {
+        String::new()
+    };
+    format!(
+        "Compressor: {:.1}:1, threshold {:.1} dBFS RMS (at the mix's level, before the gain), \
+         knee {:.0} dB, RMS window {:.0} ms, attack {:.0} ms, release {:.0} ms fast / {:.0} ms \
+         slow (programme dependent){amount}; {:.1} dB average, {:.1} dB largest gain reduction.",
+        s.ratio,
+        s.threshold_db,
+        s.knee_db,
+        s.rms_ms,
+        s.attack_ms,
+        s.release_ms,
+        s.release_slow_ms,
+        c.avg_gain_reduction_db,
+        c.max_gain_reduction_db
+    )
+}
+
+fn limiter_line(log: &RenderLog) -> String {
+    match &log.limiter {
+        Some(l) => format!(
+            "Limiter: ceiling {:.1} dBTP (true peak, {}x oversampled detector), look-ahead {:.0} \
+             ms, release {:.0} ms; {:.1} dB peak reduction, {:.1} dB average; output true peak \
+             {:.2} dBTP.",
+            l.ceiling_dbtp,
+            l.oversampling,
+            l.lookahead_ms,
+            l.release_ms,
+            l.peak_gain_reduction_db,
+            l.avg_gain_reduction_db,
+            l.output_true_peak_dbtp
+        ),
+        None => format!(
+            "Limiter: off; the {:.1} dBTP ceiling was met by the gain alone (output true peak \
+             {:.2} dBTP).",
+            log.loudness.ceiling_dbtp, log.loudness.achieved_true_peak_dbtp
+        ),
+    }
+}
