@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::compressor::{compress, CompressorReport, CompressorSettings};
 use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
 use super::limiter::{limit, output_true_peak, LimiterReport, LimiterSettings};
-use crate::analysis::Features;
+use crate::analysis::{spectrum, Features};
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
 use crate::targets::Targets;
@@ -271,8 +271,8 @@ pub fn render_with_progress(
             mono_bass_below_hz,
         }
     } else {
+        let measured = width_db(&channels, fs);
         let (m, s) = lr_to_ms(&channels[0], &channels[1]);
-        let measured = width_db(&m, &s);
         let side_gain_db = if measured.is_finite() {
             (targets.width_db - measured).clamp(-MAX_WIDTH_CHANGE_DB, MAX_WIDTH_CHANGE_DB)
                 * settings.amount
@@ -297,8 +297,7 @@ pub fn render_with_progress(
         loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
     let mut width = width;
     if !mono {
-        let (m, s) = lr_to_ms(&channels[0], &channels[1]);
-        width.output_width_db = width_db(&m, &s);
+        width.output_width_db = width_db(&channels, fs);
     }
 
     let (dense_freq_hz, dense_mid_db) = mid_eq.dense_curve(DENSE_CURVE_POINTS);
@@ -515,16 +514,20 @@ fn lr_to_ms(left: &[f32], right: &[f32]) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
-/// Side over mid energy, dB (`-inf` without side, `+inf` without mid).
-pub fn width_db(mid: &[f32], side: &[f32]) -> f64 {
-    let energy = |x: &[f32]| x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
-    let (m, s) = (energy(mid), energy(side));
-    if s == 0.0 {
-        f64::NEG_INFINITY
-    } else if m == 0.0 {
-        f64::INFINITY
+/// Side over mid energy of stereo `channels`, dB, measured as the analysis measures
+/// [`crate::analysis::Stereo::width_db`] (gated long-term spectrum, 20 Hz..20 kHz), so that the
+/// width stage and the targets speak the same unit. `-inf` without side or without loud frames.
+pub fn width_db(channels: &[Vec<f32>], sample_rate_hz: u32) -> f64 {
+    let Ok(audio) = AudioBuffer::new(sample_rate_hz, channels.to_vec()) else {
+        return f64::NEG_INFINITY;
+    };
+    let lts = spectrum::long_term(&audio);
+    let nyquist = f64::from(sample_rate_hz) / 2.0;
+    let (mid, side) = lts.range_power(20.0, nyquist.min(20_000.0));
+    if mid > 0.0 && side > 0.0 {
+        power_to_db(side / mid)
     } else {
-        power_to_db(s / m)
+        f64::NEG_INFINITY
     }
 }
 
@@ -692,8 +695,8 @@ fn loudness_stage(
         let mut out = scaled(&channels, gain_db);
         let achieved = integrated_lufs(&out, fs)?;
         let mut peak = output_true_peak(&out, fs, ceiling)?;
-        if peak > db_to_gain(ceiling) {
-            let trim_db = gain_to_db(db_to_gain(ceiling) / peak) - 0.001;
+        if peak > db_to_gain(ceiling - 0.01) {
+            let trim_db = gain_to_db(db_to_gain(ceiling - 0.01) / peak) - 0.001;
             out = scaled(&out, trim_db);
             peak *= db_to_gain(trim_db);
             warnings.push(format!(

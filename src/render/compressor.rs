@@ -184,9 +184,13 @@ pub fn compress(
         slow = branch(slow, target, slow_attack, slow_release);
         *out = fast.max(slow) as f32;
     }
+    let gain: Vec<f64> = reduction_db
+        .iter()
+        .map(|&gr| db_to_gain(-f64::from(gr)))
+        .collect();
     for c in channels.iter_mut() {
-        for (s, &gr) in c.iter_mut().zip(&reduction_db) {
-            *s = (f64::from(*s) * db_to_gain(-f64::from(gr))) as f32;
+        for (s, &g) in c.iter_mut().zip(&gain) {
+            *s = (f64::from(*s) * g) as f32;
         }
     }
 

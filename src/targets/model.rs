@@ -427,11 +427,9 @@ impl Model {
                 .unwrap_or(0);
             y64.get(k).copied().unwrap_or(lo).clamp(lo, hi)
         };
-        let center_hz = if self.metadata.band_centers_hz.len() == BANDS {
-            self.metadata.band_centers_hz.clone()
-        } else {
-            band_centers_hz()
-        };
+        // Checked equal (to the metadata's rounding) when the model was loaded; the exact
+        // values are the analysis's, so the renderer can line the curves up band by band.
+        let center_hz = band_centers_hz();
         let mono_bass_below_hz = (low_end_width_db(&center_hz, &mid_db, &side_db)
             < MONO_BASS_WIDTH_DB)
             .then_some(MONO_BASS_HZ);
@@ -645,6 +643,20 @@ fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
         .map(|s| s.trim().parse::<f64>())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Model(format!("band centre metadata: {e}")))?;
+    let expected_centres = self::band_centers_hz();
+    // The metadata stores centres to 4 decimals: equal within 1e-4 relative.
+    let centres_match = band_centers_hz.len() == expected_centres.len()
+        && band_centers_hz
+            .iter()
+            .zip(&expected_centres)
+            .all(|(a, b)| (a - b).abs() <= 1e-4 * b);
+    if !centres_match {
+        return Err(Error::Model(format!(
+            "the model's {} band centres are not lathe's {} third-octave centres",
+            band_centers_hz.len(),
+            expected_centres.len()
+        )));
+    }
     Ok(ModelMetadata {
         features_schema_version: schema,
         input_names,
