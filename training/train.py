@@ -460,11 +460,11 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
              "below each master's measured bandwidth. Baselines: (a) the genre's mean target over the "
              "training masters (no ML); (b) leave the mix as it is.")
     L.append("")
-    L.append("| output | model | (a) genre mean | (b) leave as is | model vs (a) |")
-    L.append("|---|---:|---:|---:|---:|")
+    L.append("| output | model | (a) genre mean | (b) leave as is | model vs (a) | model vs (b) |")
+    L.append("|---|---:|---:|---:|---:|---:|")
     for label, m, a, b in ev["table"]:
-        rel = f"{100 * (m - a) / a:+.0f} %" if a > 1e-9 else "n/a"
-        L.append(f"| {label} | {m:.2f} | {a:.2f} | {b:.2f} | {rel} |")
+        rel = lambda base: f"{100 * (m - base) / base:+.0f} %" if base > 1e-9 else "n/a"
+        L.append(f"| {label} | {m:.2f} | {a:.2f} | {b:.2f} | {rel(a)} | {rel(b)} |")
     L.append("")
     mid = ev["table"][0]
     goal = (mid[2] - mid[1]) / mid[2]
