@@ -198,8 +198,25 @@ fn parametric_fit_reproduces_the_applied_curves_within_1_db() {
         );
         // The reported error is the real one.
         assert!((r.notes.mid_eq.max_error_db - mid).abs() < 1e-9, "{name}");
-        // A handful: at most 6 fitted filters (+ the fixed high-pass sections).
-        assert!(r.notes.mid_eq.filters.len() <= 6, "{name}");
+        // A handful: at most 6 fitted filters (+ the fixed high-pass sections), and no filter
+        // split into two of the same kind at nearly the same place (a quarter octave, Q
+        // within a factor 1.5).
+        for fit in [&r.notes.mid_eq, side_fit] {
+            let fitted: Vec<_> = fit
+                .filters
+                .iter()
+                .filter(|f| f.kind != lathe::report::fit::FilterKind::HighPass)
+                .collect();
+            assert!(fitted.len() <= 6, "{name}: {fit:?}");
+            for (i, a) in fitted.iter().enumerate() {
+                for b in &fitted[i + 1..] {
+                    let twin = a.kind == b.kind
+                        && (a.freq_hz / b.freq_hz).log2().abs() < 0.25
+                        && (a.q / b.q).ln().abs() < 0.4;
+                    assert!(!twin, "{name}: twins {a:?} {b:?}");
+                }
+            }
+        }
         // The curve really moved, so the fit is not trivially flat.
         let moved = c.eq_mid_db.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         assert!(moved > 1.0, "{name}: EQ moved only {moved:.2} dB");
