@@ -605,3 +605,26 @@ fn bad_presets_and_clashing_outputs_are_refused_before_any_work() {
         .stderr(predicates::str::contains("written twice"));
     assert!(!out.exists());
 }
+
+#[test]
+fn mono_and_silent_renders_still_make_a_report() {
+    // Mono: no side EQ, no side plot.
+    let stereo = programme(SHORT, 61, -20.0, |_| 0.0);
+    let mono = buffer(vec![stereo.channels[0].clone()]);
+    let r = report_for(&mono, &reference(), Overrides::default());
+    assert!(r.notes.side_eq.is_none());
+    assert!(r.notes.lines.iter().any(|l| l == "Side EQ: none (mono)."));
+    let page = html::to_html(&r).unwrap();
+    assert_eq!(page.matches("<svg").count(), 4);
+    assert!(!page.contains("plot-tonal-side"));
+
+    // Silence: the renderer passes it through; the report says so and stays valid.
+    let silent = buffer(vec![vec![0.0; SHORT]; 2]);
+    let r = report_for(&silent, &reference(), Overrides::default());
+    assert!(codes(&r).contains(&"W_SILENCE"), "{:?}", r.warnings);
+    assert!(r.notes.mid_eq.is_flat());
+    let text = json::to_json(&r).unwrap();
+    assert!(!text.contains("NaN"));
+    let page = html::to_html(&r).unwrap();
+    assert_eq!(page.matches("<svg").count(), 5);
+}
