@@ -286,7 +286,12 @@ fn genres_report_their_data() {
     let genres = model.genres();
     assert!(!genres.is_empty());
     for g in &genres {
-        assert!(g.minutes >= 0.0 && g.minutes.is_finite());
+        assert!(g.minutes > 0.0 && g.minutes.is_finite() && g.tracks > 0, "{g:?}");
+        // Game-music masters sit between about -20 and -6 LUFS (datasets.md).
+        let lufs = g.master_lufs_median.expect("bundled model lists master loudness");
+        assert!((-25.0..=-5.0).contains(&lufs), "{g:?}");
+        let plr = g.master_plr_db_median.expect("bundled model lists master PLR");
+        assert!((3.0..=30.0).contains(&plr), "{g:?}");
     }
 }
 

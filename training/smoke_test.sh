@@ -7,7 +7,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 python3 "$HERE/make_synthetic.py" "$TMP/dataset.csv" --tracks-per-source 5 --variants 3
-python3 "$HERE/train.py" "$TMP/dataset.csv" --manifest none --val-sources auto --max-iter 150 \
+python3 "$HERE/train.py" "$TMP/dataset.csv" --manifest none --val-sources auto --max-iter 150 --select \
   --model-out "$TMP/model.onnx" --golden-out "$TMP/golden.json" --report "$TMP/REPORT.md"
 python3 - "$TMP" <<'PY'
 import json, sys, onnx

@@ -135,8 +135,12 @@ def genre_weights(genres, names):
 class TargetsModel:
     """Standardise x; append genre one-hot; MLP -> standardised y; curves as residuals."""
 
-    def __init__(self, genres, hidden, alpha, seed, residual=True, max_iter=600):
+    def __init__(self, genres, hidden, alpha, seed, residual=True, max_iter=600, genre_scale=1.0):
         self.genres = list(genres)
+        # The one-hot enters the network multiplied by this: its weights can be that much
+        # smaller, so L2 penalises using the genre genre_scale^2 times less than using a
+        # feature. Without it the strongly regularised net ignores the genre entirely.
+        self.genre_scale = genre_scale
         self.hidden = hidden
         self.alpha = alpha
         self.seed = seed
@@ -144,7 +148,7 @@ class TargetsModel:
         self.max_iter = max_iter
 
     def _one_hot(self, g):
-        return np.array([[1.0 if gi == name else 0.0 for name in self.genres] for gi in g])
+        return self.genre_scale * np.array([[1.0 if gi == name else 0.0 for name in self.genres] for gi in g])
 
     def base_matrix(self, d):
         """S (inputs x outputs): the network's output is added to `features @ S`, the mix's
@@ -170,8 +174,21 @@ class TargetsModel:
     def _base(self, d, X):
         return X @ self.base_matrix(d)
 
+    scalar_head = None
+
+    def with_scalar_head(self, hidden, alpha, genre_scale):
+        """Predict the scalar targets (loudness, PLR, spread, width) with a second network
+        of its own size, L2 and genre scale; the band curves come from this one."""
+        self.scalar_cfg = (hidden, alpha, genre_scale)
+        return self
+
     def fit(self, d, idx, classifier=True):
         from sklearn.neural_network import MLPClassifier, MLPRegressor
+        cfg = getattr(self, "scalar_cfg", None)
+        if cfg is not None:
+            self.scalar_head = TargetsModel(self.genres, cfg[0], cfg[1], self.seed, self.residual, self.max_iter,
+                                            cfg[2]).fit(d, idx, classifier=False)
+            self.scalar_cols = [k for k in range(len(d.y_names)) if k not in set(d.curve_y)]
 
         X, Y, G = d.X[idx], d.Yfill[idx], d.genre[idx]
         self.x_mean = X.mean(0)
@@ -207,7 +224,10 @@ class TargetsModel:
         Rs = self.reg.predict(np.hstack([Xs, self._one_hot(G)]))
         if Rs.ndim == 1:
             Rs = Rs[:, None]
-        return Rs * self.y_std + self.y_mean + self._base(d, X)
+        P = Rs * self.y_std + self.y_mean + self._base(d, X)
+        if self.scalar_head is not None:
+            P[:, self.scalar_cols] = self.scalar_head.predict(d, X, G)[:, self.scalar_cols]
+        return P
 
     def proba(self, X):
         return self.clf.predict_proba((X - self.x_mean) / self.x_std)
@@ -256,11 +276,20 @@ def evaluate(d, tr, va, model):
         s = Gv == g
         per_genre.append((g, int(s.sum()), mae(P_model[s], Yv[s], Mv[s], d.mid_y),
                           mae(P_mean[s], Yv[s], Mv[s], d.mid_y), mae(P_leave[s], Yv[s], Mv[s], d.mid_y)))
+    # How much the genre input matters: the same validation mixes predicted as each genre.
+    li = name_idx["target_integrated_lufs"]
+    forced = {g: model.predict(d, d.X[va], np.array([g] * len(va))) for g in model.genres}
+    sensitivity = {
+        "lufs": {g: float(forced[g][:, li].mean()) for g in model.genres},
+        "curve_diff_db": float(np.mean([np.abs(forced[a][:, d.mid_y] - forced[b][:, d.mid_y]).mean()
+                                         for a in model.genres for b in model.genres if a < b])),
+    }
     proba = model.proba(d.X[va])
     pred = np.array(model.genres)[proba.argmax(1)]
     acc = float((pred == Gv).mean())
     conf = {(a, b): int(np.sum((Gv == a) & (pred == b))) for a in model.genres for b in model.genres}
-    return {"table": table, "per_genre": per_genre, "accuracy": acc, "confusion": conf, "n": len(va)}
+    return {"table": table, "per_genre": per_genre, "accuracy": acc, "confusion": conf, "n": len(va),
+            "sensitivity": sensitivity}
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +309,6 @@ def export_onnx(model, d, meta, path):
 
     nodes.append(helper.make_node("Sub", ["features", const("x_mean", model.x_mean)], ["xc"]))
     nodes.append(helper.make_node("Mul", ["xc", const("x_inv_std", 1.0 / model.x_std)], ["xs"]))
-    nodes.append(helper.make_node("Concat", ["xs", "genre"], ["reg_in"], axis=1))
 
     def mlp(prefix, inp, net):
         h = inp
@@ -299,15 +327,32 @@ def export_onnx(model, d, meta, path):
                 h = ad
         return h
 
-    r_out = mlp("reg", "reg_in", model.reg)
-    nodes.append(helper.make_node("Mul", [r_out, const("y_std", model.y_std)], ["r_scaled"]))
-    nodes.append(helper.make_node("Add", ["r_scaled", const("y_mean", model.y_mean)], ["r_abs"]))
-    if model.residual:
-        S = model.base_matrix(d)
-        nodes.append(helper.make_node("MatMul", ["features", const("residual_select", S)], ["base"]))
-        nodes.append(helper.make_node("Add", ["r_abs", "base"], ["targets"]))
+    def regressor(p, m):
+        """One regressor branch: its own standardisation, genre scale, MLP and base."""
+        nodes.append(helper.make_node("Sub", ["features", const(f"{p}_x_mean", m.x_mean)], [f"{p}_xc"]))
+        nodes.append(helper.make_node("Mul", [f"{p}_xc", const(f"{p}_x_inv_std", 1.0 / m.x_std)], [f"{p}_xs"]))
+        nodes.append(helper.make_node("Mul", ["genre", const(f"{p}_genre_scale", [m.genre_scale])], [f"{p}_g"]))
+        nodes.append(helper.make_node("Concat", [f"{p}_xs", f"{p}_g"], [f"{p}_in"], axis=1))
+        r_out = mlp(p, f"{p}_in", m.reg)
+        nodes.append(helper.make_node("Mul", [r_out, const(f"{p}_y_std", m.y_std)], [f"{p}_scaled"]))
+        nodes.append(helper.make_node("Add", [f"{p}_scaled", const(f"{p}_y_mean", m.y_mean)], [f"{p}_abs"]))
+        if m.residual:
+            S = m.base_matrix(d)
+            nodes.append(helper.make_node("MatMul", ["features", const(f"{p}_base_select", S)], [f"{p}_base"]))
+            nodes.append(helper.make_node("Add", [f"{p}_abs", f"{p}_base"], [f"{p}_out"]))
+            return f"{p}_out"
+        return f"{p}_abs"
+
+    main = regressor("reg", model)
+    if model.scalar_head is None:
+        nodes.append(helper.make_node("Identity", [main], ["targets"]))
     else:
-        nodes.append(helper.make_node("Identity", ["r_abs"], ["targets"]))
+        sc = regressor("sreg", model.scalar_head)
+        w = np.zeros(O)
+        w[model.scalar_cols] = 1.0
+        nodes.append(helper.make_node("Mul", [main, const("curve_mask", 1.0 - w)], ["t_curves"]))
+        nodes.append(helper.make_node("Mul", [sc, const("scalar_mask", w)], ["t_scalars"]))
+        nodes.append(helper.make_node("Add", ["t_curves", "t_scalars"], ["targets"]))
     c_out = mlp("clf", "xs", model.clf)
     if len(model.genres) == 2:
         nodes.append(helper.make_node("Sigmoid", [c_out], ["p1"]))
@@ -380,6 +425,16 @@ def genre_minutes(manifest, d, genres):
     return out
 
 
+def master_stats(d, genre):
+    """Medians over the genre's masters (one row per track): what its masters measure."""
+    rows = (d.genre == genre) & (d.variant == 0)
+    idx = {n: i for i, n in enumerate(d.y_names)}
+    if not rows.any():
+        return {}
+    med = lambda name: round(float(np.median(d.Y[rows, idx[name]])), 2)
+    return {"master_lufs_median": med("target_integrated_lufs"), "master_plr_db_median": med("target_plr_db")}
+
+
 def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, model_path, size_bytes, final_note):
     L = []
     L.append("# lathe targets model: training report")
@@ -424,6 +479,13 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
     for g, n, m, a, b in ev["per_genre"]:
         L.append(f"| {g} | {n} | {m:.2f} | {a:.2f} | {b:.2f} |")
     L.append("")
+    sens = ev["sensitivity"]
+    L.append("How much the genre choice changes the targets (all validation mixes predicted as each genre): "
+             "mean target loudness " + ", ".join(f"{g} {v:.1f} LUFS" for g, v in sens["lufs"].items())
+             + f"; mean absolute difference of the mid curve between two genres: {sens['curve_diff_db']:.2f} dB. "
+             "The mix's own measurements dominate: un-mastered pairs teach 'restore this mix's master', and a "
+             "mix already carries its genre.")
+    L.append("")
     L.append("## Genre classifier")
     L.append("")
     L.append(f"Accuracy on the validation packages: **{100 * ev['accuracy']:.1f} %** ({ev['n']} rows). "
@@ -440,14 +502,20 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
     L.append("## Model")
     L.append("")
     L.append(f"- Regressor: MLP {args.hidden} (ReLU, L2 alpha {args.alpha}), inputs = {len(d.x_names)} mix features "
-             f"(standardised) + genre one-hot; outputs = {len(d.y_names)} targets (standardised); band curves "
+             f"(standardised) + genre one-hot (x{args.genre_scale:g}); outputs = {len(d.y_names)} targets (standardised); band curves "
              + ("predicted as a correction of the mix's own measurement (band curves, PLR, spread, width)" if args.residual else "predicted directly")
              + ". Genre-balanced sample weights.")
     if args.cv_scores:
         L.append("- Chosen by 3-fold cross-validation grouped by source package over the training packages "
                  "only (mid band-curve MAE, dB): "
-                 + "; ".join(f"{h} alpha {a} {'residual' if r else 'direct'}: {sc:.2f}"
-                             for (h, a, r), sc in args.cv_scores) + ".")
+                 + "; ".join(f"{h} alpha {a} {'residual' if r else 'direct'} genre x{gs:g}: {sc[0]:.3f}"
+                             for (h, a, r, gs), sc in args.cv_scores) + ".")
+    if args.scalar_cfg is not None:
+        h, a, r, gs = args.scalar_cfg
+        L.append(f"- Scalar targets (loudness, PLR, spread, width) come from a second MLP {h}, alpha {a}, "
+                 f"genre one-hot x{gs:g}, chosen by the same cross-validation on the mean scalar MAE: "
+                 + "; ".join(f"{hh} alpha {aa} {'residual' if rr else 'direct'} genre x{gg:g}: {sc[1]:.3f}"
+                             for (hh, aa, rr, gg), sc in args.cv_scores) + ".")
     L.append(f"- Classifier: MLP (32) on the standardised mix features, L2 alpha {CLASSIFIER_ALPHA}, "
              "genre-balanced sample weights.")
     L.append(f"- {final_note}")
@@ -464,7 +532,7 @@ def cv_select(d, tr, genres, candidates, seed, max_iter, folds=3):
     fold_of = {s: i % folds for i, s in enumerate(srcs)}
     f = np.array([fold_of[s] for s in d.source[tr]])
     scores = []
-    for hidden, alpha, residual in candidates:
+    for hidden, alpha, residual, gscale in candidates:
         errs = []
         for k in range(folds):
             fit_idx, ho = tr[f != k], tr[f == k]
@@ -474,12 +542,15 @@ def cv_select(d, tr, genres, candidates, seed, max_iter, folds=3):
                 ho = ho[np.isin(d.genre[ho], list(fit_genres))]
                 if len(ho) == 0:
                     continue
-            m = TargetsModel(genres, hidden, alpha, seed, residual, max_iter).fit(d, fit_idx, classifier=False)
+            m = TargetsModel(genres, hidden, alpha, seed, residual, max_iter, gscale).fit(d, fit_idx, classifier=False)
             P = m.predict(d, d.X[ho], d.genre[ho])
-            errs.append(mae(P, d.Y[ho], d.mask[ho], d.mid_y))
-        score = float(np.mean(errs))
-        print(f"  cv hidden={hidden} alpha={alpha} residual={residual}: mid MAE {score:.3f}", file=sys.stderr)
-        scores.append(((hidden, alpha, residual), score))
+            scalar = [k for k in range(len(d.y_names)) if k not in set(d.curve_y)]
+            errs.append((mae(P, d.Y[ho], d.mask[ho], d.mid_y),
+                         float(np.mean([mae(P, d.Y[ho], d.mask[ho], [k]) for k in scalar]))))
+        score = tuple(float(v) for v in np.mean(errs, axis=0))
+        print(f"  cv hidden={hidden} alpha={alpha} residual={residual} genre_scale={gscale}: "
+              f"mid MAE {score[0]:.3f}, scalar MAE {score[1]:.3f}", file=sys.stderr)
+        scores.append(((hidden, alpha, residual, gscale), score))
     return scores
 
 
@@ -496,6 +567,7 @@ def main():
     ap.add_argument("--alpha", type=float, default=30.0)
     ap.add_argument("--max-iter", type=int, default=600)
     ap.add_argument("--no-residual", action="store_true")
+    ap.add_argument("--genre-scale", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--select", action="store_true",
                     help="choose hidden/alpha/residual by grouped CV over the training packages")
@@ -529,16 +601,29 @@ def main():
     residual = not args.no_residual
     cv_scores = []
     if args.select:
-        candidates = [((16,), 10.0, True), ((32,), 10.0, True), ((32,), 30.0, True),
-                      ((32,), 100.0, True), ((64, 64), 10.0, True), ((32,), 30.0, False)]
+        candidates = [((32,), 100.0, True, 1.0), ((32,), 30.0, True, 1.0), ((32,), 100.0, True, 30.0),
+                      ((32,), 100.0, True, 60.0), ((16,), 100.0, True, 30.0), ((64, 64), 100.0, True, 30.0),
+                      ((32,), 100.0, False, 30.0)]
         cv_scores = cv_select(d, tr, genres, candidates, args.seed, args.max_iter)
-        (hidden, args.alpha, residual), _ = min(cv_scores, key=lambda c: c[1])
+        (hidden, args.alpha, residual, args.genre_scale), _ = min(cv_scores, key=lambda c: c[1][0])
+        scalar_cfg, _ = min(cv_scores, key=lambda c: c[1][1])
+        args.scalar_cfg = scalar_cfg
+        print(f"  scalar head: hidden={scalar_cfg[0]} alpha={scalar_cfg[1]} genre_scale={scalar_cfg[3]}",
+              file=sys.stderr)
         args.hidden = ",".join(str(h) for h in hidden)
-        print(f"  selected hidden={hidden} alpha={args.alpha} residual={residual}", file=sys.stderr)
+        print(f"  selected hidden={hidden} alpha={args.alpha} residual={residual} genre_scale={args.genre_scale}",
+              file=sys.stderr)
     args.residual = residual
     args.cv_scores = cv_scores
+    args.scalar_cfg = getattr(args, "scalar_cfg", None)
     t0 = time.time()
-    m_eval = TargetsModel(genres, hidden, args.alpha, args.seed, residual, args.max_iter).fit(d, tr)
+    def make():
+        m = TargetsModel(genres, hidden, args.alpha, args.seed, residual, args.max_iter, args.genre_scale)
+        if args.scalar_cfg is not None and args.scalar_cfg[2]:
+            m.with_scalar_head(args.scalar_cfg[0], args.scalar_cfg[1], args.scalar_cfg[3])
+        return m
+
+    m_eval = make().fit(d, tr)
     t_eval = time.time() - t0
     ev = evaluate(d, tr, va, m_eval)
     for label, m, a, b in ev["table"]:
@@ -549,8 +634,7 @@ def main():
     if args.no_final_refit:
         final, note = m_eval, "Shipped model = the evaluated model (trained on the training packages only)."
     else:
-        final = TargetsModel(genres, hidden, args.alpha, args.seed, residual, args.max_iter).fit(
-            d, np.arange(len(d.X)))
+        final = make().fit(d, np.arange(len(d.X)))
         note = ("Shipped model: the same recipe refitted on all packages (training + validation) after the "
                 "evaluation above; the numbers above are for the model fitted on the training packages only.")
     t_final = time.time() - t0
@@ -562,8 +646,8 @@ def main():
         "lathe.input_count": str(len(d.x_names)),
         "lathe.input_names_sha256": hashlib.sha256(",".join(d.x_names).encode()).hexdigest()[:16],
         "lathe.output_names": ",".join(d.y_names),
-        "lathe.genres": json.dumps([{"name": g, "minutes": round(minutes[g][0], 1), "tracks": minutes[g][1]}
-                                    for g in genres]),
+        "lathe.genres": json.dumps([{"name": g, "minutes": round(minutes[g][0], 1), "tracks": minutes[g][1],
+                                     **master_stats(d, g)} for g in genres]),
         "lathe.band_centers_hz": ",".join(f"{c:.4f}" for c in band_centers_hz()),
         "lathe.data_fingerprint": fingerprint([args.manifest, args.dataset]),
         "lathe.created": datetime.date.today().isoformat(),

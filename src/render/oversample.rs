@@ -335,34 +335,30 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `out[i] = max |x[i .. i + w]|` for every `i` with a full window (`x.len() - w + 1` values),
-/// by a monotonic deque (Lemire, "Streaming maximum-minimum filter using no more than three
-/// comparisons per element", 2006).
+/// by the van Herk / Gil-Werman algorithm (M. van Herk, "A fast algorithm for local minimum and
+/// maximum filters on rectangular and octagonal kernels", Pattern Recognition Letters 13, 1992):
+/// running maxima forwards and backwards inside blocks of `w`, so that every window is the
+/// maximum of one block suffix and one block prefix. Branch-free, three comparisons a sample.
 fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
-    if x.len() < w || w == 0 {
+    let n = x.len();
+    if n < w || w == 0 {
         return vec![];
     }
-    let mut out = Vec::with_capacity(x.len() - w + 1);
-    let mut deque: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-    for i in 0..x.len() {
-        let v = x[i].abs();
-        while let Some(&b) = deque.back() {
-            if x[b].abs() <= v {
-                deque.pop_back();
-            } else {
-                break;
-            }
-        }
-        deque.push_back(i);
-        if let Some(&f) = deque.front() {
-            if f + w <= i {
-                deque.pop_front();
-            }
-        }
-        if i + 1 >= w {
-            out.push(x[*deque.front().expect("deque holds i")].abs());
+    let mut prefix: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+    let mut suffix = prefix.clone();
+    for block in prefix.chunks_mut(w) {
+        for i in 1..block.len() {
+            block[i] = block[i].max(block[i - 1]);
         }
     }
-    out
+    for block in suffix.chunks_mut(w) {
+        for i in (0..block.len().saturating_sub(1)).rev() {
+            block[i] = block[i].max(block[i + 1]);
+        }
+    }
+    (0..=n - w)
+        .map(|i| suffix[i].max(prefix[i + w - 1]))
+        .collect()
 }
 
 /// True peak (linear, largest over channels) by the [`Interpolator::reference`] 8x
@@ -393,6 +389,21 @@ mod tests {
                 (amp * (2.0 * std::f64::consts::PI * freq_hz * i as f64 / fs + phase).sin()) as f32
             })
             .collect()
+    }
+
+    #[test]
+    fn sliding_max_matches_brute_force() {
+        let x: Vec<f32> = (0..50)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.1)
+            .collect();
+        for w in [1, 2, 5, 7, 49, 50] {
+            let fast = sliding_max_abs(&x, w);
+            let slow: Vec<f32> = x
+                .windows(w)
+                .map(|win| win.iter().fold(0.0f32, |a, &b| a.max(b.abs())))
+                .collect();
+            assert_eq!(fast, slow, "window {w}");
+        }
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct GenreInfo {
     /// Minutes of distinct source music the model was trained on for this genre.
     pub minutes: f64,
     pub tracks: usize,
+    /// Median integrated loudness of the genre's training masters, LUFS (if the model says).
+    pub master_lufs_median: Option<f64>,
+    /// Median peak-to-loudness ratio of the genre's training masters, dB (if the model says).
+    pub master_plr_db_median: Option<f64>,
 }
 
 /// Everyday words for the bundled model's genres. Keys are canonical genre names.
