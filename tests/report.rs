@@ -198,8 +198,25 @@ fn parametric_fit_reproduces_the_applied_curves_within_1_db() {
         );
         // The reported error is the real one.
         assert!((r.notes.mid_eq.max_error_db - mid).abs() < 1e-9, "{name}");
-        // A handful: at most 6 fitted filters (+ the fixed high-pass sections).
-        assert!(r.notes.mid_eq.filters.len() <= 6, "{name}");
+        // A handful: at most 6 fitted filters (+ the fixed high-pass sections), and no filter
+        // split into two of the same kind at nearly the same place (a quarter octave, Q
+        // within a factor 1.5).
+        for fit in [&r.notes.mid_eq, side_fit] {
+            let fitted: Vec<_> = fit
+                .filters
+                .iter()
+                .filter(|f| f.kind != lathe::report::fit::FilterKind::HighPass)
+                .collect();
+            assert!(fitted.len() <= 6, "{name}: {fit:?}");
+            for (i, a) in fitted.iter().enumerate() {
+                for b in &fitted[i + 1..] {
+                    let twin = a.kind == b.kind
+                        && (a.freq_hz / b.freq_hz).log2().abs() < 0.25
+                        && (a.q / b.q).ln().abs() < 0.4;
+                    assert!(!twin, "{name}: twins {a:?} {b:?}");
+                }
+            }
+        }
         // The curve really moved, so the fit is not trivially flat.
         let moved = c.eq_mid_db.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         assert!(moved > 1.0, "{name}: EQ moved only {moved:.2} dB");
@@ -587,4 +604,27 @@ fn bad_presets_and_clashing_outputs_are_refused_before_any_work() {
         .failure()
         .stderr(predicates::str::contains("written twice"));
     assert!(!out.exists());
+}
+
+#[test]
+fn mono_and_silent_renders_still_make_a_report() {
+    // Mono: no side EQ, no side plot.
+    let stereo = programme(SHORT, 61, -20.0, |_| 0.0);
+    let mono = buffer(vec![stereo.channels[0].clone()]);
+    let r = report_for(&mono, &reference(), Overrides::default());
+    assert!(r.notes.side_eq.is_none());
+    assert!(r.notes.lines.iter().any(|l| l == "Side EQ: none (mono)."));
+    let page = html::to_html(&r).unwrap();
+    assert_eq!(page.matches("<svg").count(), 4);
+    assert!(!page.contains("plot-tonal-side"));
+
+    // Silence: the renderer passes it through; the report says so and stays valid.
+    let silent = buffer(vec![vec![0.0; SHORT]; 2]);
+    let r = report_for(&silent, &reference(), Overrides::default());
+    assert!(codes(&r).contains(&"W_SILENCE"), "{:?}", r.warnings);
+    assert!(r.notes.mid_eq.is_flat());
+    let text = json::to_json(&r).unwrap();
+    assert!(!text.contains("NaN"));
+    let page = html::to_html(&r).unwrap();
+    assert_eq!(page.matches("<svg").count(), 5);
 }

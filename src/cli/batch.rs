@@ -204,6 +204,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("batch needs targets: --reference FILE or --genre GENRE"),
     };
 
+    bars.message(if args.album {
+        "album: analysing, then mastering"
+    } else {
+        "mastering"
+    });
     let rows: Vec<Row> = pool.install(|| {
         if args.album {
             album(&args, &plans, &spec, &bars)
@@ -482,11 +487,11 @@ impl Bars {
             MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
         };
         let style =
-            ProgressStyle::with_template("{prefix:<28!} {msg:<16!} [{bar:30}] {percent:>3}%")
+            ProgressStyle::with_template("{prefix:<28!} {msg:<24!} [{bar:30}] {percent:>3}%")
                 .expect("static template")
                 .progress_chars("=> ");
         let total_style =
-            ProgressStyle::with_template("{prefix:<28!} {msg:<16!} [{bar:30}] {pos}/{len} files")
+            ProgressStyle::with_template("{prefix:<28!} {msg:<24!} [{bar:30}] {pos}/{len} files")
                 .expect("static template")
                 .progress_chars("=> ");
         let files = plans

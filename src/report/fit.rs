@@ -49,6 +49,10 @@ const MIN_FREQ_HZ: f64 = 10.0;
 const BELL_QS: [f64; 6] = [0.4, 0.7, 1.0, 1.5, 2.5, 4.0];
 /// Levenberg-Marquardt iterations after each added filter.
 const LM_ITERATIONS: usize = 60;
+/// Two filters of one kind closer than this (octaves) and with Qs within this (natural log)
+/// are one filter split in two: they are merged.
+const TWIN_OCTAVES: f64 = 0.25;
+const TWIN_LOG_Q: f64 = 0.4;
 /// Most cascaded Butterworth sections tried for the fixed high-pass.
 const MAX_HIGHPASS_SECTIONS: usize = 3;
 /// Weight of the gain penalty (ridge) per dB of filter gain, in dB of residual: it keeps the
@@ -233,7 +237,12 @@ pub fn fit_curve(
     };
     let mut filters: Vec<Filter> = Vec::new();
     if !problem.freqs.is_empty() {
-        while filters.len() < MAX_FILTERS {
+        // Bounded: a merge of twins frees a slot, and the greedy step could refill it with the
+        // same twin for ever.
+        for _ in 0..2 * MAX_FILTERS {
+            if filters.len() >= MAX_FILTERS {
+                break;
+            }
             let residual = problem.residual(&filters);
             if max_abs(&residual) < GOOD_ENOUGH_DB {
                 break;
@@ -243,6 +252,9 @@ pub fn fit_curve(
             };
             filters.push(candidate);
             problem.refine(&mut filters);
+            while merge_twins(&mut filters) {
+                problem.refine(&mut filters);
+            }
         }
         filters.retain(|f| f.gain_db.abs() >= NEGLIGIBLE_GAIN_DB);
         if !filters.is_empty() {
@@ -282,6 +294,32 @@ fn highpass_sections(points: &[(f64, f64)], section: &Filter, fs: f64) -> usize 
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map_or(1, |(n, _)| n)
+}
+
+/// Merges the first pair of filters of one kind at nearly the same frequency and Q into one
+/// with their summed gain; true when it merged. (The gain penalty makes two half-gain twins
+/// cheaper than one filter, so the refinement can drift into them.)
+fn merge_twins(filters: &mut Vec<Filter>) -> bool {
+    for i in 0..filters.len() {
+        for j in i + 1..filters.len() {
+            let (a, b) = (&filters[i], &filters[j]);
+            if a.kind == b.kind
+                && (a.freq_hz / b.freq_hz).log2().abs() < TWIN_OCTAVES
+                && (a.q / b.q).ln().abs() < TWIN_LOG_Q
+            {
+                let merged = Filter {
+                    kind: a.kind,
+                    freq_hz: (a.freq_hz * b.freq_hz).sqrt(),
+                    gain_db: a.gain_db + b.gain_db,
+                    q: (a.q * b.q).sqrt(),
+                };
+                filters[i] = merged;
+                filters.remove(j);
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn max_abs(v: &[f64]) -> f64 {
