@@ -114,11 +114,14 @@ impl TargetSpec {
             TargetSpec::Reference(t) => Ok(t.clone()),
             TargetSpec::Genre { model, genre } => {
                 let ctx = || format!("'{}'", path.display());
-                let genre = match genre {
-                    Some(g) => g.clone(),
-                    None => model.detect_genre(mix).with_context(ctx)?.0,
-                };
-                Ok(model.predict(mix, &genre).with_context(ctx)?)
+                Ok(match genre {
+                    Some(g) => model.predict_chosen(mix, g),
+                    None => {
+                        let detected = model.detect_genre(mix).with_context(ctx)?.0;
+                        model.predict(mix, &detected)
+                    }
+                }
+                .with_context(ctx)?)
             }
         }
     }

@@ -47,8 +47,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mix = decode(&args.mix)?;
     progress.stage("analysing", 0.15);
     let features = analyze(&args.mix, &mix)?;
-    let genre = match chosen {
-        Some(g) => g,
+    let targets = match chosen {
+        Some(g) => model.predict_chosen(&features, &g),
         None => {
             let (genre, probability, _) = model
                 .detect_genre(&features)
@@ -59,12 +59,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     probability * 100.0
                 );
             }
-            genre
+            model.predict(&features, &genre)
         }
-    };
-    let targets = model
-        .predict(&features, &genre)
-        .with_context(|| format!("'{}'", args.mix.display()))?;
+    }
+    .with_context(|| format!("'{}'", args.mix.display()))?;
     render_and_write(
         &args.mix,
         &[&args.mix],

@@ -3,8 +3,27 @@
 //! How far the renderer moves towards the targets (intensity) is a render setting
 //! (`RenderSettings::amount`), so the same targets can be rendered at several intensities.
 
+use super::genre::GenreInfo;
 use super::Targets;
 use crate::error::{Error, Result};
+
+/// Pulls the loudness and PLR targets toward the typical master of `genre` (the medians of
+/// its training masters) by `weight` (0 = unchanged, 1 = the genre's medians).
+///
+/// Why: the model learns "restore this mix's own master", and a mix already carries its
+/// genre, so the genre input barely moves its targets (`training/REPORT.md`). A user who asks
+/// for `--genre rock` on a mix that does not sound like rock expects a rock master's loudness
+/// and density; the genre's medians supply that where the model cannot.
+pub fn toward_genre(mut targets: Targets, genre: &GenreInfo, weight: f64) -> Targets {
+    let w = weight.clamp(0.0, 1.0);
+    if let Some(lufs) = genre.master_lufs_median {
+        targets.integrated_lufs = (1.0 - w) * targets.integrated_lufs + w * lufs;
+    }
+    if let Some(plr) = genre.master_plr_db_median {
+        targets.plr_db = (1.0 - w) * targets.plr_db + w * plr;
+    }
+    targets
+}
 
 /// Settings a user may force, whatever the targets' source says.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -402,6 +402,22 @@ impl Model {
         Ok(self.targets_from_output(mix, &y, name, f64::from(p[k])))
     }
 
+    /// Targets for a genre the user chose (rather than one detected from the mix): the model's
+    /// prediction, with loudness and PLR pulled toward the genre's typical master by how
+    /// little the mix sounds like that genre (1 - the classifier's probability for it); see
+    /// [`crate::targets::blend::toward_genre`].
+    pub fn predict_chosen(&self, mix: &Features, genre: &str) -> Result<Targets> {
+        let targets = self.predict(mix, genre)?;
+        let (name, confidence) = match &targets.source {
+            TargetSource::Model { genre, confidence } => (genre.clone(), *confidence),
+            _ => return Ok(targets),
+        };
+        Ok(match self.metadata.genres.iter().find(|g| g.name == name) {
+            Some(info) => crate::targets::blend::toward_genre(targets, info, 1.0 - confidence),
+            None => targets,
+        })
+    }
+
     fn targets_from_output(
         &self,
         mix: &Features,
