@@ -104,20 +104,45 @@ pub fn limit(
     settings: &LimiterSettings,
 ) -> Result<LimiterReport> {
     check_settings(settings)?;
+    let peaks = detector_peaks(channels, sample_rate_hz, skip_threshold(settings) as f32);
+    // The input moves out (no copy); the output moves back in.
+    let input: Vec<Vec<f32>> = channels.iter_mut().map(std::mem::take).collect();
+    let result = limit_scaled(&input, 1.0, &peaks, sample_rate_hz, settings);
+    match result {
+        Ok((out, report)) => {
+            for (c, o) in channels.iter_mut().zip(out) {
+                *c = o;
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            for (c, i) in channels.iter_mut().zip(input) {
+                *c = i;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Level under which the detector may skip a frame's interpolation (linear): frames more than
+/// `MAX_EXTRA_MARGIN_DB + 1 dB` under the first threshold cannot need limiting in any attempt.
+pub fn skip_threshold(settings: &LimiterSettings) -> f64 {
+    db_to_gain(settings.ceiling_dbtp - settings.margin_db - MAX_EXTRA_MARGIN_DB - 1.0)
+}
+
+/// The limiter's detector: per frame, the largest inter-sample peak over the channels
+/// (linked), spread over a few frames on each side (see the module docs). Frames that cannot
+/// reach `skip_below` get an estimate under it (see [`Interpolator::frame_peaks`]).
+///
+/// The detector of `g * x` is `g` times the detector of `x` (up to f32 rounding): computed once
+/// at unity gain with `skip_below` divided by the largest gain to be tried, it serves every
+/// gain (see [`limit_scaled`]).
+pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f32) -> Vec<f32> {
     let frames = channels.first().map_or(0, Vec::len);
     let interp = Interpolator::detector(sample_rate_hz);
-    // The check aims DITHER_ROOM_DB under the ceiling so that 16-bit TPDF dither added when
-    // encoding cannot carry a peak over it.
-    let ceiling = db_to_gain(settings.ceiling_dbtp - DITHER_ROOM_DB);
-    // Frames more than MAX_EXTRA_MARGIN_DB + 1 dB under the first threshold cannot need
-    // limiting in any attempt: the detector may skip their interpolation.
-    let skip_below =
-        db_to_gain(settings.ceiling_dbtp - settings.margin_db - MAX_EXTRA_MARGIN_DB - 1.0);
-
-    // Per-frame inter-sample peak, largest over channels (linked).
     let per_channel: Vec<Vec<f32>> = channels
         .par_iter()
-        .map(|c| interp.frame_peaks(c, skip_below as f32))
+        .map(|c| interp.frame_peaks(c, skip_below))
         .collect();
     let mut frame_peak = vec![0.0f32; frames];
     for peaks in &per_channel {
@@ -130,39 +155,88 @@ pub fn limit(
     // (inside an attack ramp), the peak after the gain would not scale by the gain at its
     // frame. Spreading each frame's peak over a few frames keeps the gain flat across the
     // interpolator's main lobes; the sinc's farther tails weigh little.
-    let spread_peak = sliding_max(&frame_peak, spread_frames(sample_rate_hz));
-    drop(frame_peak);
+    sliding_max(&frame_peak, spread_frames(sample_rate_hz))
+}
+
+/// The limiter's gain per frame for the input times `gain` (linear), limiting to
+/// `threshold_dbtp`; `peaks` are the [`detector_peaks`] of the input at unity gain.
+pub fn gain_curve(
+    peaks: &[f32],
+    gain: f64,
+    threshold_dbtp: f64,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+) -> Vec<f32> {
+    let threshold = db_to_gain(threshold_dbtp) as f32;
+    let g = gain as f32;
+    let required: Vec<f32> = peaks
+        .iter()
+        .map(|&p| {
+            let p = p * g;
+            if p > threshold {
+                threshold / p
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    smooth_gain(&required, sample_rate_hz, settings)
+}
+
+/// Limits `input` times `gain` (linear) into a new buffer: the same as scaling a copy by
+/// `gain` (`(x as f64 * gain) as f32`) and calling [`limit`], with the detector's work
+/// done once: `peaks` are the [`detector_peaks`] of `input` at unity gain with a skip
+/// threshold of at most [`skip_threshold`]` / gain`.
+pub fn limit_scaled(
+    input: &[Vec<f32>],
+    gain: f64,
+    peaks: &[f32],
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+) -> Result<(Vec<Vec<f32>>, LimiterReport)> {
+    check_settings(settings)?;
+    let frames = input.first().map_or(0, Vec::len);
+    if peaks.len() != frames {
+        return Err(Error::InvalidSetting(format!(
+            "limiter: {} detector peaks for {frames} frames",
+            peaks.len()
+        )));
+    }
+    // The check aims DITHER_ROOM_DB under the ceiling so that 16-bit TPDF dither added when
+    // encoding cannot carry a peak over it.
+    let ceiling = db_to_gain(settings.ceiling_dbtp - DITHER_ROOM_DB);
 
     // Meters disagree on content near Nyquist (the "true" inter-sample peak there depends on
     // the interpolation filter: +-0.2 dB between 4x and 16x filters on pink noise). If the
     // final check reads over the ceiling, limit again with the margin grown by the overshoot:
     // that lowers only the peaks. A constant trim is the last resort.
-    let input: Vec<Vec<f32>> = channels.to_vec();
+    let mut channels: Vec<Vec<f32>> = input.iter().map(|c| vec![0.0f32; c.len()]).collect();
     let mut margin_db = settings.margin_db;
     let mut attempt = 0;
-    let (gain, measured) = loop {
-        let threshold = db_to_gain(settings.ceiling_dbtp - margin_db) as f32;
-        let required: Vec<f32> = spread_peak
-            .iter()
-            .map(|&p| if p > threshold { threshold / p } else { 1.0 })
-            .collect();
-        let gain = smooth_gain(&required, sample_rate_hz, settings);
-        channels.par_iter_mut().zip(&input).for_each(|(c, x)| {
-            for ((s, &v), &g) in c.iter_mut().zip(x).zip(&gain) {
-                *s = v * g;
+    let (gain_per_frame, measured) = loop {
+        let curve = gain_curve(
+            peaks,
+            gain,
+            settings.ceiling_dbtp - margin_db,
+            sample_rate_hz,
+            settings,
+        );
+        channels.par_iter_mut().zip(input).for_each(|(c, x)| {
+            for ((s, &v), &g) in c.iter_mut().zip(x).zip(&curve) {
+                *s = ((f64::from(v) * gain) as f32) * g;
             }
         });
-        let measured = output_true_peak(channels, sample_rate_hz, settings.ceiling_dbtp)?;
+        let measured = output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp)?;
         attempt += 1;
         let extra = margin_db - settings.margin_db;
         if measured <= ceiling || attempt > MAX_RELIMITS || extra >= MAX_EXTRA_MARGIN_DB {
-            break (gain, measured);
+            break (curve, measured);
         }
         // 0.01 dB beyond the overshoot: the next reading moves by about the margin change.
         margin_db = (margin_db + gain_to_db(measured / ceiling) + 0.01)
             .min(settings.margin_db + MAX_EXTRA_MARGIN_DB);
     };
-    drop(input);
+    let gain = gain_per_frame;
     let threshold_dbtp = settings.ceiling_dbtp - margin_db;
 
     let mut safety_trim_db = 0.0;
@@ -191,7 +265,7 @@ pub fn limit(
             .map(|&g| -gain_to_db(f64::from(g)))
             .sum::<f64>();
     }
-    Ok(LimiterReport {
+    let report = LimiterReport {
         ceiling_dbtp: settings.ceiling_dbtp,
         threshold_dbtp,
         lookahead_ms: settings.lookahead_ms,
@@ -208,7 +282,8 @@ pub fn limit(
         output_true_peak_dbtp: gain_to_db(output_peak),
         safety_trim_db,
         relimit_passes: attempt - 1,
-    })
+    };
+    Ok((channels, report))
 }
 
 /// Frames on each side of a peak over which the gain is held flat: 8 at 44.1/48 kHz, scaled
