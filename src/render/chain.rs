@@ -231,28 +231,31 @@ pub fn render_with_progress(
 
     // EQ, mid/side.
     let (mid_eq, side_eq) = design_eqs(mix, targets, settings, fs, mono, mono_bass_below_hz)?;
-    let mid: Vec<f32> = left
+    let mid_in: Vec<f32> = left
         .iter()
         .zip(right)
         .map(|(&l, &r)| (0.5 * (f64::from(l) + f64::from(r))) as f32)
         .collect();
     let (mid, side) = if mono {
-        (mid_eq.process(&mid), Vec::new())
+        (mid_eq.process(&mid_in), Vec::new())
     } else {
         let side: Vec<f32> = left
             .iter()
             .zip(right)
             .map(|(&l, &r)| (0.5 * (f64::from(l) - f64::from(r))) as f32)
             .collect();
-        rayon::join(|| mid_eq.process(&mid), || side_eq.process(&side))
+        rayon::join(|| mid_eq.process(&mid_in), || side_eq.process(&side))
     };
+    drop(mid_in);
     progress(0.25);
 
-    // Compressor on left/right (linked).
+    // Compressor on left/right (linked). Every full-length buffer is dropped as soon as the
+    // next stage has its own: a 4-minute stereo f32 buffer is 85 MB.
     let mut channels = if mono {
         vec![mid]
     } else {
         let (l, r) = ms_to_lr(&mid, &side, 1.0);
+        drop((mid, side));
         vec![l, r]
     };
     let comp = plan_compressor(&channels, fs, mix, targets, settings, &mut warnings);
@@ -275,8 +278,7 @@ pub fn render_with_progress(
             mono_bass_below_hz,
         }
     } else {
-        let measured = width_db(&channels, fs);
-        let (m, s) = lr_to_ms(&channels[0], &channels[1]);
+        let measured = width_db_of(&mut channels, fs);
         let side_gain_db = if measured.is_finite() {
             (targets.width_db - measured).clamp(-MAX_WIDTH_CHANGE_DB, MAX_WIDTH_CHANGE_DB)
                 * settings.amount
@@ -284,8 +286,8 @@ pub fn render_with_progress(
             0.0
         };
         if side_gain_db != 0.0 {
-            let (l, r) = ms_to_lr(&m, &s, db_to_gain(side_gain_db));
-            channels = vec![l, r];
+            let (l, r) = channels.split_at_mut(1);
+            width_in_place(&mut l[0], &mut r[0], db_to_gain(side_gain_db));
         }
         WidthLog {
             measured_width_db: measured,
@@ -297,11 +299,11 @@ pub fn render_with_progress(
     };
     progress(0.5);
 
-    let (channels, loudness, limiter) =
+    let (mut channels, loudness, limiter) =
         loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
     let mut width = width;
     if !mono {
-        width.output_width_db = width_db(&channels, fs);
+        width.output_width_db = width_db_of(&mut channels, fs);
     }
 
     let (dense_freq_hz, dense_mid_db) = mid_eq.dense_curve(DENSE_CURVE_POINTS);
@@ -507,25 +509,43 @@ fn ms_to_lr(mid: &[f32], side: &[f32], side_gain: f64) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
-/// Mid `(L + R) / 2` and side `(L - R) / 2`.
-fn lr_to_ms(left: &[f32], right: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    left.iter()
-        .zip(right)
-        .map(|(&l, &r)| {
-            let (l, r) = (f64::from(l), f64::from(r));
-            ((0.5 * (l + r)) as f32, (0.5 * (l - r)) as f32)
-        })
-        .unzip()
+/// Mid `(L + R) / 2` and side `(L - R) / 2` (rounded to f32), then [`ms_to_lr`] with a side
+/// gain, in place, with the same roundings as building the mid/side buffers.
+fn width_in_place(left: &mut [f32], right: &mut [f32], side_gain: f64) {
+    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+        let (a, b) = (f64::from(*l), f64::from(*r));
+        let m = f64::from((0.5 * (a + b)) as f32);
+        let s = f64::from((0.5 * (a - b)) as f32) * side_gain;
+        *l = (m + s) as f32;
+        *r = (m - s) as f32;
+    }
 }
 
 /// Side over mid energy of stereo `channels`, dB, measured as the analysis measures
 /// [`crate::analysis::Stereo::width_db`] (gated long-term spectrum, 20 Hz..20 kHz), so that the
 /// width stage and the targets speak the same unit. `-inf` without side or without loud frames.
 pub fn width_db(channels: &[Vec<f32>], sample_rate_hz: u32) -> f64 {
-    let Ok(audio) = AudioBuffer::new(sample_rate_hz, channels.to_vec()) else {
+    let mut owned = channels.to_vec();
+    width_db_of(&mut owned, sample_rate_hz)
+}
+
+/// [`width_db`] without a copy: `channels` move into a buffer and back.
+fn width_db_of(channels: &mut Vec<Vec<f32>>, sample_rate_hz: u32) -> f64 {
+    if channels.is_empty() || channels.iter().any(|c| c.len() != channels[0].len()) {
         return f64::NEG_INFINITY;
+    }
+    // The channels of a buffer that passed `AudioBuffer::new` at the same rate.
+    let audio = AudioBuffer {
+        sample_rate_hz,
+        channels: std::mem::take(channels),
     };
-    let lts = spectrum::long_term(&audio);
+    let db = width_of_buffer(&audio, sample_rate_hz);
+    *channels = audio.channels;
+    db
+}
+
+fn width_of_buffer(audio: &AudioBuffer, sample_rate_hz: u32) -> f64 {
+    let lts = spectrum::long_term(audio);
     let nyquist = f64::from(sample_rate_hz) / 2.0;
     let (mid, side) = lts.range_power(20.0, nyquist.min(20_000.0));
     if mid > 0.0 && side > 0.0 {

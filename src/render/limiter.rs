@@ -26,7 +26,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::oversample::{detector_factor, Interpolator};
+use super::oversample::{detector_factor, Interpolator, BLOCK_FRAMES};
 use crate::error::{Error, Result};
 use crate::units::{db_to_gain, gain_to_db};
 
@@ -138,19 +138,24 @@ pub fn skip_threshold(settings: &LimiterSettings) -> f64 {
 /// at unity gain with `skip_below` divided by the largest gain to be tried, it serves every
 /// gain (see [`limit_scaled`]).
 pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f32) -> Vec<f32> {
-    let frames = channels.first().map_or(0, Vec::len);
     let interp = Interpolator::detector(sample_rate_hz);
-    let per_channel: Vec<Vec<f32>> = channels
-        .par_iter()
-        .map(|c| interp.frame_peaks(c, skip_below))
-        .collect();
-    let mut frame_peak = vec![0.0f32; frames];
-    for peaks in &per_channel {
-        for (a, &b) in frame_peak.iter_mut().zip(peaks) {
-            *a = a.max(b);
-        }
+    // Channel by channel, each in parallel blocks, into one maximum: one full-length buffer.
+    let mut frame_peak = match channels.first() {
+        Some(c) => interp.frame_peaks(c, skip_below),
+        None => Vec::new(),
+    };
+    for c in channels.iter().skip(1) {
+        frame_peak
+            .par_chunks_mut(BLOCK_FRAMES)
+            .enumerate()
+            .for_each(|(b, chunk)| {
+                let mut own = vec![0.0f32; chunk.len()];
+                interp.frame_peaks_range(c, b * BLOCK_FRAMES, &mut own, skip_below);
+                for (a, p) in chunk.iter_mut().zip(own) {
+                    *a = a.max(p);
+                }
+            });
     }
-    drop(per_channel);
     // An inter-sample peak is a weighted sum of the samples around it: if their gains differed
     // (inside an attack ramp), the peak after the gain would not scale by the gain at its
     // frame. Spreading each frame's peak over a few frames keeps the gain flat across the
@@ -420,25 +425,36 @@ pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f
     let near = db_to_gain(near_dbtp - 1.0) as f32;
     let own = || {
         views
-            .par_iter()
+            .iter()
             .map(|c| {
-                let coarse = detector.frame_peaks(c, near);
-                // The reference's crests sit within a frame of the detector's: check around
-                // the detector's local maxima only.
-                let n = coarse.len();
-                let mut candidate = vec![false; n];
-                for f in 0..n {
-                    let p = coarse[f];
-                    let left = if f > 0 { coarse[f - 1] } else { 0.0 };
-                    let right = if f + 1 < n { coarse[f + 1] } else { 0.0 };
-                    if p >= near && p >= left && p >= right {
-                        candidate[f.saturating_sub(1)..(f + 2).min(n)].fill(true);
-                    }
-                }
-                reference.max_peak_where(c, &candidate)
+                let n = c.len();
+                // Blocks in parallel; the maximum does not depend on the blocking.
+                (0..n.div_ceil(BLOCK_FRAMES))
+                    .into_par_iter()
+                    .map(|b| {
+                        let (start, end) = (b * BLOCK_FRAMES, ((b + 1) * BLOCK_FRAMES).min(n));
+                        // The detector two frames beyond the block on each side: a candidate
+                        // frame is within one frame of a local maximum, which needs its
+                        // neighbours.
+                        let lo = start.saturating_sub(2);
+                        let hi = (end + 2).min(n);
+                        let mut coarse = vec![0.0f32; hi - lo];
+                        detector.frame_peaks_range(c, lo, &mut coarse, near);
+                        let at = |f: usize| coarse[f - lo];
+                        let is_max = |f: usize| {
+                            let p = at(f);
+                            let left = if f > 0 { at(f - 1) } else { 0.0 };
+                            let right = if f + 1 < n { at(f + 1) } else { 0.0 };
+                            p >= near && p >= left && p >= right
+                        };
+                        // The reference's crests sit within a frame of the detector's: check
+                        // around the detector's local maxima only.
+                        let candidate =
+                            |f: usize| (f.saturating_sub(1)..(f + 2).min(n)).any(is_max);
+                        reference.max_peak_in(c, start, end, candidate)
+                    })
+                    .reduce(|| 0.0f32, f32::max)
             })
-            .collect::<Vec<f32>>()
-            .into_iter()
             .fold(0.0f64, |a, b| a.max(f64::from(b)))
     };
     // Both meters at once; the maximum does not depend on which finishes first.
