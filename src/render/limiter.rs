@@ -174,18 +174,19 @@ pub fn gain_curve(
 ) -> Vec<f32> {
     let threshold = db_to_gain(threshold_dbtp) as f32;
     let g = gain as f32;
-    let required: Vec<f32> = peaks
-        .iter()
-        .map(|&p| {
-            let p = p * g;
+    smooth_gain_of(
+        peaks.len(),
+        |i| {
+            let p = peaks[i] * g;
             if p > threshold {
                 threshold / p
             } else {
                 1.0
             }
-        })
-        .collect();
-    smooth_gain(&required, sample_rate_hz, settings)
+        },
+        sample_rate_hz,
+        settings,
+    )
 }
 
 /// Limits `input` times `gain` (linear) into a new buffer: the same as scaling a copy by
@@ -353,8 +354,18 @@ fn check_settings(s: &LimiterSettings) -> Result<()> {
 
 /// Gain per frame from the required gain per frame: hold, release, two moving averages, then
 /// aligned so that `gain[n] <= required[n]` for every `n` (see the module docs).
+#[cfg(test)]
 fn smooth_gain(required: &[f32], sample_rate_hz: u32, settings: &LimiterSettings) -> Vec<f32> {
-    let frames = required.len();
+    smooth_gain_of(required.len(), |i| required[i], sample_rate_hz, settings)
+}
+
+/// [`smooth_gain`] of `frames` required gains given by `required(frame)`.
+fn smooth_gain_of(
+    frames: usize,
+    required: impl Fn(usize) -> f32,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+) -> Vec<f32> {
     let l = lookahead_frames(sample_rate_hz, settings.lookahead_ms);
     let l1 = l.div_ceil(2);
     let l2 = l - l1 + 1;
@@ -362,7 +373,7 @@ fn smooth_gain(required: &[f32], sample_rate_hz: u32, settings: &LimiterSettings
     let release_coeff = (-1.0 / (settings.release_ms / 1000.0 * f64::from(sample_rate_hz))).exp();
     let req = |i: usize| -> f64 {
         if i < frames {
-            f64::from(required[i])
+            f64::from(required(i))
         } else {
             1.0
         }
@@ -370,12 +381,15 @@ fn smooth_gain(required: &[f32], sample_rate_hz: u32, settings: &LimiterSettings
 
     let mut gain = vec![1.0f32; frames];
     // Running minimum over the last `l` required gains (monotonic deque, Lemire 2006).
-    let mut deque: std::collections::VecDeque<(usize, f64)> = std::collections::VecDeque::new();
+    let mut deque: std::collections::VecDeque<(usize, f64)> =
+        std::collections::VecDeque::with_capacity(l + 1);
     let mut released = 1.0f64;
     let mut ring1 = vec![1.0f64; l1];
     let mut sum1 = l1 as f64;
     let mut ring2 = vec![1.0f64; l2];
     let mut sum2 = l2 as f64;
+    // Ring positions `m % l1` and `m % l2`, kept as counters (no division per frame).
+    let (mut i1, mut i2) = (0usize, 0usize);
     // Stream index m runs over the hold's input; the smoothed value at m belongs to frame
     // m - (l - 1).
     for m in 0..frames + l - 1 {
@@ -397,11 +411,13 @@ fn smooth_gain(required: &[f32], sample_rate_hz: u32, settings: &LimiterSettings
         }
         let held = deque.front().map_or(1.0, |&(_, g)| g);
         released = held.min(1.0 - (1.0 - released) * release_coeff);
-        sum1 += released - ring1[m % l1];
-        ring1[m % l1] = released;
+        sum1 += released - ring1[i1];
+        ring1[i1] = released;
+        i1 = if i1 + 1 == l1 { 0 } else { i1 + 1 };
         let avg1 = sum1 / l1 as f64;
-        sum2 += avg1 - ring2[m % l2];
-        ring2[m % l2] = avg1;
+        sum2 += avg1 - ring2[i2];
+        ring2[i2] = avg1;
+        i2 = if i2 + 1 == l2 { 0 } else { i2 + 1 };
         let avg2 = sum2 / l2 as f64;
         if m + 1 >= l {
             let f = m + 1 - l;
