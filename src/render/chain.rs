@@ -691,7 +691,7 @@ struct Solved {
 /// Most evaluations of the loudness estimate per search.
 const MAX_ESTIMATES: usize = 10;
 /// The search stops this close to its goal, LU: well inside any loudness tolerance.
-const ESTIMATE_TOLERANCE_LU: f64 = 0.005;
+const ESTIMATE_TOLERANCE_LU: f64 = 0.02;
 
 /// Gain (dB, at most `max_gain_db`) at which `estimate(gain)` reaches `goal_lufs`, by secant
 /// steps from `start_db`: limiting makes the slope < 1; bounded to 0.2..=1 so that a flat

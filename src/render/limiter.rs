@@ -390,10 +390,34 @@ fn smooth_gain_of(
     let mut sum2 = l2 as f64;
     // Ring positions `m % l1` and `m % l2`, kept as counters (no division per frame).
     let (mut i1, mut i2) = (0usize, 0usize);
+    // Steps in a row with required, held and released gain all exactly 1: after `l1 + l2`
+    // of them both rings hold one value each and the running sums stop changing (each step
+    // adds `x - x = 0`), so the state is a fixed point while the required gain stays 1.
+    let mut settled = 0usize;
+    let settled_after = l1 + l2;
     // Stream index m runs over the hold's input; the smoothed value at m belongs to frame
     // m - (l - 1).
-    for m in 0..frames + l - 1 {
+    let end = frames + l - 1;
+    let mut m = 0;
+    while m < end {
         let v = req(m);
+        if settled >= settled_after && v == 1.0 {
+            // Fixed point: the same output as the steps below would give, without them. The
+            // deque holds only the newest frame; the rings are uniform, so their positions do
+            // not matter.
+            let constant = ((sum2 / l2 as f64).min(1.0).clamp(0.0, 1.0)) as f32;
+            let mut last = m;
+            while last < end && req(last) == 1.0 {
+                if last + 1 >= l {
+                    gain[last + 1 - l] = constant;
+                }
+                last += 1;
+            }
+            deque.clear();
+            deque.push_back((last - 1, 1.0));
+            m = last;
+            continue;
+        }
         while let Some(&(_, b)) = deque.back() {
             if b >= v {
                 deque.pop_back();
@@ -425,6 +449,12 @@ fn smooth_gain_of(
             // sums; the min makes it exact.
             gain[f] = (avg2.min(req(f)).clamp(0.0, 1.0)) as f32;
         }
+        settled = if v == 1.0 && held == 1.0 && released == 1.0 {
+            settled + 1
+        } else {
+            0
+        };
+        m += 1;
     }
     gain
 }
@@ -518,6 +548,58 @@ mod tests {
         // Release: one pole of 100 ms (4410 frames); 600 frames after the peak's hold ends the
         // reduction has decayed by exp(-600/4410) only: the gain is still near 0.56.
         assert!(g[1_100] < 0.6 && g[1_100] > 0.5, "{}", g[1_100]);
+    }
+
+    /// The hold, release and averages step by step, without the fixed-point shortcut.
+    fn smooth_gain_step_by_step(required: &[f32], fs: u32, s: &LimiterSettings) -> Vec<f32> {
+        let frames = required.len();
+        let l = lookahead_frames(fs, s.lookahead_ms);
+        let (l1, l2) = (l.div_ceil(2), l - l.div_ceil(2) + 1);
+        let c = (-1.0 / (s.release_ms / 1000.0 * f64::from(fs))).exp();
+        let req = |i: usize| {
+            if i < frames {
+                f64::from(required[i])
+            } else {
+                1.0
+            }
+        };
+        let mut gain = vec![1.0f32; frames];
+        let mut released = 1.0f64;
+        let (mut ring1, mut sum1) = (vec![1.0f64; l1], l1 as f64);
+        let (mut ring2, mut sum2) = (vec![1.0f64; l2], l2 as f64);
+        for m in 0..frames + l - 1 {
+            let held = (m.saturating_sub(l - 1)..=m)
+                .map(req)
+                .fold(1.0f64, f64::min);
+            released = held.min(1.0 - (1.0 - released) * c);
+            sum1 += released - ring1[m % l1];
+            ring1[m % l1] = released;
+            let avg1 = sum1 / l1 as f64;
+            sum2 += avg1 - ring2[m % l2];
+            ring2[m % l2] = avg1;
+            if m + 1 >= l {
+                let f = m + 1 - l;
+                gain[f] = ((sum2 / l2 as f64).min(req(f)).clamp(0.0, 1.0)) as f32;
+            }
+        }
+        gain
+    }
+
+    #[test]
+    fn settled_shortcut_gives_the_step_by_step_gain() {
+        // A dip, 200 000 frames of 1 (45 release time constants at 44.1 kHz: the release
+        // reaches exactly 1.0 in f64, so the shortcut engages), another dip near the end.
+        let mut required = vec![1.0f32; 240_000];
+        required[1_000] = 0.5;
+        required[230_000] = 0.7;
+        required[239_990] = 0.9;
+        let s = LimiterSettings::default();
+        let fast = smooth_gain(&required, 44_100, &s);
+        let slow = smooth_gain_step_by_step(&required, 44_100, &s);
+        for (f, (a, b)) in fast.iter().zip(&slow).enumerate() {
+            // Same operations in the same order: bit-identical.
+            assert_eq!(a, b, "frame {f}");
+        }
     }
 
     #[test]
