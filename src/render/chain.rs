@@ -686,6 +686,8 @@ struct Solved {
     capped: bool,
     /// The gain the search last asked for (above `max_gain_db` when capped).
     wanted_db: f64,
+    /// The limiter's gain curve at `gain_db` (`None` when it does not limit).
+    curve: Option<Vec<f32>>,
 }
 
 /// Most evaluations of the loudness estimate per search.
@@ -697,14 +699,14 @@ const ESTIMATE_TOLERANCE_LU: f64 = 0.02;
 /// steps from `start_db`: limiting makes the slope < 1; bounded to 0.2..=1 so that a flat
 /// stretch cannot throw the gain far off.
 fn solve_gain(
-    estimate: &dyn Fn(f64) -> f64,
+    estimate: &dyn Fn(f64) -> (f64, Option<Vec<f32>>),
     goal_lufs: f64,
     start_db: f64,
     max_gain_db: f64,
 ) -> Solved {
     let mut gain_db = start_db.min(max_gain_db);
     let mut wanted_db = start_db;
-    let mut lufs = estimate(gain_db);
+    let (mut lufs, mut curve) = estimate(gain_db);
     let mut previous: Option<(f64, f64)> = None;
     for _ in 1..MAX_ESTIMATES {
         let error = goal_lufs - lufs;
@@ -726,11 +728,14 @@ fn solve_gain(
                 estimated_lufs: lufs,
                 capped: true,
                 wanted_db,
+                curve,
             };
         }
         previous = Some((gain_db, lufs));
         gain_db = next.min(max_gain_db);
-        lufs = estimate(gain_db);
+        // The previous curve goes before the next one is made.
+        drop(curve.take());
+        (lufs, curve) = estimate(gain_db);
     }
     let capped = gain_db >= max_gain_db && goal_lufs - lufs > ESTIMATE_TOLERANCE_LU;
     Solved {
@@ -738,6 +743,7 @@ fn solve_gain(
         estimated_lufs: lufs,
         capped,
         wanted_db,
+        curve,
     }
 }
 
@@ -847,13 +853,13 @@ fn loudness_stage(
     // Loudness after gain and limiting, estimated from the K-weighted energy and the limiter's
     // gain curve (see `kweight`) without rendering; `bias` is the last measured error of the
     // estimate.
-    let estimate = |gain_db: f64| -> f64 {
+    let estimate = |gain_db: f64| -> (f64, Option<Vec<f32>>) {
         let g = db_to_gain(gain_db);
         if f64::from(peak_max) * g <= db_to_gain(threshold_db) {
-            return kweighted.integrated_lufs(g, None);
+            return (kweighted.integrated_lufs(g, None), None);
         }
         let curve = gain_curve(&peaks, g, threshold_db, fs, &limiter_settings);
-        kweighted.integrated_lufs(g, Some(&curve))
+        (kweighted.integrated_lufs(g, Some(&curve)), Some(curve))
     };
     let mut gain_db = target - input_lufs;
     let mut bias = 0.0;
@@ -874,6 +880,7 @@ fn loudness_stage(
             &channels,
             db_to_gain(gain_db),
             &peaks,
+            solved.curve,
             fs,
             &limiter_settings,
         )?;

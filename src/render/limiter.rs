@@ -107,7 +107,7 @@ pub fn limit(
     let peaks = detector_peaks(channels, sample_rate_hz, skip_threshold(settings) as f32);
     // The input moves out (no copy); the output moves back in.
     let input: Vec<Vec<f32>> = channels.iter_mut().map(std::mem::take).collect();
-    let result = limit_scaled(&input, 1.0, &peaks, sample_rate_hz, settings);
+    let result = limit_scaled(&input, 1.0, &peaks, None, sample_rate_hz, settings);
     match result {
         Ok((out, report)) => {
             for (c, o) in channels.iter_mut().zip(out) {
@@ -192,11 +192,13 @@ pub fn gain_curve(
 /// Limits `input` times `gain` (linear) into a new buffer: the same as scaling a copy by
 /// `gain` (`(x as f64 * gain) as f32`) and calling [`limit`], with the detector's work
 /// done once: `peaks` are the [`detector_peaks`] of `input` at unity gain with a skip
-/// threshold of at most [`skip_threshold`]` / gain`.
+/// threshold of at most [`skip_threshold`]` / gain`. `first_curve`, if given, is
+/// [`gain_curve`]`(peaks, gain, ceiling - margin, ..)`, already computed by the caller.
 pub fn limit_scaled(
     input: &[Vec<f32>],
     gain: f64,
     peaks: &[f32],
+    first_curve: Option<Vec<f32>>,
     sample_rate_hz: u32,
     settings: &LimiterSettings,
 ) -> Result<(Vec<Vec<f32>>, LimiterReport)> {
@@ -219,14 +221,18 @@ pub fn limit_scaled(
     let mut channels: Vec<Vec<f32>> = input.iter().map(|c| vec![0.0f32; c.len()]).collect();
     let mut margin_db = settings.margin_db;
     let mut attempt = 0;
+    let mut first_curve = first_curve.filter(|c| c.len() == frames);
     let (gain_per_frame, measured) = loop {
-        let curve = gain_curve(
-            peaks,
-            gain,
-            settings.ceiling_dbtp - margin_db,
-            sample_rate_hz,
-            settings,
-        );
+        let curve = match first_curve.take() {
+            Some(c) if attempt == 0 => c,
+            _ => gain_curve(
+                peaks,
+                gain,
+                settings.ceiling_dbtp - margin_db,
+                sample_rate_hz,
+                settings,
+            ),
+        };
         channels.par_iter_mut().zip(input).for_each(|(c, x)| {
             for ((s, &v), &g) in c.iter_mut().zip(x).zip(&curve) {
                 *s = ((f64::from(v) * gain) as f32) * g;
