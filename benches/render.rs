@@ -5,7 +5,10 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use lathe::render::compressor::{compress, CompressorSettings};
 use lathe::render::eq::{third_octave_centers_hz, MatchedEq};
-use lathe::render::limiter::{limit, LimiterSettings};
+use lathe::render::kweight::KWeighted;
+use lathe::render::limiter::{
+    detector_peaks, gain_curve, limit, limit_scaled, skip_threshold, LimiterSettings,
+};
 
 const FS: u32 = 44_100;
 
@@ -75,6 +78,31 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    // The loudness stage's pieces (src/render/chain.rs): the detector runs once at unity gain,
+    // the search evaluates the estimate a few times, one limiter pass renders.
+    let settings = LimiterSettings::default();
+    let threshold_db = settings.ceiling_dbtp - settings.margin_db;
+    let skip = skip_threshold(&settings) as f32;
+    group.bench_function("detector peaks, unity gain (once per render)", |b| {
+        b.iter(|| detector_peaks(&loud, FS, skip))
+    });
+    let peaks = detector_peaks(&loud, FS, skip);
+    let kw = KWeighted::new(&loud, FS);
+    group.bench_function("K-weighting (once per render)", |b| {
+        b.iter(|| KWeighted::new(&loud, FS))
+    });
+    group.bench_function(
+        "loudness estimate: gain curve + K-weighted sum (per step)",
+        |b| {
+            b.iter(|| {
+                let curve = gain_curve(&peaks, 1.0, threshold_db, FS, &settings);
+                kw.integrated_lufs(1.0, Some(&curve))
+            })
+        },
+    );
+    group.bench_function("limiter pass from the detector peaks (incl. check)", |b| {
+        b.iter(|| limit_scaled(&loud, 1.0, &peaks, None, FS, &settings).unwrap())
+    });
     group.finish();
 }
 

@@ -26,7 +26,11 @@ use serde::Serialize;
 
 use super::compressor::{compress, CompressorReport, CompressorSettings};
 use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
-use super::limiter::{limit, output_true_peak, LimiterReport, LimiterSettings};
+use super::kweight::KWeighted;
+use super::limiter::{
+    detector_peaks, gain_curve, limit_scaled, output_true_peak, skip_threshold, LimiterReport,
+    LimiterSettings,
+};
 use crate::analysis::{spectrum, Features};
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
@@ -227,28 +231,31 @@ pub fn render_with_progress(
 
     // EQ, mid/side.
     let (mid_eq, side_eq) = design_eqs(mix, targets, settings, fs, mono, mono_bass_below_hz)?;
-    let mid: Vec<f32> = left
+    let mid_in: Vec<f32> = left
         .iter()
         .zip(right)
         .map(|(&l, &r)| (0.5 * (f64::from(l) + f64::from(r))) as f32)
         .collect();
     let (mid, side) = if mono {
-        (mid_eq.process(&mid), Vec::new())
+        (mid_eq.process(&mid_in), Vec::new())
     } else {
         let side: Vec<f32> = left
             .iter()
             .zip(right)
             .map(|(&l, &r)| (0.5 * (f64::from(l) - f64::from(r))) as f32)
             .collect();
-        rayon::join(|| mid_eq.process(&mid), || side_eq.process(&side))
+        rayon::join(|| mid_eq.process(&mid_in), || side_eq.process(&side))
     };
+    drop(mid_in);
     progress(0.25);
 
-    // Compressor on left/right (linked).
+    // Compressor on left/right (linked). Every full-length buffer is dropped as soon as the
+    // next stage has its own: a 4-minute stereo f32 buffer is 85 MB.
     let mut channels = if mono {
         vec![mid]
     } else {
         let (l, r) = ms_to_lr(&mid, &side, 1.0);
+        drop((mid, side));
         vec![l, r]
     };
     let comp = plan_compressor(&channels, fs, mix, targets, settings, &mut warnings);
@@ -271,8 +278,7 @@ pub fn render_with_progress(
             mono_bass_below_hz,
         }
     } else {
-        let measured = width_db(&channels, fs);
-        let (m, s) = lr_to_ms(&channels[0], &channels[1]);
+        let measured = width_db_of(&mut channels, fs);
         let side_gain_db = if measured.is_finite() {
             (targets.width_db - measured).clamp(-MAX_WIDTH_CHANGE_DB, MAX_WIDTH_CHANGE_DB)
                 * settings.amount
@@ -280,8 +286,8 @@ pub fn render_with_progress(
             0.0
         };
         if side_gain_db != 0.0 {
-            let (l, r) = ms_to_lr(&m, &s, db_to_gain(side_gain_db));
-            channels = vec![l, r];
+            let (l, r) = channels.split_at_mut(1);
+            width_in_place(&mut l[0], &mut r[0], db_to_gain(side_gain_db));
         }
         WidthLog {
             measured_width_db: measured,
@@ -293,11 +299,11 @@ pub fn render_with_progress(
     };
     progress(0.5);
 
-    let (channels, loudness, limiter) =
+    let (mut channels, loudness, limiter) =
         loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
     let mut width = width;
     if !mono {
-        width.output_width_db = width_db(&channels, fs);
+        width.output_width_db = width_db_of(&mut channels, fs);
     }
 
     let (dense_freq_hz, dense_mid_db) = mid_eq.dense_curve(DENSE_CURVE_POINTS);
@@ -503,25 +509,43 @@ fn ms_to_lr(mid: &[f32], side: &[f32], side_gain: f64) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
-/// Mid `(L + R) / 2` and side `(L - R) / 2`.
-fn lr_to_ms(left: &[f32], right: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    left.iter()
-        .zip(right)
-        .map(|(&l, &r)| {
-            let (l, r) = (f64::from(l), f64::from(r));
-            ((0.5 * (l + r)) as f32, (0.5 * (l - r)) as f32)
-        })
-        .unzip()
+/// Mid `(L + R) / 2` and side `(L - R) / 2` (rounded to f32), then [`ms_to_lr`] with a side
+/// gain, in place, with the same roundings as building the mid/side buffers.
+fn width_in_place(left: &mut [f32], right: &mut [f32], side_gain: f64) {
+    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+        let (a, b) = (f64::from(*l), f64::from(*r));
+        let m = f64::from((0.5 * (a + b)) as f32);
+        let s = f64::from((0.5 * (a - b)) as f32) * side_gain;
+        *l = (m + s) as f32;
+        *r = (m - s) as f32;
+    }
 }
 
 /// Side over mid energy of stereo `channels`, dB, measured as the analysis measures
 /// [`crate::analysis::Stereo::width_db`] (gated long-term spectrum, 20 Hz..20 kHz), so that the
 /// width stage and the targets speak the same unit. `-inf` without side or without loud frames.
 pub fn width_db(channels: &[Vec<f32>], sample_rate_hz: u32) -> f64 {
-    let Ok(audio) = AudioBuffer::new(sample_rate_hz, channels.to_vec()) else {
+    let mut owned = channels.to_vec();
+    width_db_of(&mut owned, sample_rate_hz)
+}
+
+/// [`width_db`] without a copy: `channels` move into a buffer and back.
+fn width_db_of(channels: &mut Vec<Vec<f32>>, sample_rate_hz: u32) -> f64 {
+    if channels.is_empty() || channels.iter().any(|c| c.len() != channels[0].len()) {
         return f64::NEG_INFINITY;
+    }
+    // The channels of a buffer that passed `AudioBuffer::new` at the same rate.
+    let audio = AudioBuffer {
+        sample_rate_hz,
+        channels: std::mem::take(channels),
     };
-    let lts = spectrum::long_term(&audio);
+    let db = width_of_buffer(&audio, sample_rate_hz);
+    *channels = audio.channels;
+    db
+}
+
+fn width_of_buffer(audio: &AudioBuffer, sample_rate_hz: u32) -> f64 {
+    let lts = spectrum::long_term(audio);
     let nyquist = f64::from(sample_rate_hz) / 2.0;
     let (mid, side) = lts.range_power(20.0, nyquist.min(20_000.0));
     if mid > 0.0 && side > 0.0 {
@@ -653,6 +677,76 @@ fn scaled(channels: &[Vec<f32>], gain_db: f64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// What [`solve_gain`] found.
+struct Solved {
+    gain_db: f64,
+    /// The estimate at `gain_db`.
+    estimated_lufs: f64,
+    /// The target needs more than `max_gain_db`: `gain_db` is held there.
+    capped: bool,
+    /// The gain the search last asked for (above `max_gain_db` when capped).
+    wanted_db: f64,
+    /// The limiter's gain curve at `gain_db` (`None` when it does not limit).
+    curve: Option<Vec<f32>>,
+}
+
+/// Most evaluations of the loudness estimate per search.
+const MAX_ESTIMATES: usize = 10;
+/// The search stops this close to its goal, LU: well inside any loudness tolerance.
+const ESTIMATE_TOLERANCE_LU: f64 = 0.02;
+
+/// Gain (dB, at most `max_gain_db`) at which `estimate(gain)` reaches `goal_lufs`, by secant
+/// steps from `start_db`: limiting makes the slope < 1; bounded to 0.2..=1 so that a flat
+/// stretch cannot throw the gain far off.
+fn solve_gain(
+    estimate: &dyn Fn(f64) -> (f64, Option<Vec<f32>>),
+    goal_lufs: f64,
+    start_db: f64,
+    max_gain_db: f64,
+) -> Solved {
+    let mut gain_db = start_db.min(max_gain_db);
+    let mut wanted_db = start_db;
+    let (mut lufs, mut curve) = estimate(gain_db);
+    let mut previous: Option<(f64, f64)> = None;
+    for _ in 1..MAX_ESTIMATES {
+        let error = goal_lufs - lufs;
+        if error.abs() <= ESTIMATE_TOLERANCE_LU || !lufs.is_finite() {
+            break;
+        }
+        let slope = match previous {
+            Some((g0, a0)) if (gain_db - g0).abs() > 1e-6 => {
+                ((lufs - a0) / (gain_db - g0)).clamp(0.2, 1.0)
+            }
+            _ => 1.0,
+        };
+        let next = gain_db + error / slope;
+        wanted_db = next;
+        if next > max_gain_db && gain_db >= max_gain_db {
+            // Already at the cap and still short.
+            return Solved {
+                gain_db,
+                estimated_lufs: lufs,
+                capped: true,
+                wanted_db,
+                curve,
+            };
+        }
+        previous = Some((gain_db, lufs));
+        gain_db = next.min(max_gain_db);
+        // The previous curve goes before the next one is made.
+        drop(curve.take());
+        (lufs, curve) = estimate(gain_db);
+    }
+    let capped = gain_db >= max_gain_db && goal_lufs - lufs > ESTIMATE_TOLERANCE_LU;
+    Solved {
+        gain_db,
+        estimated_lufs: lufs,
+        capped,
+        wanted_db,
+        curve,
+    }
+}
+
 type LoudnessResult = (Vec<Vec<f32>>, LoudnessLog, Option<LimiterReport>);
 
 /// Loudness gain and limiter passes (see the module docs).
@@ -666,8 +760,42 @@ fn loudness_stage(
 ) -> Result<LoudnessResult> {
     let target = targets.integrated_lufs;
     let ceiling = targets.ceiling_dbtp;
-    let input_lufs = integrated_lufs(&channels, fs)?;
-    let input_peak = output_true_peak(&channels, fs, ceiling)?;
+    let limiter_settings = LimiterSettings {
+        ceiling_dbtp: ceiling,
+        ..LimiterSettings::default()
+    };
+    let threshold_db = ceiling - limiter_settings.margin_db;
+    // With the limiter, the input's loudness comes from the K-weighted energy kept for the
+    // estimates below, and its true peak from the limiter's detector, run once at unity gain
+    // (every pass scales its peaks). The detector's skip threshold must cover the highest gain
+    // a pass may use, `threshold + MAX_LIMITING_DB - input peak`: the sample peak bounds the
+    // input peak from below, so dividing by that bound's gain is conservative.
+    let mut kweighted = None;
+    let mut peaks = Vec::new();
+    let (input_lufs, input_peak) = if settings.limiter {
+        let sample_peak = channels
+            .iter()
+            .flat_map(|c| c.iter())
+            .fold(0.0f32, |a, &b| a.max(b.abs()));
+        let kw = KWeighted::new(&channels, fs);
+        let lufs = kw.integrated_lufs(1.0, None);
+        kweighted = Some(kw);
+        let peak = if sample_peak > 0.0 && lufs.is_finite() {
+            let bound_gain_db = threshold_db + MAX_LIMITING_DB - gain_to_db(f64::from(sample_peak));
+            let skip_below = skip_threshold(&limiter_settings) / db_to_gain(bound_gain_db);
+            peaks = detector_peaks(&channels, fs, skip_below as f32);
+            // The frame holding the sample peak is above the skip threshold: exact.
+            f64::from(peaks.iter().fold(0.0f32, |a, &b| a.max(b)))
+        } else {
+            f64::from(sample_peak)
+        };
+        (lufs, peak)
+    } else {
+        (
+            integrated_lufs(&channels, fs)?,
+            output_true_peak(&channels, fs, ceiling)?,
+        )
+    };
     let input_peak_db = gain_to_db(input_peak);
     let mut log = LoudnessLog {
         target_integrated_lufs: target,
@@ -718,31 +846,44 @@ fn loudness_stage(
         return Ok((out, log, None));
     }
 
-    let limiter_settings = LimiterSettings {
-        ceiling_dbtp: ceiling,
-        ..LimiterSettings::default()
-    };
-    let threshold_db = ceiling - limiter_settings.margin_db;
     // Highest gain whose limiting stays within MAX_LIMITING_DB at the highest peak.
     let max_gain_db = threshold_db + MAX_LIMITING_DB - input_peak_db;
+    let kweighted = kweighted.expect("computed with the limiter on");
+    let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
+    // Loudness after gain and limiting, estimated from the K-weighted energy and the limiter's
+    // gain curve (see `kweight`) without rendering; `bias` is the last measured error of the
+    // estimate.
+    let estimate = |gain_db: f64| -> (f64, Option<Vec<f32>>) {
+        let g = db_to_gain(gain_db);
+        if f64::from(peak_max) * g <= db_to_gain(threshold_db) {
+            return (kweighted.integrated_lufs(g, None), None);
+        }
+        let curve = gain_curve(&peaks, g, threshold_db, fs, &limiter_settings);
+        (kweighted.integrated_lufs(g, Some(&curve)), Some(curve))
+    };
     let mut gain_db = target - input_lufs;
+    let mut bias = 0.0;
     let mut capped = false;
     let mut best: Option<(f64, Vec<Vec<f32>>, LimiterReport, f64)> = None;
-    let mut previous: Option<(f64, f64)> = None;
     for pass in 1..=settings.max_passes {
-        if gain_db > max_gain_db {
-            if !capped {
-                warnings.push(format!(
-                    "{W_LIMIT_EXTREME}: reaching {target:.1} LUFS needs {:.1} dB of limiting; \
-                     held at {MAX_LIMITING_DB:.0} dB",
-                    gain_db + input_peak_db - threshold_db
-                ));
-            }
+        let solved = solve_gain(&estimate, target - bias, gain_db, max_gain_db);
+        gain_db = solved.gain_db;
+        if solved.capped && !capped {
             capped = true;
-            gain_db = max_gain_db;
+            warnings.push(format!(
+                "{W_LIMIT_EXTREME}: reaching {target:.1} LUFS needs about {:.1} dB of limiting; \
+                 held at {MAX_LIMITING_DB:.0} dB",
+                solved.wanted_db + input_peak_db - threshold_db
+            ));
         }
-        let mut out = scaled(&channels, gain_db);
-        let report = limit(&mut out, fs, &limiter_settings)?;
+        let (out, report) = limit_scaled(
+            &channels,
+            db_to_gain(gain_db),
+            &peaks,
+            solved.curve,
+            fs,
+            &limiter_settings,
+        )?;
         let achieved = integrated_lufs(&out, fs)?;
         log.passes = pass;
         progress(0.5 + 0.45 * pass as f64 / settings.max_passes as f64);
@@ -756,16 +897,7 @@ fn loudness_stage(
         if error.abs() <= tolerance || (capped && error > 0.0) || !achieved.is_finite() {
             break;
         }
-        // Secant step on loudness(gain): limiting makes the slope < 1; bounded to 0.2..=1 so
-        // that a noisy estimate cannot throw the gain far off.
-        let slope = match previous {
-            Some((g0, a0)) if (gain_db - g0).abs() > 1e-6 => {
-                ((achieved - a0) / (gain_db - g0)).clamp(0.2, 1.0)
-            }
-            _ => 1.0,
-        };
-        previous = Some((gain_db, achieved));
-        gain_db += error / slope;
+        bias = achieved - solved.estimated_lufs;
     }
     let (gain_db, out, report, achieved) = best.expect("max_passes >= 1");
     if (target - achieved).abs() > tolerance && !capped {

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod compressor;
 pub mod dither;
 pub mod eq;
+pub mod kweight;
 pub mod limiter;
 pub mod oversample;
 pub use chain::{render, render_with_progress, RenderLog, RenderSettings, Rendered};

@@ -16,6 +16,10 @@
 
 use rayon::prelude::*;
 
+/// Frames per block of the blockwise scans: small enough for the cache and for memory, large
+/// enough that the per-block set-up does not count.
+pub const BLOCK_FRAMES: usize = 16_384;
+
 /// Headroom of the half-sample screen in [`Interpolator::frame_peaks`]: 3.5 dB.
 pub const SCREEN_RATIO: f32 = 1.496_236;
 
@@ -195,31 +199,41 @@ impl Interpolator {
     ///
     /// [`abs_sum_bound`]: Interpolator::abs_sum_bound
     pub fn frame_peaks(&self, x: &[f32], skip_below: f32) -> Vec<f32> {
-        let n = x.len();
-        let hs = self.half_span();
+        let mut out = vec![0.0f32; x.len()];
+        // Blocks in parallel: every value depends on the input only, not on the blocking.
+        out.par_chunks_mut(BLOCK_FRAMES)
+            .enumerate()
+            .for_each(|(b, chunk)| self.frame_peaks_range(x, b * BLOCK_FRAMES, chunk, skip_below));
+        out
+    }
+
+    /// [`Interpolator::frame_peaks`] of the frames `start .. start + out.len()` of `x`, into
+    /// `out`, with temporary buffers of the block's size only.
+    pub fn frame_peaks_range(&self, x: &[f32], start: usize, out: &mut [f32], skip_below: f32) {
         let t = self.taps_per_branch;
         let r = self.factor;
-        // Zero-padded copy so each output reads one contiguous window of `t` samples.
-        let mut padded = vec![0.0f32; n + 2 * hs + 1];
-        padded[hs..hs + n].copy_from_slice(x);
+        let end = start + out.len();
+        let local = self.local_padded(x, start, end);
+        let base = start.saturating_sub(1);
         // Sliding maximum of |x| over the support of frame f's points: padded[f .. f + t].
-        let abs_max = sliding_max_abs(&padded, t);
+        let abs_max = sliding_max_abs(&local, t);
         let bound = self.abs_sum_bound as f32;
-        let mut out = vec![0.0f32; n];
         // Points around frame f: [f - 1/r, f, f + 1/r, ..., f + (r-1)/r, f + 1].
         let mut points = vec![0.0f32; r + 2];
-        // The last point of frame f - 1, if it was computed: the first point of frame f.
+        // The last point of frame f - 1, if it was computed: the first point of frame f. At the
+        // start of a block it is recomputed, with the same value.
         let mut last_point: Option<f32> = None;
-        for (f, o) in out.iter_mut().enumerate() {
+        for (f, o) in (start..end).zip(out.iter_mut()) {
             let s = x[f].abs();
-            let local = abs_max[f].max(if f > 0 { abs_max[f - 1] } else { 0.0 });
-            if local * bound < skip_below {
-                *o = (local * bound).max(s);
+            let i = f - base;
+            let local_max = abs_max[i].max(if f > 0 { abs_max[i - 1] } else { 0.0 });
+            if local_max * bound < skip_below {
+                *o = (local_max * bound).max(s);
                 last_point = None;
                 continue;
             }
             if r % 2 == 0 {
-                let half = self.point(&padded[f..f + t], r / 2).abs();
+                let half = self.point(&local[i..i + t], r / 2).abs();
                 let coarse = s.max(half).max(x.get(f + 1).map_or(0.0, |v| v.abs()));
                 if coarse * SCREEN_RATIO < skip_below {
                     *o = coarse * SCREEN_RATIO;
@@ -227,19 +241,37 @@ impl Interpolator {
                     continue;
                 }
             }
-            *o = self.refined_peak(x, &padded, f, &mut points, last_point);
+            *o = self.refined_peak(x, &local, base, f, &mut points, last_point);
             last_point = Some(points[r]);
         }
-        out
     }
 
-    /// The refined peak of frame `f` (see [`Interpolator::frame_peaks`]); `padded` is `x` with
-    /// `half_span` zeros in front and `half_span + 1` behind, `points` has `factor + 2` slots.
-    /// `previous`: the point at `f - 1/factor` if the caller has it.
+    /// The zero-padded input (`half_span` zeros in front, `half_span + 1` behind) from padded
+    /// index `start - 1` (or 0) up to the end of the windows of the frames before `end`.
+    fn local_padded(&self, x: &[f32], start: usize, end: usize) -> Vec<f32> {
+        let hs = self.half_span();
+        let t = self.taps_per_branch;
+        let base = start.saturating_sub(1);
+        let len = end + t - base;
+        let mut local = vec![0.0f32; len];
+        // padded[k] = x[k - hs] for hs <= k < hs + n.
+        let lo = base.max(hs);
+        let hi = (end + t).min(hs + x.len());
+        if hi > lo {
+            local[lo - base..hi - base].copy_from_slice(&x[lo - hs..hi - hs]);
+        }
+        local
+    }
+
+    /// The refined peak of frame `f` (see [`Interpolator::frame_peaks`]); `local` is the
+    /// zero-padded `x` (`half_span` zeros in front) from padded index `base` on, covering
+    /// `f - 1 .. f + taps`; `points` has `factor + 2` slots. `previous`: the point at
+    /// `f - 1/factor` if the caller has it.
     fn refined_peak(
         &self,
         x: &[f32],
-        padded: &[f32],
+        local: &[f32],
+        base: usize,
         f: usize,
         points: &mut [f32],
         previous: Option<f32>,
@@ -248,12 +280,12 @@ impl Interpolator {
         let r = self.factor;
         points[0] = match previous {
             Some(p) => p,
-            None if f > 0 && r > 1 => self.point(&padded[f - 1..f - 1 + t], r - 1),
+            None if f > 0 && r > 1 => self.point(&local[f - 1 - base..f - 1 - base + t], r - 1),
             None if f > 0 => x[f - 1],
             None => 0.0,
         };
         points[1] = x[f];
-        let window = &padded[f..f + t];
+        let window = &local[f - base..f - base + t];
         for p in 1..r {
             points[1 + p] = self.point(window, p);
         }
@@ -283,12 +315,25 @@ impl Interpolator {
     /// check only the frames a cheaper detector found near a threshold.
     pub fn max_peak_where(&self, x: &[f32], candidate: &[bool]) -> f32 {
         let n = x.len().min(candidate.len());
-        let hs = self.half_span();
-        let mut padded = vec![0.0f32; x.len() + 2 * hs + 1];
-        padded[hs..hs + x.len()].copy_from_slice(x);
+        self.max_peak_in(x, 0, n, |f| candidate[f])
+    }
+
+    /// Largest refined peak over the frames `f` in `start .. end` with `candidate(f)`.
+    pub fn max_peak_in(
+        &self,
+        x: &[f32],
+        start: usize,
+        end: usize,
+        candidate: impl Fn(usize) -> bool,
+    ) -> f32 {
+        let Some(first) = (start..end).find(|&f| candidate(f)) else {
+            return 0.0;
+        };
+        let local = self.local_padded(x, first, end);
+        let base = first.saturating_sub(1);
         let mut points = vec![0.0f32; self.factor + 2];
-        (0..n).filter(|&f| candidate[f]).fold(0.0f32, |a, f| {
-            a.max(self.refined_peak(x, &padded, f, &mut points, None))
+        (first..end).filter(|&f| candidate(f)).fold(0.0f32, |a, f| {
+            a.max(self.refined_peak(x, &local, base, f, &mut points, None))
         })
     }
 

@@ -1,0 +1,211 @@
+//! K-weighted energy per frame, kept to predict the integrated loudness of the same signal
+//! after a gain and a slowly varying per-frame gain (the limiter's) without filtering again.
+//!
+//! The K-weighting is the two biquads of ITU-R BS.1770-4 (high shelf + RLB high-pass), with
+//! the coefficients for any sample rate as libebur128 and the `ebur128` crate compute them;
+//! the gating is BS.1770-4's: 400 ms blocks every 100 ms, absolute gate at -70 LUFS, relative
+//! gate 10 LU under the mean of the blocks above it.
+//!
+//! The filter is linear and time-invariant, so `K(G x) = G K(x)` exactly. For a per-frame gain
+//! `l[n]` (the limiter's), `K(l x) ~ l K(x)` when `l` changes slowly against the filter's
+//! impulse response: the limiter's gain changes over milliseconds (5 ms attack, 100 ms
+//! release), its effect on the weighted energy is close to `l^2`. That is an estimate; the
+//! renderer measures the result with `ebur128` and corrects (see [`super::chain`]).
+
+use rayon::prelude::*;
+
+/// Energy of the -70 LUFS absolute gate: `10^((-70 + 0.691) / 10)`.
+const ABSOLUTE_GATE_ENERGY: f64 = 1.174_897_554_939_529_5e-7;
+
+/// K-weighted energy per frame (sum over channels, each with weight 1: L, R, C or mono).
+#[derive(Clone, Debug)]
+pub struct KWeighted {
+    energy: Vec<f32>,
+    hop: usize,
+}
+
+/// The BS.1770-4 pre-filter and RLB filter for a rate: `(b, a)` of each biquad, `a[0] = 1`.
+#[allow(non_snake_case)]
+fn coefficients(sample_rate_hz: u32) -> [([f64; 3], [f64; 3]); 2] {
+    let rate = f64::from(sample_rate_hz);
+    let f0 = 1_681.974_450_955_533;
+    let G = 3.999_843_853_973_347;
+    let Q = 0.707_175_236_955_419_6;
+    let K = (std::f64::consts::PI * f0 / rate).tan();
+    let Vh = 10f64.powf(G / 20.0);
+    let Vb = Vh.powf(0.499_666_774_154_541_6);
+    let a0 = 1.0 + K / Q + K * K;
+    let shelf = (
+        [
+            (Vh + Vb * K / Q + K * K) / a0,
+            2.0 * (K * K - Vh) / a0,
+            (Vh - Vb * K / Q + K * K) / a0,
+        ],
+        [1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0],
+    );
+    let f0 = 38.135_470_876_024_44;
+    let Q = 0.500_327_037_323_877_3;
+    let K = (std::f64::consts::PI * f0 / rate).tan();
+    let d = 1.0 + K / Q + K * K;
+    let highpass = (
+        [1.0, -2.0, 1.0],
+        [1.0, 2.0 * (K * K - 1.0) / d, (1.0 - K / Q + K * K) / d],
+    );
+    [shelf, highpass]
+}
+
+/// Squares of the K-weighted signal of one channel.
+fn weighted_squares(x: &[f32], sample_rate_hz: u32) -> Vec<f32> {
+    let [(b1, a1), (b2, a2)] = coefficients(sample_rate_hz);
+    // Transposed direct form II, f64 state.
+    let (mut s1, mut s2, mut t1, mut t2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    x.iter()
+        .map(|&v| {
+            let v = f64::from(v);
+            let y = b1[0] * v + s1;
+            s1 = b1[1] * v - a1[1] * y + s2;
+            s2 = b1[2] * v - a1[2] * y;
+            let z = b2[0] * y + t1;
+            t1 = b2[1] * y - a2[1] * z + t2;
+            t2 = b2[2] * y - a2[2] * z;
+            (z * z) as f32
+        })
+        .collect()
+}
+
+impl KWeighted {
+    /// Filters every channel (in parallel; the sum over channels runs in channel order).
+    pub fn new(channels: &[Vec<f32>], sample_rate_hz: u32) -> Self {
+        let mut squares: Vec<Vec<f32>> = channels
+            .par_iter()
+            .map(|c| weighted_squares(c, sample_rate_hz))
+            .collect();
+        let mut energy = if squares.is_empty() {
+            Vec::new()
+        } else {
+            squares.remove(0)
+        };
+        for other in squares {
+            for (e, o) in energy.iter_mut().zip(other) {
+                *e += o;
+            }
+        }
+        Self {
+            energy,
+            hop: (sample_rate_hz as usize + 5) / 10,
+        }
+    }
+
+    /// Integrated loudness (LUFS) of the signal times `gain` (linear) and, if given, times
+    /// `frame_gain[n]` at frame `n`. `-inf` when no block passes the absolute gate.
+    pub fn integrated_lufs(&self, gain: f64, frame_gain: Option<&[f32]>) -> f64 {
+        let hop = self.hop.max(1);
+        // Per-hop sums, each in frame order: deterministic whatever the thread count.
+        let hop_energy: Vec<f64> = match frame_gain {
+            None => self
+                .energy
+                .par_chunks(hop)
+                .map(|c| c.iter().map(|&e| f64::from(e)).sum::<f64>())
+                .collect(),
+            Some(g) => self
+                .energy
+                .par_chunks(hop)
+                .zip(g.par_chunks(hop))
+                .map(|(c, g)| {
+                    c.iter()
+                        .zip(g)
+                        .map(|(&e, &g)| f64::from(e) * f64::from(g) * f64::from(g))
+                        .sum::<f64>()
+                })
+                .collect(),
+        };
+        let full_hops = self.energy.len() / hop;
+        if full_hops < 4 {
+            return f64::NEG_INFINITY;
+        }
+        let scale = gain * gain / (4 * hop) as f64;
+        let blocks: Vec<f64> = hop_energy[..full_hops]
+            .windows(4)
+            .map(|w| (w[0] + w[1] + w[2] + w[3]) * scale)
+            .filter(|&e| e >= ABSOLUTE_GATE_ENERGY)
+            .collect();
+        if blocks.is_empty() {
+            return f64::NEG_INFINITY;
+        }
+        let relative = blocks.iter().sum::<f64>() / blocks.len() as f64 * 0.1;
+        let (sum, count) = blocks
+            .iter()
+            .filter(|&&e| e >= relative)
+            .fold((0.0, 0usize), |(s, n), &e| (s + e, n + 1));
+        if count == 0 {
+            return f64::NEG_INFINITY;
+        }
+        10.0 * (sum / count as f64).log10() - 0.691
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ebur128_lufs(channels: &[Vec<f32>], fs: u32) -> f64 {
+        let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+        let mut m = ebur128::EbuR128::new(channels.len() as u32, fs, ebur128::Mode::I).unwrap();
+        m.add_frames_planar_f32(&views).unwrap();
+        m.loudness_global().unwrap()
+    }
+
+    /// Deterministic noise-like programme with a level change.
+    fn programme(frames: usize, fs: u32) -> Vec<Vec<f32>> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let mut l = Vec::with_capacity(frames);
+        let mut r = Vec::with_capacity(frames);
+        for n in 0..frames {
+            let env = if n < frames / 2 { 0.3 } else { 0.05 };
+            let tone = (2.0 * std::f64::consts::PI * 220.0 * n as f64 / f64::from(fs)).sin();
+            l.push(env * (next() + 0.5 * tone as f32));
+            r.push(env * (next() - 0.3 * tone as f32));
+        }
+        vec![l, r]
+    }
+
+    #[test]
+    fn matches_ebur128_at_unity_and_with_a_gain() {
+        for fs in [44_100, 48_000, 96_000] {
+            let ch = programme(fs as usize * 6, fs);
+            let kw = KWeighted::new(&ch, fs);
+            let ours = kw.integrated_lufs(1.0, None);
+            let theirs = ebur128_lufs(&ch, fs);
+            // Same filter and gating; f32 storage of the per-frame energy and a relative gate
+            // without libebur128's histogram rounding: well under 0.001 LU.
+            assert!((ours - theirs).abs() < 1e-3, "{fs} Hz: {ours} vs {theirs}");
+            let half = kw.integrated_lufs(0.5, None);
+            // A gain of 0.5 is -6.0206 dB exactly (up to f64 rounding).
+            assert!((half - (ours - 6.020_599_913)).abs() < 1e-6, "{half}");
+        }
+    }
+
+    #[test]
+    fn frame_gain_scales_the_energy() {
+        let fs = 48_000;
+        let ch = programme(fs as usize * 4, fs);
+        let kw = KWeighted::new(&ch, fs);
+        let g = vec![0.5f32; ch[0].len()];
+        let a = kw.integrated_lufs(1.0, Some(&g));
+        let b = kw.integrated_lufs(0.5, None);
+        // The same product in a different order of operations.
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+
+    #[test]
+    fn silence_is_minus_infinity() {
+        let kw = KWeighted::new(&[vec![0.0; 48_000]], 48_000);
+        assert_eq!(kw.integrated_lufs(1.0, None), f64::NEG_INFINITY);
+    }
+}
