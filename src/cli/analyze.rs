@@ -98,36 +98,16 @@ pub fn analyze_file(path: &Path) -> anyhow::Result<Features> {
     super::common::analyze(path, &audio)
 }
 
+/// The report's input warnings (one table of stable codes), plus silence, which the report
+/// never sees because nothing is rendered from it.
 pub fn warnings(f: &Features) -> Vec<String> {
-    let mut w = Vec::new();
     if !f.loudness.integrated_lufs.is_finite() {
-        w.push("W_SILENCE: no audio above the -70 LUFS gate; loudness is -inf".to_string());
+        return vec!["W_SILENCE: no audio above the -70 LUFS gate; loudness is -inf".to_string()];
     }
-    if f.quality.clipped_samples > 0 {
-        w.push(format!(
-            "W_CLIPPING: {} samples in runs at full scale",
-            f.quality.clipped_samples
-        ));
-    }
-    if f.loudness.true_peak_dbtp > 0.0 {
-        w.push(format!(
-            "W_TRUE_PEAK_OVER: true peak {:+.2} dBTP is above full scale",
-            f.loudness.true_peak_dbtp
-        ));
-    }
-    if f.quality.looks_limited {
-        w.push("W_ALREADY_LIMITED: the mix looks brick-wall limited".to_string());
-    }
-    if f.quality.bandwidth_hz > 0.0
-        && f.quality.bandwidth_hz < 17_000.0
-        && f.sample_rate_hz > 36_000
-    {
-        w.push(format!(
-            "W_LOSSY_BANDWIDTH: no content above {:.0} Hz (lossy source?)",
-            f.quality.bandwidth_hz
-        ));
-    }
-    w
+    lathe::report::warnings::input_warnings(f)
+        .into_iter()
+        .map(|w| format!("{}: {}", w.code, w.message))
+        .collect()
 }
 
 pub fn summary<'a>(path: &Path, f: &'a Features) -> Summary<'a> {
