@@ -11,7 +11,7 @@ export LATHE_DATA="$DATA"
 cd "$ROOT"
 python3 "$HERE/fetch_data.py" --data "$DATA"
 if [ -n "${JOBS:-}" ]; then export RAYON_NUM_THREADS="$JOBS"; fi
-cargo run --profile test --example build_dataset -- "$HERE/manifest.csv" "$DATA/dataset.csv" \
+cargo run --profile test -- dataset "$HERE/manifest.csv" "$DATA/dataset.csv" \
   --variants "${VARIANTS:-3}" --seed "${SEED:-1}"
 python3 "$HERE/train.py" "$DATA/dataset.csv" --manifest "$HERE/manifest.csv" --select
 echo "done: see training/REPORT.md"

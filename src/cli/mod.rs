@@ -3,6 +3,7 @@
 mod analyze;
 mod batch;
 mod common;
+mod dataset;
 mod master;
 mod match_;
 
@@ -32,6 +33,9 @@ pub enum Command {
     /// Master many files (or folders) in parallel, with one reference; --album keeps the
     /// tracks' loudness relationships.
     Batch(batch::Args),
+    /// Build the genre model's training rows from a manifest of masters (see datasets.md).
+    #[command(hide = true)]
+    Dataset(dataset::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -41,5 +45,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Master(args) => master::run(args),
         Command::Genres(args) => master::genres(args),
         Command::Batch(args) => batch::run(args),
+        Command::Dataset(args) => dataset::run(args),
     }
 }
