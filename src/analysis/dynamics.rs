@@ -10,9 +10,8 @@
 
 use realfft::RealFftPlanner;
 
-use super::spectrum::{frame_starts, gate, hann, mid_side, LongTermSpectrum};
+use super::spectrum::{frame_starts, gate, hann, LongTermSpectrum};
 use super::{Dynamics, Loudness};
-use crate::audio::AudioBuffer;
 use crate::units::power_to_db;
 
 /// Octave centres, base-10: `1000 * 10^(3k/10)`, k = -5..=4.
@@ -42,7 +41,9 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     }
 }
 
-pub fn measure(audio: &AudioBuffer, loudness: &Loudness) -> Dynamics {
+/// Dynamics of `mid` (the mean of the channels, from [`super::spectrum::mid_side`]) at
+/// `sample_rate_hz`.
+pub fn measure(mid: &[f32], sample_rate_hz: u32, loudness: &Loudness) -> Dynamics {
     // Short-term readings after the first 3 s, above the -70 LUFS absolute gate.
     let skip = (3.0 / loudness.curve_hop_s).round() as usize - 1;
     let st: Vec<f64> = loudness
@@ -53,7 +54,7 @@ pub fn measure(audio: &AudioBuffer, loudness: &Loudness) -> Dynamics {
         .filter(|v| *v > -70.0)
         .collect();
     let octave_center_hz = octave_centres_hz();
-    let octave_crest_db = octave_crest_db(audio, &octave_center_hz);
+    let octave_crest_db = octave_crest_db(mid, sample_rate_hz, &octave_center_hz);
     Dynamics {
         short_term_p10_lufs: percentile(&st, 10.0),
         short_term_p50_lufs: percentile(&st, 50.0),
@@ -63,9 +64,8 @@ pub fn measure(audio: &AudioBuffer, loudness: &Loudness) -> Dynamics {
     }
 }
 
-fn octave_crest_db(audio: &AudioBuffer, centres: &[f64]) -> Vec<f64> {
-    let (mid, _) = mid_side(audio);
-    let rate = f64::from(audio.sample_rate_hz);
+fn octave_crest_db(mid: &[f32], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64> {
+    let rate = f64::from(sample_rate_hz);
     let n = ((rate * 0.046 / 256.0).round() as usize).max(1) * 256;
     let bin_hz = rate / n as f64;
     let window = hann(n);
@@ -148,14 +148,9 @@ mod tests {
             .iter()
             .position(|&c| (c - 1000.0).abs() < 1.0)
             .unwrap();
-        let c_steady = octave_crest_db(
-            &AudioBuffer::new(rate, vec![steady]).unwrap(),
-            &octave_centres_hz(),
-        );
-        let c_bursts = octave_crest_db(
-            &AudioBuffer::new(rate, vec![bursts]).unwrap(),
-            &octave_centres_hz(),
-        );
+        // A mono signal is its own mid.
+        let c_steady = octave_crest_db(&steady, rate, &octave_centres_hz());
+        let c_bursts = octave_crest_db(&bursts, rate, &octave_centres_hz());
         // A steady sine: every frame has the same power, crest 0 dB (to 0.1 dB of leakage).
         assert!(c_steady[octave] < 0.1, "steady {}", c_steady[octave]);
         // 20 dB bursts half the time: peak power 1, mean about (1 + 0.01) / 2, crest ~3 dB.

@@ -123,14 +123,18 @@ pub struct Quality {
 
 /// Measures everything. Errors on audio shorter than 0.4 s; silence is measured (as `-inf`).
 pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
+    // Mid and side once, for both the spectrum and the octave dynamics.
+    let (mid, side) = spectrum::mid_side(audio);
+    let rate = audio.sample_rate_hz;
     let (measured, lts) = rayon::join(
         || -> Result<_> {
             let loudness = loudness::measure(audio)?;
-            let dynamics = dynamics::measure(audio, &loudness);
+            let dynamics = dynamics::measure(&mid, rate, &loudness);
             Ok((loudness, dynamics))
         },
-        || spectrum::long_term(audio),
+        || spectrum::long_term_of(&mid, &side, rate),
     );
+    drop(side);
     let (loudness, dynamics) = measured?;
     let spectrum = lts.bands(loudness.integrated_lufs);
     let stereo = stereo::measure(audio, &lts, &spectrum);

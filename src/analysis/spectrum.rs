@@ -116,7 +116,12 @@ fn mean_square(x: &[f32]) -> f64 {
 /// Welch spectrum of mid and side over the loud frames.
 pub fn long_term(audio: &AudioBuffer) -> LongTermSpectrum {
     let (mid, side) = mid_side(audio);
-    let n = frame_len(audio.sample_rate_hz);
+    long_term_of(&mid, &side, audio.sample_rate_hz)
+}
+
+/// [`long_term`] of mid and side signals already made by [`mid_side`].
+pub fn long_term_of(mid: &[f32], side: &[f32], sample_rate_hz: u32) -> LongTermSpectrum {
+    let n = frame_len(sample_rate_hz);
     let starts = frame_starts(mid.len(), n);
     let frame_power: Vec<f64> = starts
         .iter()
@@ -140,7 +145,7 @@ pub fn long_term(audio: &AudioBuffer) -> LongTermSpectrum {
             let mut acc_side = vec![0.0; bins];
             for &i in chunk {
                 let s = starts[i];
-                for (signal, acc) in [(&mid, &mut acc_mid), (&side, &mut acc_side)] {
+                for (signal, acc) in [(mid, &mut acc_mid), (side, &mut acc_side)] {
                     for (j, x) in input.iter_mut().enumerate() {
                         *x = signal.get(s + j).map_or(0.0, |&v| f64::from(v)) * window[j];
                     }
@@ -176,8 +181,8 @@ pub fn long_term(audio: &AudioBuffer) -> LongTermSpectrum {
         side_power[k] *= scale * edge;
     }
     LongTermSpectrum {
-        bin_hz: f64::from(audio.sample_rate_hz) / n as f64,
-        sample_rate_hz: audio.sample_rate_hz,
+        bin_hz: f64::from(sample_rate_hz) / n as f64,
+        sample_rate_hz,
         mid_power,
         side_power,
         frames_used,
