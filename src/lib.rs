@@ -25,6 +25,7 @@ pub mod io;
 pub mod render;
 pub mod report;
 pub mod targets;
+pub mod timing;
 pub mod units;
 
 pub use analysis::{analyze, Features};

@@ -9,6 +9,7 @@ use ebur128::{EbuR128, Mode};
 use lathe::io::decode::decode_file;
 use lathe::io::encode::{check_output, write_file, Container, OutputFormat, SampleFormat};
 use lathe::io::resample::{resample, ALIGNMENT_OFFSET_INPUT_FRAMES};
+use lathe::render::dither::{quantize_tpdf, DitherRng};
 use lathe::{AudioBuffer, Error};
 
 fn data(name: &str) -> PathBuf {
@@ -540,6 +541,51 @@ fn wav_24bit_round_trip_is_bit_exact_on_the_grid() {
     let path = dir.path().join("grid.wav");
     write_file(&path, &audio, fmt(Container::Wav, SampleFormat::Int24), 0).unwrap();
     assert_same_audio(&decode_file(&path).unwrap(), &audio, "24-bit WAV");
+}
+
+#[test]
+fn wav_blocks_odd_sizes_and_dither_match_whole_buffer_encoding() {
+    // lathe packs WAV samples itself, 16,384 frames at a time: an odd byte count gets the RIFF
+    // pad byte, hound (an independent reader) and symphonia read the same samples, and the
+    // 16-bit dither runs on across blocks exactly as one call over the whole channel.
+    let dir = tempfile::tempdir().unwrap();
+    let audio = grid_24bit_noise(3, 40_001, 7);
+    let path = dir.path().join("odd.wav");
+    write_file(&path, &audio, fmt(Container::Wav, SampleFormat::Int24), 0).unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(len % 2, 0, "RIFF pad byte");
+    let mut reader = hound::WavReader::open(&path).unwrap();
+    assert_eq!(reader.duration(), 40_001);
+    let want: Vec<i32> = (0..40_001)
+        .flat_map(|f| {
+            audio
+                .channels
+                .iter()
+                .map(move |c| (c[f] * 8_388_608.0) as i32)
+        })
+        .collect();
+    let got: Vec<i32> = reader.samples::<i32>().map(Result::unwrap).collect();
+    assert_eq!(got, want);
+    assert_same_audio(&decode_file(&path).unwrap(), &audio, "odd 24-bit WAV");
+
+    let audio = sine_buffer(44_100, 2, 50_000, 0.5);
+    let path = dir.path().join("dithered16.wav");
+    write_file(&path, &audio, fmt(Container::Wav, SampleFormat::Int16), 42).unwrap();
+    let got: Vec<i32> = hound::WavReader::open(&path)
+        .unwrap()
+        .samples::<i16>()
+        .map(|s| i32::from(s.unwrap()))
+        .collect();
+    let whole: Vec<Vec<i32>> = audio
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(c, ch)| quantize_tpdf(ch, 16, &mut DitherRng::for_channel(42, c)))
+        .collect();
+    let want: Vec<i32> = (0..50_000)
+        .flat_map(|f| whole.iter().map(move |c| c[f]))
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]

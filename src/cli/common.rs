@@ -406,6 +406,7 @@ pub fn master_one(
     let out = &job.paths.output;
     encode::write_file(out, &rendered.audio, format, DITHER_SEED)?;
 
+    lathe::timing::mark("written");
     let wants_report = job.paths.report_html.is_some() || job.paths.report_json.is_some();
     let after = if need_after || wants_report {
         progress("measuring", 0.9);

@@ -27,12 +27,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (mix, reference) = rayon::join(|| decode(&args.mix), || decode(&args.reference));
     let (mix, reference) = (mix?, reference?);
     progress.stage("analysing", 0.15);
+    lathe::timing::mark("decoded");
     let (mix_features, ref_features) = rayon::join(
         || analyze(&args.mix, &mix),
         || analyze(&args.reference, &reference),
     );
     let (mix_features, ref_features) = (mix_features?, ref_features?);
     drop(reference);
+    lathe::timing::mark("analysed");
     let name = args.reference.file_name().map_or_else(
         || args.reference.display().to_string(),
         |n| n.to_string_lossy().into_owned(),

@@ -302,37 +302,79 @@ fn write_wav(
         },
         other => encode_error(path, other),
     };
-    let mut writer =
-        hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec).map_err(hound_err)?;
-    let frames = audio.frames();
-    match sample_format {
-        SampleFormat::Float32 => {
-            for f in 0..frames {
-                for ch in &audio.channels {
-                    writer.write_sample(ch[f]).map_err(hound_err)?;
-                }
-            }
-        }
-        SampleFormat::Int16 => {
-            let codes = quantize_channels(audio, sample_format, seed);
-            for f in 0..frames {
-                for ch in &codes {
-                    // quantize_tpdf clamped to the 16-bit range, so the cast is exact.
-                    writer.write_sample(ch[f] as i16).map_err(hound_err)?;
-                }
-            }
-        }
-        SampleFormat::Int24 => {
-            let codes = quantize_channels(audio, sample_format, seed);
-            for f in 0..frames {
-                for ch in &codes {
-                    writer.write_sample(ch[f]).map_err(hound_err)?;
-                }
-            }
-        }
+    // hound writes the header (its choice of WAVE_FORMAT_PCM or _EXTENSIBLE); lathe packs the
+    // samples itself, a block at a time: hound's per-sample calls took 200 ms for 4 minutes
+    // of 24-bit stereo, packing takes a tenth of that.
+    let mut header = Vec::new();
+    hound::WavWriter::new(std::io::Cursor::new(&mut header), spec)
+        .and_then(hound::WavWriter::finalize)
+        .map_err(hound_err)?;
+    let channels = audio.num_channels();
+    let bytes_per_sample = sample_format.bits() as usize / 8;
+    let data_len = audio.frames() as u64 * (channels * bytes_per_sample) as u64;
+    let pad = data_len % 2; // RIFF chunks are word aligned.
+    let riff_len = (header.len() as u64 - 8) + data_len + pad;
+    let n = header.len();
+    if riff_len > u64::from(u32::MAX) || n < 44 || &header[n - 8..n - 4] != b"data" {
+        return Err(encode_error(
+            path,
+            format!(
+                "{data_len} bytes of samples do not fit a WAV file (4 GiB): write a .flac, or a \
+                 shorter file"
+            ),
+        ));
     }
-    writer.finalize().map_err(hound_err)
+    header[4..8].copy_from_slice(&(riff_len as u32).to_le_bytes());
+    header[n - 4..].copy_from_slice(&(data_len as u32).to_le_bytes());
+
+    let io_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    out.write_all(&header).map_err(io_err)?;
+    let mut rngs: Vec<DitherRng> = (0..channels)
+        .map(|c| DitherRng::for_channel(seed, c))
+        .collect();
+    let mut bytes = Vec::with_capacity(WAV_BLOCK_FRAMES * channels * bytes_per_sample);
+    for start in (0..audio.frames()).step_by(WAV_BLOCK_FRAMES) {
+        let end = (start + WAV_BLOCK_FRAMES).min(audio.frames());
+        bytes.clear();
+        if sample_format == SampleFormat::Float32 {
+            for f in start..end {
+                for ch in &audio.channels {
+                    bytes.extend_from_slice(&ch[f].to_le_bytes());
+                }
+            }
+        } else {
+            // Each channel's dither sequence runs on across blocks: the same codes as one call.
+            let codes: Vec<Vec<i32>> = audio
+                .channels
+                .iter()
+                .zip(&mut rngs)
+                .map(|(ch, rng)| match sample_format {
+                    SampleFormat::Int16 => quantize_tpdf(&ch[start..end], 16, rng),
+                    // 24 bit: plain rounding, see the module docs for why no dither.
+                    _ => quantize_round(&ch[start..end], 24),
+                })
+                .collect();
+            for f in 0..end - start {
+                for ch in &codes {
+                    // The codes are clamped to the format's range: the low bytes are exact.
+                    bytes.extend_from_slice(&ch[f].to_le_bytes()[..bytes_per_sample]);
+                }
+            }
+        }
+        out.write_all(&bytes).map_err(io_err)?;
+    }
+    if pad == 1 {
+        out.write_all(&[0]).map_err(io_err)?;
+    }
+    out.flush().map_err(io_err)
 }
+
+/// Frames packed per write.
+const WAV_BLOCK_FRAMES: usize = 1 << 14;
 
 /// Highest sample rate flacenc 0.4 accepts (its StreamInfo check; FLAC itself goes higher).
 pub const FLAC_MAX_SAMPLE_RATE_HZ: u32 = 96_000;

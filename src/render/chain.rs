@@ -248,6 +248,7 @@ pub fn render_with_progress(
     };
     drop(mid_in);
     progress(0.25);
+    crate::timing::mark("render: eq");
 
     // Compressor on left/right (linked). Every full-length buffer is dropped as soon as the
     // next stage has its own: a 4-minute stereo f32 buffer is 85 MB.
@@ -261,6 +262,7 @@ pub fn render_with_progress(
     let comp = plan_compressor(&channels, fs, mix, targets, settings, &mut warnings);
     let compressor = compress(&mut channels, fs, &comp)?;
     progress(0.4);
+    crate::timing::mark("render: compressor");
 
     // Width.
     let width = if mono {
@@ -298,10 +300,12 @@ pub fn render_with_progress(
         }
     };
     progress(0.5);
+    crate::timing::mark("render: width");
 
     let (mut channels, loudness, limiter) =
         loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
     let mut width = width;
+    crate::timing::mark("render: loudness stage");
     if !mono {
         width.output_width_db = width_db_of(&mut channels, fs);
     }
@@ -329,6 +333,7 @@ pub fn render_with_progress(
         warnings,
     };
     let audio = AudioBuffer::new(fs, channels)?;
+    crate::timing::mark("render: done");
     progress(1.0);
     Ok(Rendered { audio, log })
 }
@@ -778,12 +783,14 @@ fn loudness_stage(
             .flat_map(|c| c.iter())
             .fold(0.0f32, |a, &b| a.max(b.abs()));
         let kw = KWeighted::new(&channels, fs);
+        crate::timing::mark("render: k-weighted energy");
         let lufs = kw.integrated_lufs(1.0, None);
         kweighted = Some(kw);
         let peak = if sample_peak > 0.0 && lufs.is_finite() {
             let bound_gain_db = threshold_db + MAX_LIMITING_DB - gain_to_db(f64::from(sample_peak));
             let skip_below = skip_threshold(&limiter_settings) / db_to_gain(bound_gain_db);
             peaks = detector_peaks(&channels, fs, skip_below as f32);
+            crate::timing::mark("render: limiter detector");
             // The frame holding the sample peak is above the skip threshold: exact.
             f64::from(peaks.iter().fold(0.0f32, |a, &b| a.max(b)))
         } else {
@@ -867,6 +874,7 @@ fn loudness_stage(
     let mut best: Option<(f64, Vec<Vec<f32>>, LimiterReport, f64)> = None;
     for pass in 1..=settings.max_passes {
         let solved = solve_gain(&estimate, target - bias, gain_db, max_gain_db);
+        crate::timing::mark("render: gain solved");
         gain_db = solved.gain_db;
         if solved.capped && !capped {
             capped = true;
@@ -884,8 +892,10 @@ fn loudness_stage(
             fs,
             &limiter_settings,
         )?;
+        crate::timing::mark("render: limited, true peak checked");
         let achieved = integrated_lufs(&out, fs)?;
         log.passes = pass;
+        crate::timing::mark("render: output loudness measured");
         progress(0.5 + 0.45 * pass as f64 / settings.max_passes as f64);
         let error = target - achieved;
         let better = best

@@ -16,12 +16,23 @@
 //!   the dual-time-constant, programme-dependent release of GMR 2012 sec. 3.3 ("the release
 //!   time becomes program dependent").
 //!
+//! The mean-square detector runs at the sample rate; the gain computer and the gain smoothing
+//! run once per [`CONTROL_FRAMES`] frames (0.18 ms at 44.1 kHz; the chain's attack is 30 ms)
+//! with the smoothing poles raised to that step, and the applied gain is interpolated linearly
+//! between control values. One logarithm and one exponential per control value instead of per
+//! sample; a steady level gets exactly the same gain, and on 5 ms attacks the gain stays within
+//! 0.1 dB of the per-sample design (tested).
+//!
 //! No makeup gain: the loudness stage of the chain sets the level afterwards.
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::units::{db_to_gain, power_to_db};
+
+/// Frames per control value: the gain computer and the gain smoothing run once per block.
+pub const CONTROL_FRAMES: usize = 8;
 
 /// Compressor parameters. Levels are mean-square levels of the linked channels in dBFS
 /// (a full-scale sine reads -3.01 dB).
@@ -153,10 +164,13 @@ pub fn compress(
     }
     let n_ch = channels.len() as f64;
     let ms_coeff = 1.0 - pole(settings.rms_ms, sample_rate_hz);
-    let fast_attack = pole(settings.attack_ms, sample_rate_hz);
-    let fast_release = pole(settings.release_ms, sample_rate_hz);
-    let slow_attack = pole(10.0 * settings.attack_ms, sample_rate_hz);
-    let slow_release = pole(settings.release_slow_ms, sample_rate_hz);
+    // The smoothing runs once per control block: its poles are the per-frame poles to the
+    // power of the block length.
+    let control_pole = |ms: f64| pole(ms, sample_rate_hz).powi(CONTROL_FRAMES as i32);
+    let fast_attack = control_pole(settings.attack_ms);
+    let fast_release = control_pole(settings.release_ms);
+    let slow_attack = control_pole(10.0 * settings.attack_ms);
+    let slow_release = control_pole(settings.release_slow_ms);
     // GMR 2012 eq. 17: smooth branching peak detector.
     let branch = |y: f64, x: f64, attack: f64, release: f64| -> f64 {
         if x > y {
@@ -166,43 +180,58 @@ pub fn compress(
         }
     };
 
+    // Mean-square detector per frame; gain computer and smoothing per control block.
+    let blocks = frames.div_ceil(CONTROL_FRAMES);
     let mut ms = 0.0f64;
     let mut fast = 0.0f64;
     let mut slow = 0.0f64;
-    let mut reduction_db = vec![0.0f32; frames];
-    for (f, out) in reduction_db.iter_mut().enumerate() {
-        let mut sq = 0.0f64;
-        for c in channels.iter() {
-            let x = f64::from(c[f]);
-            sq += x * x;
+    let mut block_reduction_db = Vec::with_capacity(blocks);
+    for b in 0..blocks {
+        let end = ((b + 1) * CONTROL_FRAMES).min(frames);
+        for f in b * CONTROL_FRAMES..end {
+            let mut sq = 0.0f64;
+            for c in channels.iter() {
+                let x = f64::from(c[f]);
+                sq += x * x;
+            }
+            ms += ms_coeff * (sq / n_ch - ms);
         }
-        ms += ms_coeff * (sq / n_ch - ms);
-        // 1e-20 (-200 dB) keeps log10 finite on silence.
         let level_db = power_to_db(ms + 1e-20);
         let target = settings.static_gain_reduction_db(level_db);
         fast = branch(fast, target, fast_attack, fast_release);
         slow = branch(slow, target, slow_attack, slow_release);
-        *out = fast.max(slow) as f32;
+        block_reduction_db.push(fast.max(slow) as f32);
     }
-    let gain: Vec<f64> = reduction_db
+    // Gain at the end of each block; linear in between, from 1 (no reduction) before the first.
+    let block_gain: Vec<f64> = block_reduction_db
         .iter()
         .map(|&gr| db_to_gain(-f64::from(gr)))
         .collect();
-    for c in channels.iter_mut() {
-        for (s, &g) in c.iter_mut().zip(&gain) {
-            *s = (f64::from(*s) * g) as f32;
+    channels.par_iter_mut().for_each(|c| {
+        let mut previous = 1.0f64;
+        for (block, &g) in c.chunks_mut(CONTROL_FRAMES).zip(&block_gain) {
+            let step = (g - previous) / CONTROL_FRAMES as f64;
+            for (i, s) in block.iter_mut().enumerate() {
+                let gain = previous + step * (i + 1) as f64;
+                *s = (f64::from(*s) * gain) as f32;
+            }
+            previous = g;
         }
-    }
+    });
 
+    // The report's curve: mean reduction per hop, each frame counted with its block's value.
+    let reduction_at = |f: usize| f64::from(block_reduction_db[f / CONTROL_FRAMES]);
     let mut curve = Vec::with_capacity(frames.div_ceil(hop));
     let mut total = 0.0f64;
-    let mut max_gr = 0.0f64;
-    for block in reduction_db.chunks(hop) {
-        let sum: f64 = block.iter().map(|&g| f64::from(g)).sum();
+    for start in (0..frames).step_by(hop) {
+        let end = (start + hop).min(frames);
+        let sum: f64 = (start..end).map(reduction_at).sum();
         total += sum;
-        max_gr = block.iter().fold(max_gr, |a, &b| a.max(f64::from(b)));
-        curve.push((sum / block.len() as f64) as f32);
+        curve.push((sum / (end - start) as f64) as f32);
     }
+    let max_gr = block_reduction_db
+        .iter()
+        .fold(0.0f64, |a, &b| a.max(f64::from(b)));
     Ok(CompressorReport {
         applied: true,
         settings: settings.clone(),
@@ -216,6 +245,7 @@ pub fn compress(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::gain_to_db;
 
     #[test]
     fn static_curve_known_points() {
@@ -241,5 +271,73 @@ mod tests {
         let r = compress(&mut ch, 44_100, &CompressorSettings::default()).unwrap();
         assert!(ch.iter().all(|c| c.iter().all(|&s| s == 0.0)));
         assert_eq!(r.max_gain_reduction_db, 0.0);
+    }
+
+    /// The per-sample form of the same design (gain computer and smoothing every frame).
+    fn per_sample_gain_db(x: &[f32], fs: u32, s: &CompressorSettings) -> Vec<f64> {
+        let ms_coeff = 1.0 - pole(s.rms_ms, fs);
+        let p = |t: f64| pole(t, fs);
+        let (fa, fr, sa, sr) = (
+            p(s.attack_ms),
+            p(s.release_ms),
+            p(10.0 * s.attack_ms),
+            p(s.release_slow_ms),
+        );
+        let branch = |y: f64, x: f64, a: f64, r: f64| {
+            let c = if x > y { a } else { r };
+            c * y + (1.0 - c) * x
+        };
+        let (mut ms, mut fast, mut slow) = (0.0f64, 0.0f64, 0.0f64);
+        x.iter()
+            .map(|&v| {
+                ms += ms_coeff * (f64::from(v) * f64::from(v) - ms);
+                let target = s.static_gain_reduction_db(power_to_db(ms + 1e-20));
+                fast = branch(fast, target, fa, fr);
+                slow = branch(slow, target, sa, sr);
+                -fast.max(slow)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn control_rate_gain_follows_the_per_sample_design() {
+        // Tone bursts stepping 0 -> -30 -> -6 -> -20 dBFS, 0.5 s each: attack and release.
+        let fs = 44_100u32;
+        let levels = [-30.0, -6.0, -20.0, -3.0, -30.0];
+        let x: Vec<f32> = (0..levels.len() * fs as usize / 2)
+            .map(|i| {
+                let a = db_to_gain(levels[i / (fs as usize / 2)]);
+                (a * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / f64::from(fs)).sin()) as f32
+            })
+            .collect();
+        let s = CompressorSettings {
+            threshold_db: -24.0,
+            ratio: 4.0,
+            attack_ms: 5.0,
+            release_ms: 80.0,
+            rms_ms: 10.0,
+            ..CompressorSettings::default()
+        };
+        let reference = per_sample_gain_db(&x, fs, &s);
+        let mut ch = vec![x.clone()];
+        compress(&mut ch, fs, &s).unwrap();
+        let mut worst = 0.0f64;
+        let mut most = 0.0f64;
+        for (i, (&y, &v)) in ch[0].iter().zip(&x).enumerate() {
+            if v.abs() > 1e-3 {
+                let applied = gain_to_db(f64::from(y) / f64::from(v));
+                worst = worst.max((applied - reference[i]).abs());
+                most = most.max(-reference[i]);
+            }
+        }
+        eprintln!("control-rate vs per-sample gain: worst {worst:.4} dB (up to {most:.1} dB of reduction)");
+        assert!(
+            most > 10.0,
+            "the test signal must be compressed hard: {most}"
+        );
+        assert!(
+            worst < 0.1,
+            "control-rate gain is {worst} dB off the per-sample design"
+        );
     }
 }
