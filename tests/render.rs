@@ -571,6 +571,13 @@ fn chain_reaches_loudness_ceiling_and_width() {
     assert!(out.log.width.side_gain_db.abs() < 6.0);
     // Tolerance from the task: 0.5 dB.
     assert!((w - t.width_db).abs() < 0.5, "{w} dB");
+    // The logged output width (computed, not measured) agrees with the measurement: the
+    // loudness gain and the limiter move mid and side alike.
+    assert!(
+        (out.log.width.output_width_db - w).abs() < 0.1,
+        "{:?}",
+        out.log.width
+    );
     // The mix's spread (12 LU) is over the target's (6): the compressor worked.
     assert!(out.log.compressor.applied);
     assert!(out.log.compressor.settings.ratio > 1.0 && out.log.compressor.settings.ratio <= 4.0);

@@ -7,6 +7,7 @@
 //! so a mono file and the stereo file with two identical channels read the same.
 
 use ebur128::{Channel, EbuR128, Mode};
+use rayon::prelude::*;
 
 use super::Loudness;
 use crate::audio::AudioBuffer;
@@ -25,7 +26,69 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
         return Err(Error::TooShort { duration_s });
     }
     let channels = audio.num_channels();
-    let mode = Mode::I | Mode::M | Mode::S | Mode::LRA | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK;
+    // True peak in parallel segments (exact, see `true_peak_per_channel`), beside the loudness.
+    let views: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
+    let (loudness, true_peak) = rayon::join(
+        || loudness_of(audio),
+        || true_peak_per_channel(&views, audio.sample_rate_hz),
+    );
+    let (mut loudness, true_peak) = (loudness?, true_peak?);
+    // ebur128 reads the true peak as at least the sample peak.
+    let true_peak_per_channel_dbtp: Vec<f64> = true_peak
+        .iter()
+        .zip(&loudness.true_peak_per_channel_dbtp)
+        .map(|(&tp, &sample_peak_db)| gain_to_db(tp).max(sample_peak_db))
+        .collect();
+    loudness.true_peak_dbtp = max_of(&true_peak_per_channel_dbtp);
+    loudness.true_peak_per_channel_dbtp = true_peak_per_channel_dbtp;
+    loudness.plr_db = finite_or_zero(loudness.true_peak_dbtp - loudness.integrated_lufs);
+    debug_assert_eq!(channels, loudness.true_peak_per_channel_dbtp.len());
+    Ok(loudness)
+}
+
+/// Frames per segment of [`true_peak_per_channel`].
+const TRUE_PEAK_SEGMENT_FRAMES: usize = 1 << 18;
+/// Frames fed before each segment: more than the longest ebur128 interpolator (24 taps at 2x,
+/// 12 at 4x), so its state at the segment's start is the one a single pass would have.
+const TRUE_PEAK_PREROLL_FRAMES: usize = 64;
+
+/// ebur128's true peak (BS.1770-4 Annex 2) of each channel, linear, measured in segments in
+/// parallel. Exact: the meter's interpolator is an FIR, so after the pre-roll its outputs over a
+/// segment are the ones one pass over the whole file gives there (`prev_true_peak` reads only
+/// the last call), and the maximum does not depend on the order. The segments are fixed by the
+/// length, not by the thread count. Does not include the sample peak.
+pub fn true_peak_per_channel(channels: &[&[f32]], sample_rate_hz: u32) -> Result<Vec<f64>> {
+    let frames = channels.first().map_or(0, |c| c.len());
+    if frames == 0 {
+        return Ok(vec![0.0; channels.len()]);
+    }
+    let segments: Vec<Vec<f64>> = (0..frames.div_ceil(TRUE_PEAK_SEGMENT_FRAMES))
+        .into_par_iter()
+        .map(|s| -> Result<Vec<f64>> {
+            let start = s * TRUE_PEAK_SEGMENT_FRAMES;
+            let end = (start + TRUE_PEAK_SEGMENT_FRAMES).min(frames);
+            let mut meter = EbuR128::new(channels.len() as u32, sample_rate_hz, Mode::TRUE_PEAK)?;
+            let from = start.saturating_sub(TRUE_PEAK_PREROLL_FRAMES);
+            if from < start {
+                let preroll: Vec<&[f32]> = channels.iter().map(|c| &c[from..start]).collect();
+                meter.add_frames_planar_f32(&preroll)?;
+            }
+            let segment: Vec<&[f32]> = channels.iter().map(|c| &c[start..end]).collect();
+            meter.add_frames_planar_f32(&segment)?;
+            (0..channels.len())
+                .map(|c| Ok(meter.prev_true_peak(c as u32)?))
+                .collect()
+        })
+        .collect::<Result<_>>()?;
+    Ok((0..channels.len())
+        .map(|c| segments.iter().map(|p| p[c]).fold(0.0, f64::max))
+        .collect())
+}
+
+/// Everything but the true peak; `true_peak_*` hold the sample peak, `plr_db` is unset.
+fn loudness_of(audio: &AudioBuffer) -> Result<Loudness> {
+    let channels = audio.num_channels();
+    let mode = Mode::I | Mode::M | Mode::S | Mode::LRA | Mode::SAMPLE_PEAK;
     let mut meter = EbuR128::new(channels as u32, audio.sample_rate_hz, mode)?;
     if channels == 1 {
         meter.set_channel(0, Channel::DualMono)?;
@@ -61,15 +124,10 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
 
     let integrated_lufs = meter.loudness_global()?;
     let lra_lu = meter.loudness_range()?;
-    let true_peak_per_channel_dbtp = (0..channels)
-        .map(|c| meter.true_peak(c as u32).map(gain_to_db))
+    let sample_peak_per_channel_dbfs = (0..channels)
+        .map(|c| meter.sample_peak(c as u32).map(gain_to_db))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let true_peak_dbtp = max_of(&true_peak_per_channel_dbtp);
-    let sample_peak_dbfs = max_of(
-        &(0..channels)
-            .map(|c| meter.sample_peak(c as u32).map(gain_to_db))
-            .collect::<std::result::Result<Vec<_>, _>>()?,
-    );
+    let sample_peak_dbfs = max_of(&sample_peak_per_channel_dbfs);
     let loudest_rms_db = audio
         .channels
         .iter()
@@ -84,10 +142,10 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
         max_momentary_lufs: max_momentary,
         max_short_term_lufs: max_short_term,
         lra_lu,
-        true_peak_dbtp,
-        true_peak_per_channel_dbtp,
+        true_peak_dbtp: sample_peak_dbfs,
+        true_peak_per_channel_dbtp: sample_peak_per_channel_dbfs,
         sample_peak_dbfs,
-        plr_db: finite_or_zero(true_peak_dbtp - integrated_lufs),
+        plr_db: 0.0,
         crest_db: finite_or_zero(sample_peak_dbfs - loudest_rms_db),
         short_term_curve_lufs: curve,
         curve_hop_s: HOP_S,
@@ -302,6 +360,50 @@ mod tests {
             "{freq_hz} Hz, amplitude {amp}, phase {phase_deg} deg: expected {expected_dbtp} dBTP +0.2/-0.4, got {}",
             l.true_peak_dbtp
         );
+    }
+
+    /// ebur128's true peak in one pass, per channel.
+    fn true_peak_one_pass(channels: &[&[f32]], rate: u32) -> Vec<f64> {
+        let mut meter = EbuR128::new(channels.len() as u32, rate, Mode::TRUE_PEAK).unwrap();
+        meter.add_frames_planar_f32(channels).unwrap();
+        (0..channels.len())
+            .map(|c| meter.true_peak(c as u32).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn segmented_true_peak_is_exactly_the_one_pass_reading() {
+        // Noise with isolated near-full-scale clicks, one placed right at each segment boundary
+        // (the interpolator's state there comes from the pre-roll), at 4x and 2x rates, for
+        // 1, 2 and 3 channels.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        for (rate, channels) in [(44_100u32, 1usize), (48_000, 2), (96_000, 3)] {
+            let frames = 2 * TRUE_PEAK_SEGMENT_FRAMES + 1_000;
+            let mut audio: Vec<Vec<f32>> = (0..channels)
+                .map(|_| (0..frames).map(|_| 0.05 * noise()).collect())
+                .collect();
+            for (c, ch) in audio.iter_mut().enumerate() {
+                for k in 1..=2 {
+                    let at = k * TRUE_PEAK_SEGMENT_FRAMES - 2 + c;
+                    ch[at] = 0.9;
+                    ch[at + 1] = -0.95;
+                }
+            }
+            let views: Vec<&[f32]> = audio.iter().map(Vec::as_slice).collect();
+            let segmented = true_peak_per_channel(&views, rate).unwrap();
+            let whole = true_peak_one_pass(&views, rate);
+            assert_eq!(segmented, whole, "{rate} Hz, {channels} channels");
+            assert!(
+                whole.iter().all(|&p| p >= 0.9499),
+                "the clicks are the peaks: {whole:?}"
+            );
+        }
     }
 
     #[test]

@@ -28,8 +28,8 @@ use super::compressor::{compress, CompressorReport, CompressorSettings};
 use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
 use super::kweight::KWeighted;
 use super::limiter::{
-    detector_peaks, gain_curve, limit_scaled, output_true_peak, skip_threshold, LimiterReport,
-    LimiterSettings,
+    detector_peaks, gain_curve, limit_scaled_measuring, output_true_peak, skip_threshold,
+    LimiterReport, LimiterSettings,
 };
 use crate::analysis::{spectrum, Features};
 use crate::audio::AudioBuffer;
@@ -166,7 +166,9 @@ pub struct WidthLog {
     pub measured_width_db: f64,
     pub target_width_db: f64,
     pub side_gain_db: f64,
-    /// Side over mid energy of the output, dB.
+    /// Side over mid energy after the width stage, dB: `measured_width_db + side_gain_db`
+    /// (`M' = M`, `S' = g S`), which the loudness gain and the limiter keep, as they apply one
+    /// gain to both channels. The report's "after" column measures the written file.
     pub output_width_db: f64,
     pub mono_bass_below_hz: Option<f64>,
 }
@@ -295,20 +297,16 @@ pub fn render_with_progress(
             measured_width_db: measured,
             target_width_db: targets.width_db,
             side_gain_db,
-            output_width_db: f64::NEG_INFINITY,
+            output_width_db: measured + side_gain_db,
             mono_bass_below_hz,
         }
     };
     progress(0.5);
     crate::timing::mark("render: width");
 
-    let (mut channels, loudness, limiter) =
+    let (channels, loudness, limiter) =
         loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
-    let mut width = width;
     crate::timing::mark("render: loudness stage");
-    if !mono {
-        width.output_width_db = width_db_of(&mut channels, fs);
-    }
 
     let (dense_freq_hz, dense_mid_db) = mid_eq.dense_curve(DENSE_CURVE_POINTS);
     let (_, dense_side_db) = side_eq.dense_curve(DENSE_CURVE_POINTS);
@@ -682,6 +680,30 @@ fn scaled(channels: &[Vec<f32>], gain_db: f64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// Loudness after `gain_db` and limiting, estimated from the K-weighted energy and the
+/// limiter's gain curve (see [`super::kweight`]) without rendering, with that curve (`None`
+/// when nothing is limited).
+fn estimate_lufs(
+    kweighted: &KWeighted,
+    peaks: &[f32],
+    gain_db: f64,
+    threshold_db: f64,
+    fs: u32,
+    limiter_settings: &LimiterSettings,
+) -> (f64, Option<Vec<f32>>) {
+    let g = db_to_gain(gain_db);
+    let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
+    if f64::from(peak_max) * g <= db_to_gain(threshold_db) {
+        return (kweighted.integrated_lufs(g, None), None);
+    }
+    let curve = gain_curve(peaks, g, threshold_db, fs, limiter_settings);
+    (kweighted.integrated_lufs(g, Some(&curve)), Some(curve))
+}
+
+/// The limiter's detector first covers gains up to the loudness gap plus this much (limiting
+/// takes loudness away, so the gain that reaches the target is above the gap).
+const DETECTOR_PLAN_HEADROOM_DB: f64 = 4.0;
+
 /// What [`solve_gain`] found.
 struct Solved {
     gain_db: f64,
@@ -777,8 +799,20 @@ fn loudness_stage(
     // input peak from below, so dividing by that bound's gain is conservative.
     let mut kweighted = None;
     let mut peaks = Vec::new();
+    let mut sample_peak = 0.0f32;
+    let mut detector_bound_db = f64::INFINITY;
+    // The detector at unity gain, exact for every gain up to `bound_db` (the frames it skips
+    // stay under the threshold there); the skip level never exceeds the sample peak, so the
+    // highest frame is always computed.
+    let detect = |bound_db: f64, sample_peak: f32| -> Vec<f32> {
+        let skip_below =
+            (skip_threshold(&limiter_settings) / db_to_gain(bound_db)).min(f64::from(sample_peak));
+        let peaks = detector_peaks(&channels, fs, skip_below as f32);
+        crate::timing::mark("render: limiter detector");
+        peaks
+    };
     let (input_lufs, input_peak) = if settings.limiter {
-        let sample_peak = channels
+        sample_peak = channels
             .iter()
             .flat_map(|c| c.iter())
             .fold(0.0f32, |a, &b| a.max(b.abs()));
@@ -787,11 +821,11 @@ fn loudness_stage(
         let lufs = kw.integrated_lufs(1.0, None);
         kweighted = Some(kw);
         let peak = if sample_peak > 0.0 && lufs.is_finite() {
-            let bound_gain_db = threshold_db + MAX_LIMITING_DB - gain_to_db(f64::from(sample_peak));
-            let skip_below = skip_threshold(&limiter_settings) / db_to_gain(bound_gain_db);
-            peaks = detector_peaks(&channels, fs, skip_below as f32);
-            crate::timing::mark("render: limiter detector");
-            // The frame holding the sample peak is above the skip threshold: exact.
+            // The gains tried are planned from the loudness gap: most of the detector's work
+            // goes to frames that the planned gains can bring near the threshold. A plan that
+            // turns out short is widened below.
+            detector_bound_db = target - lufs + DETECTOR_PLAN_HEADROOM_DB;
+            peaks = detect(detector_bound_db, sample_peak);
             f64::from(peaks.iter().fold(0.0f32, |a, &b| a.max(b)))
         } else {
             f64::from(sample_peak)
@@ -856,24 +890,29 @@ fn loudness_stage(
     // Highest gain whose limiting stays within MAX_LIMITING_DB at the highest peak.
     let max_gain_db = threshold_db + MAX_LIMITING_DB - input_peak_db;
     let kweighted = kweighted.expect("computed with the limiter on");
-    let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
-    // Loudness after gain and limiting, estimated from the K-weighted energy and the limiter's
-    // gain curve (see `kweight`) without rendering; `bias` is the last measured error of the
-    // estimate.
-    let estimate = |gain_db: f64| -> (f64, Option<Vec<f32>>) {
-        let g = db_to_gain(gain_db);
-        if f64::from(peak_max) * g <= db_to_gain(threshold_db) {
-            return (kweighted.integrated_lufs(g, None), None);
-        }
-        let curve = gain_curve(&peaks, g, threshold_db, fs, &limiter_settings);
-        (kweighted.integrated_lufs(g, Some(&curve)), Some(curve))
-    };
     let mut gain_db = target - input_lufs;
     let mut bias = 0.0;
     let mut capped = false;
     let mut best: Option<(f64, Vec<Vec<f32>>, LimiterReport, f64)> = None;
     for pass in 1..=settings.max_passes {
-        let solved = solve_gain(&estimate, target - bias, gain_db, max_gain_db);
+        let mut solved = solve_gain(
+            &|g| estimate_lufs(&kweighted, &peaks, g, threshold_db, fs, &limiter_settings),
+            target - bias,
+            gain_db,
+            max_gain_db.min(detector_bound_db),
+        );
+        if solved.capped && detector_bound_db < max_gain_db {
+            // The plan was short: the detector for every gain the limiting cap allows.
+            drop(solved.curve.take());
+            detector_bound_db = max_gain_db;
+            peaks = detect(detector_bound_db, sample_peak);
+            solved = solve_gain(
+                &|g| estimate_lufs(&kweighted, &peaks, g, threshold_db, fs, &limiter_settings),
+                target - bias,
+                solved.gain_db,
+                max_gain_db,
+            );
+        }
         crate::timing::mark("render: gain solved");
         gain_db = solved.gain_db;
         if solved.capped && !capped {
@@ -884,16 +923,16 @@ fn loudness_stage(
                 solved.wanted_db + input_peak_db - threshold_db
             ));
         }
-        let (out, report) = limit_scaled(
+        // The output's loudness is measured beside the limiter's final true-peak check.
+        let (out, report, achieved) = limit_scaled_measuring(
             &channels,
             db_to_gain(gain_db),
             &peaks,
             solved.curve,
             fs,
             &limiter_settings,
+            |out| integrated_lufs(out, fs),
         )?;
-        crate::timing::mark("render: limited, true peak checked");
-        let achieved = integrated_lufs(&out, fs)?;
         log.passes = pass;
         crate::timing::mark("render: output loudness measured");
         progress(0.5 + 0.45 * pass as f64 / settings.max_passes as f64);

@@ -26,7 +26,8 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::oversample::{detector_factor, Interpolator, BLOCK_FRAMES};
+use super::oversample::{detector_factor, sliding_max_abs, Interpolator, BLOCK_FRAMES};
+use crate::analysis::loudness::true_peak_per_channel;
 use crate::error::{Error, Result};
 use crate::units::{db_to_gain, gain_to_db};
 
@@ -202,6 +203,29 @@ pub fn limit_scaled(
     sample_rate_hz: u32,
     settings: &LimiterSettings,
 ) -> Result<(Vec<Vec<f32>>, LimiterReport)> {
+    let (out, report, ()) = limit_scaled_measuring(
+        input,
+        gain,
+        peaks,
+        first_curve,
+        sample_rate_hz,
+        settings,
+        |_| Ok(()),
+    )?;
+    Ok((out, report))
+}
+
+/// [`limit_scaled`], also returning `measure` of the output, run beside the final true-peak
+/// check (the chain measures the output's loudness there while ebur128 reads its peak).
+pub fn limit_scaled_measuring<T: Send>(
+    input: &[Vec<f32>],
+    gain: f64,
+    peaks: &[f32],
+    first_curve: Option<Vec<f32>>,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    measure: impl Fn(&[Vec<f32>]) -> Result<T> + Sync,
+) -> Result<(Vec<Vec<f32>>, LimiterReport, T)> {
     check_settings(settings)?;
     let frames = input.first().map_or(0, Vec::len);
     if peaks.len() != frames {
@@ -222,7 +246,7 @@ pub fn limit_scaled(
     let mut margin_db = settings.margin_db;
     let mut attempt = 0;
     let mut first_curve = first_curve.filter(|c| c.len() == frames);
-    let (gain_per_frame, measured) = loop {
+    let (gain_per_frame, measured, measurement) = loop {
         let curve = match first_curve.take() {
             Some(c) if attempt == 0 => c,
             _ => gain_curve(
@@ -238,11 +262,15 @@ pub fn limit_scaled(
                 *s = ((f64::from(v) * gain) as f32) * g;
             }
         });
-        let measured = output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp)?;
+        let (measured, measurement) = rayon::join(
+            || output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp),
+            || measure(&channels),
+        );
+        let measured = measured?;
         attempt += 1;
         let extra = margin_db - settings.margin_db;
         if measured <= ceiling || attempt > MAX_RELIMITS || extra >= MAX_EXTRA_MARGIN_DB {
-            break (curve, measured);
+            break (curve, measured, measurement);
         }
         // 0.01 dB beyond the overshoot: the next reading moves by about the margin change.
         margin_db = (margin_db + gain_to_db(measured / ceiling) + 0.01)
@@ -253,6 +281,7 @@ pub fn limit_scaled(
 
     let mut safety_trim_db = 0.0;
     let mut output_peak = measured;
+    let mut measurement = measurement;
     if measured > ceiling {
         // 0.001 dB more than the overshoot covers the f32 rounding of the multiplication.
         safety_trim_db = gain_to_db(ceiling / measured) - 0.001;
@@ -261,7 +290,9 @@ pub fn limit_scaled(
             .par_iter_mut()
             .for_each(|c| c.iter_mut().for_each(|s| *s *= trim));
         output_peak = measured * f64::from(trim);
+        measurement = measure(&channels);
     }
+    let measurement = measurement?;
 
     let hop = ((settings.curve_hop_s * f64::from(sample_rate_hz)).round() as usize).max(1);
     let mut sum_gr_db = 0.0f64;
@@ -272,8 +303,10 @@ pub fn limit_scaled(
         curve.push((-gain_to_db(f64::from(min_gain)) - safety_trim_db) as f32);
         peak_gr_db = peak_gr_db.max(-gain_to_db(f64::from(min_gain)));
         // Block sums in a fixed order: deterministic.
+        // (Frames at unity gain add exactly 0: no logarithm for them.)
         sum_gr_db += block
             .iter()
+            .filter(|&&g| g != 1.0)
             .map(|&g| -gain_to_db(f64::from(g)))
             .sum::<f64>();
     }
@@ -295,7 +328,7 @@ pub fn limit_scaled(
         safety_trim_db,
         relimit_passes: attempt - 1,
     };
-    Ok((channels, report))
+    Ok((channels, report, measurement))
 }
 
 /// Frames on each side of a peak over which the gain is held flat: 8 at 44.1/48 kHz, scaled
@@ -305,36 +338,25 @@ fn spread_frames(sample_rate_hz: u32) -> usize {
     ((f64::from(sample_rate_hz) / 48_000.0 * 8.0).round() as usize).max(1)
 }
 
-/// `out[i] = max x[i - w ..= i + w]` (clamped at the ends), by a monotonic deque
-/// (Lemire 2006).
+/// `out[i] = max x[i - w ..= i + w]` (clamped at the ends) of non-negative `x`: blocks in
+/// parallel, each by [`sliding_max_abs`] over its zero-padded neighbourhood (zeros do not
+/// change a maximum of non-negative values). Every value depends on the input only.
 fn sliding_max(x: &[f32], w: usize) -> Vec<f32> {
     let n = x.len();
     let mut out = vec![0.0f32; n];
-    let mut deque: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-    // Index j enters when the output index j - w is produced.
-    for j in 0..n + w {
-        if j < n {
-            while let Some(&b) = deque.back() {
-                if x[b] <= x[j] {
-                    deque.pop_back();
-                } else {
-                    break;
-                }
-            }
-            deque.push_back(j);
-        }
-        if j >= w {
-            let i = j - w;
-            while let Some(&f) = deque.front() {
-                if f + w < i {
-                    deque.pop_front();
-                } else {
-                    break;
-                }
-            }
-            out[i] = deque.front().map_or(0.0, |&f| x[f]);
-        }
-    }
+    out.par_chunks_mut(BLOCK_FRAMES)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let start = b * BLOCK_FRAMES;
+            let end = start + chunk.len();
+            // padded[k] = x[k - w]; the windows of start..end cover padded[start .. end + 2w].
+            let mut local = vec![0.0f32; chunk.len() + 2 * w];
+            let lo = start.saturating_sub(w);
+            let hi = (end + w).min(n);
+            let offset = lo + w - start;
+            local[offset..offset + hi - lo].copy_from_slice(&x[lo..hi]);
+            chunk.copy_from_slice(&sliding_max_abs(&local, 2 * w + 1));
+        });
     out
 }
 
@@ -514,22 +536,12 @@ pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f
     Ok(ebu?.max(own))
 }
 
-/// True peak by the `ebur128` crate (BS.1770-4 Annex 2), linear, largest over channels.
+/// True peak by the `ebur128` crate (BS.1770-4 Annex 2), linear, largest over channels (in
+/// parallel segments, exactly as one pass: [`crate::analysis::loudness::true_peak_per_channel`]).
 pub fn ebur128_true_peak(channels: &[&[f32]], sample_rate_hz: u32) -> Result<f64> {
-    if channels.is_empty() || channels[0].is_empty() {
-        return Ok(0.0);
-    }
-    let mut meter = ebur128::EbuR128::new(
-        channels.len() as u32,
-        sample_rate_hz,
-        ebur128::Mode::TRUE_PEAK,
-    )?;
-    meter.add_frames_planar_f32(channels)?;
-    let mut peak = 0.0f64;
-    for c in 0..channels.len() {
-        peak = peak.max(meter.true_peak(c as u32)?);
-    }
-    Ok(peak)
+    Ok(true_peak_per_channel(channels, sample_rate_hz)?
+        .into_iter()
+        .fold(0.0, f64::max))
 }
 
 #[cfg(test)]
@@ -613,6 +625,20 @@ mod tests {
         let x = [0.0, 3.0, 1.0, 0.0, 0.0, 2.0, 0.0];
         assert_eq!(sliding_max(&x, 1), vec![3.0, 3.0, 3.0, 1.0, 2.0, 2.0, 2.0]);
         assert_eq!(sliding_max(&x, 0), x.to_vec());
+        // Across block boundaries: against the definition.
+        let y: Vec<f32> = (0..3 * BLOCK_FRAMES + 77)
+            .map(|i| ((i * 7919) % 1013) as f32)
+            .collect();
+        for w in [1, 8, 20] {
+            let brute: Vec<f32> = (0..y.len())
+                .map(|i| {
+                    y[i.saturating_sub(w)..(i + w + 1).min(y.len())]
+                        .iter()
+                        .fold(0.0f32, |a, &b| a.max(b))
+                })
+                .collect();
+            assert_eq!(sliding_max(&y, w), brute, "w = {w}");
+        }
     }
 
     #[test]

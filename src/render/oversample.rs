@@ -384,7 +384,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// maximum filters on rectangular and octagonal kernels", Pattern Recognition Letters 13, 1992):
 /// running maxima forwards and backwards inside blocks of `w`, so that every window is the
 /// maximum of one block suffix and one block prefix. Branch-free, three comparisons a sample.
-fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
+pub(crate) fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
     let n = x.len();
     if n < w || w == 0 {
         return vec![];
