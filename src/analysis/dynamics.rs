@@ -8,6 +8,7 @@
 //! few dB; an open, punchy one 10 dB or more. 46 ms frames see envelopes, not single
 //! waveform peaks: this is the dynamics a compressor changes.
 
+use rayon::prelude::*;
 use realfft::RealFftPlanner;
 
 use super::spectrum::{frame_starts, gate, hann, LongTermSpectrum};
@@ -20,6 +21,9 @@ pub fn octave_centres_hz() -> Vec<f64> {
         .map(|k| 1000.0 * 10f64.powf(0.3 * f64::from(k)))
         .collect()
 }
+
+/// Frames per parallel task.
+const FRAMES_PER_TASK: usize = 256;
 
 /// Relative gate for octave crest frames, dB below the mean frame power.
 const CREST_GATE_DB: f64 = -20.0;
@@ -68,34 +72,50 @@ fn octave_crest_db(mid: &[f32], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64
     let rate = f64::from(sample_rate_hz);
     let n = ((rate * 0.046 / 256.0).round() as usize).max(1) * 256;
     let bin_hz = rate / n as f64;
-    let window = hann(n);
+    let window: Vec<f32> = hann(n).iter().map(|&w| w as f32).collect();
     let starts = frame_starts(mid.len(), n);
-    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-    let mut input = fft.make_input_vec();
-    let mut output = fft.make_output_vec();
     let edge = 10f64.powf(0.15);
-    let mut per_band: Vec<Vec<f64>> = vec![Vec::with_capacity(starts.len()); centres.len()];
-    let mut total = Vec::with_capacity(starts.len());
-    let mut power = vec![0.0; n / 2 + 1];
-    for &s in &starts {
-        for (j, x) in input.iter_mut().enumerate() {
-            *x = mid.get(s + j).map_or(0.0, |&v| f64::from(v)) * window[j];
-        }
-        fft.process(&mut input, &mut output)
-            .expect("buffer sizes come from the same plan");
-        for (p, c) in power.iter_mut().zip(&output) {
-            *p = c.norm_sqr();
-        }
-        total.push(power.iter().sum::<f64>());
-        for (b, &c) in centres.iter().enumerate() {
-            per_band[b].push(LongTermSpectrum::band_power(
-                &power,
-                bin_hz,
-                c / edge,
-                c * edge,
-            ));
-        }
-    }
+    // Each band's share of each bin, once (as `band_power` shares them).
+    let bins = n / 2 + 1;
+    let shares: Vec<Vec<(usize, f64)>> = centres
+        .iter()
+        .map(|&c| LongTermSpectrum::band_shares(bins, bin_hz, c / edge, c * edge).collect())
+        .collect();
+    // Frames in parallel chunks, in order: (total power, power per band) of each frame.
+    let frames: Vec<(f64, Vec<f64>)> = starts
+        .par_chunks(FRAMES_PER_TASK)
+        .flat_map_iter(|chunk| {
+            // f32 transforms, powers summed in f64.
+            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+            let mut input = fft.make_input_vec();
+            let mut output = fft.make_output_vec();
+            let mut power = vec![0.0f64; bins];
+            chunk
+                .iter()
+                .map(|&s| {
+                    let frame = &mid[s.min(mid.len())..(s + n).min(mid.len())];
+                    input.fill(0.0);
+                    for ((x, &v), &w) in input.iter_mut().zip(frame).zip(&window) {
+                        *x = v * w;
+                    }
+                    fft.process(&mut input, &mut output)
+                        .expect("buffer sizes come from the same plan");
+                    for (p, c) in power.iter_mut().zip(&output) {
+                        *p = f64::from(c.norm_sqr());
+                    }
+                    let bands = shares
+                        .iter()
+                        .map(|band| band.iter().map(|&(k, w)| power[k] * w).sum())
+                        .collect();
+                    (power.iter().sum::<f64>(), bands)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let total: Vec<f64> = frames.iter().map(|f| f.0).collect();
+    let per_band: Vec<Vec<f64>> = (0..centres.len())
+        .map(|b| frames.iter().map(|f| f.1[b]).collect())
+        .collect();
     let kept = gate(&total, CREST_GATE_DB);
     per_band
         .iter()

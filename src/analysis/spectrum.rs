@@ -134,11 +134,14 @@ pub fn long_term_of(mid: &[f32], side: &[f32], sample_rate_hz: u32) -> LongTermS
     let bins = n / 2 + 1;
     let window = hann(n);
     let norm = 2.0 / (n as f64 * window.iter().map(|w| w * w).sum::<f64>());
+    let window32: Vec<f32> = window.iter().map(|&w| w as f32).collect();
 
     let partials: Vec<(Vec<f64>, Vec<f64>)> = kept
         .par_chunks(FRAMES_PER_TASK)
         .map(|chunk| {
-            let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+            // f32 transforms (rounding near -140 dB, far below any band of interest),
+            // accumulated in f64.
+            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
             let mut input = fft.make_input_vec();
             let mut output = fft.make_output_vec();
             let mut acc_mid = vec![0.0; bins];
@@ -146,13 +149,15 @@ pub fn long_term_of(mid: &[f32], side: &[f32], sample_rate_hz: u32) -> LongTermS
             for &i in chunk {
                 let s = starts[i];
                 for (signal, acc) in [(mid, &mut acc_mid), (side, &mut acc_side)] {
-                    for (j, x) in input.iter_mut().enumerate() {
-                        *x = signal.get(s + j).map_or(0.0, |&v| f64::from(v)) * window[j];
+                    let frame = &signal[s.min(signal.len())..(s + n).min(signal.len())];
+                    input.fill(0.0);
+                    for ((x, &v), &w) in input.iter_mut().zip(frame).zip(&window32) {
+                        *x = v * w;
                     }
                     fft.process(&mut input, &mut output)
                         .expect("buffer sizes come from the same plan");
                     for (a, c) in acc.iter_mut().zip(&output) {
-                        *a += c.norm_sqr();
+                        *a += f64::from(c.norm_sqr());
                     }
                 }
             }
@@ -192,16 +197,26 @@ pub fn long_term_of(mid: &[f32], side: &[f32], sample_rate_hz: u32) -> LongTermS
 impl LongTermSpectrum {
     /// Power between `lo_hz` and `hi_hz`, sharing each bin by its overlap with the range.
     pub fn band_power(power: &[f64], bin_hz: f64, lo_hz: f64, hi_hz: f64) -> f64 {
-        let first = ((lo_hz / bin_hz) - 0.5).floor().max(0.0) as usize;
-        let last = (((hi_hz / bin_hz) + 0.5).ceil() as usize).min(power.len().saturating_sub(1));
-        (first..=last)
-            .map(|k| {
-                let b_lo = (k as f64 - 0.5) * bin_hz;
-                let b_hi = (k as f64 + 0.5) * bin_hz;
-                let overlap = (b_hi.min(hi_hz) - b_lo.max(lo_hz)).max(0.0) / bin_hz;
-                power[k] * overlap
-            })
+        Self::band_shares(power.len(), bin_hz, lo_hz, hi_hz)
+            .map(|(k, share)| power[k] * share)
             .sum()
+    }
+
+    /// The bins (of `bins`) that [`LongTermSpectrum::band_power`] sums, each with its share:
+    /// its overlap with `lo_hz..hi_hz`, in bins.
+    pub fn band_shares(
+        bins: usize,
+        bin_hz: f64,
+        lo_hz: f64,
+        hi_hz: f64,
+    ) -> impl Iterator<Item = (usize, f64)> {
+        let first = ((lo_hz / bin_hz) - 0.5).floor().max(0.0) as usize;
+        let last = (((hi_hz / bin_hz) + 0.5).ceil() as usize).min(bins.saturating_sub(1));
+        (first..=last).map(move |k| {
+            let b_lo = (k as f64 - 0.5) * bin_hz;
+            let b_hi = (k as f64 + 0.5) * bin_hz;
+            (k, (b_hi.min(hi_hz) - b_lo.max(lo_hz)).max(0.0) / bin_hz)
+        })
     }
 
     fn bands_db(&self, power: &[f64], centres: &[f64]) -> Vec<f64> {
