@@ -39,27 +39,39 @@ const FRAMES_PER_TASK: usize = 32;
 
 /// Mid and side signals of a buffer (mono: side is silent).
 pub fn mid_side(audio: &AudioBuffer) -> (Vec<f32>, Vec<f32>) {
-    let n = audio.num_channels();
-    let frames = audio.frames();
-    let mid = if n == 1 {
-        audio.channels[0].clone()
-    } else {
-        let scale = 1.0 / n as f32;
-        (0..frames)
-            .map(|f| audio.channels.iter().map(|c| c[f]).sum::<f32>() * scale)
-            .collect()
-    };
-    let side = if n == 1 {
-        vec![0.0; frames]
-    } else {
-        audio.channels[0]
-            .iter()
-            .zip(&audio.channels[1])
-            .map(|(l, r)| 0.5 * (l - r))
-            .collect()
-    };
+    mid_side_of(&audio.channels)
+}
+
+/// Mid (the mean of the channels) and side (`(c0 - c1) / 2`; silent for one channel) of
+/// planar channels of equal length, element by element in parallel blocks.
+pub fn mid_side_of(channels: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
+    let n = channels.len();
+    let frames = channels.first().map_or(0, Vec::len);
+    if n <= 1 {
+        return (
+            channels.first().cloned().unwrap_or_default(),
+            vec![0.0; frames],
+        );
+    }
+    let scale = 1.0 / n as f32;
+    let mut mid = vec![0.0f32; frames];
+    let mut side = vec![0.0f32; frames];
+    mid.par_chunks_mut(MID_SIDE_BLOCK)
+        .zip(side.par_chunks_mut(MID_SIDE_BLOCK))
+        .enumerate()
+        .for_each(|(b, (m, s))| {
+            let start = b * MID_SIDE_BLOCK;
+            for (k, (m, s)) in m.iter_mut().zip(s.iter_mut()).enumerate() {
+                let f = start + k;
+                *m = channels.iter().map(|c| c[f]).sum::<f32>() * scale;
+                *s = 0.5 * (channels[0][f] - channels[1][f]);
+            }
+        });
     (mid, side)
 }
+
+/// Frames per parallel block of [`mid_side_of`].
+const MID_SIDE_BLOCK: usize = 1 << 16;
 
 /// Mean power per FFT bin of mid and side over the gated frames.
 #[derive(Clone, Debug)]
@@ -115,19 +127,64 @@ fn mean_square(x: &[f32]) -> f64 {
 
 /// Welch spectrum of mid and side over the loud frames.
 pub fn long_term(audio: &AudioBuffer) -> LongTermSpectrum {
-    let (mid, side) = mid_side(audio);
-    long_term_of(&mid, &side, audio.sample_rate_hz)
+    long_term_of_channels(&audio.channels, audio.sample_rate_hz)
 }
 
 /// [`long_term`] of mid and side signals already made by [`mid_side`].
 pub fn long_term_of(mid: &[f32], side: &[f32], sample_rate_hz: u32) -> LongTermSpectrum {
+    long_term_from(mid.len(), sample_rate_hz, |start, m, s| {
+        m.copy_from_slice(&mid[start..start + m.len()]);
+        s.copy_from_slice(&side[start..start + s.len()]);
+    })
+}
+
+/// [`long_term`] of planar channels, making mid and side frame by frame (the same values as
+/// [`mid_side_of`]) instead of as two full-length signals.
+pub fn long_term_of_channels(channels: &[Vec<f32>], sample_rate_hz: u32) -> LongTermSpectrum {
+    let frames = channels.first().map_or(0, Vec::len);
+    let n = channels.len();
+    let scale = 1.0 / n.max(1) as f32;
+    long_term_from(frames, sample_rate_hz, |start, m, s| {
+        for (k, (m, s)) in m.iter_mut().zip(s.iter_mut()).enumerate() {
+            let f = start + k;
+            if n <= 1 {
+                *m = channels.first().map_or(0.0, |c| c[f]);
+                *s = 0.0;
+            } else {
+                *m = channels.iter().map(|c| c[f]).sum::<f32>() * scale;
+                *s = 0.5 * (channels[0][f] - channels[1][f]);
+            }
+        }
+    })
+}
+
+/// The long-term spectrum of `frames` frames whose mid and side samples `fill(start, mid,
+/// side)` writes (from frame `start`, as many as the slices hold).
+fn long_term_from(
+    frames: usize,
+    sample_rate_hz: u32,
+    fill: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
+) -> LongTermSpectrum {
     let n = frame_len(sample_rate_hz);
-    let starts = frame_starts(mid.len(), n);
+    let starts = frame_starts(frames, n);
+    // One frame's mid and side (unpadded: `end - start` samples).
+    let frame_of = |start: usize, m: &mut Vec<f32>, s: &mut Vec<f32>| {
+        let len = (start + n).min(frames).saturating_sub(start);
+        m.resize(len, 0.0);
+        s.resize(len, 0.0);
+        fill(start, m, s);
+    };
     let frame_power: Vec<f64> = starts
-        .iter()
-        .map(|&s| {
-            let e = (s + n).min(mid.len());
-            mean_square(&mid[s..e]) + mean_square(&side[s..e])
+        .par_chunks(FRAMES_PER_TASK)
+        .flat_map_iter(|chunk| {
+            let (mut m, mut s) = (Vec::new(), Vec::new());
+            chunk
+                .iter()
+                .map(|&start| {
+                    frame_of(start, &mut m, &mut s);
+                    mean_square(&m) + mean_square(&s)
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     let kept = gate(&frame_power, RELATIVE_GATE_DB);
@@ -146,10 +203,10 @@ pub fn long_term_of(mid: &[f32], side: &[f32], sample_rate_hz: u32) -> LongTermS
             let mut output = fft.make_output_vec();
             let mut acc_mid = vec![0.0; bins];
             let mut acc_side = vec![0.0; bins];
+            let (mut m, mut s) = (Vec::new(), Vec::new());
             for &i in chunk {
-                let s = starts[i];
-                for (signal, acc) in [(mid, &mut acc_mid), (side, &mut acc_side)] {
-                    let frame = &signal[s.min(signal.len())..(s + n).min(signal.len())];
+                frame_of(starts[i], &mut m, &mut s);
+                for (frame, acc) in [(&m, &mut acc_mid), (&s, &mut acc_side)] {
                     input.fill(0.0);
                     for ((x, &v), &w) in input.iter_mut().zip(frame).zip(&window32) {
                         *x = v * w;

@@ -166,9 +166,7 @@ pub struct WidthLog {
     pub measured_width_db: f64,
     pub target_width_db: f64,
     pub side_gain_db: f64,
-    /// Side over mid energy after the width stage, dB: `measured_width_db + side_gain_db`
-    /// (`M' = M`, `S' = g S`), which the loudness gain and the limiter keep, as they apply one
-    /// gain to both channels. The report's "after" column measures the written file.
+    /// Side over mid energy of the output, dB (measured beside the limiter's final check).
     pub output_width_db: f64,
     pub mono_bass_below_hz: Option<f64>,
 }
@@ -282,7 +280,10 @@ pub fn render_with_progress(
             mono_bass_below_hz,
         }
     } else {
-        let measured = width_db_of(&mut channels, fs);
+        // Measured after the compressor: one gain on both channels keeps each moment's
+        // side/mid ratio, but it weighs loud and quiet passages differently, and their widths
+        // differ.
+        let measured = width_db(&channels, fs);
         let side_gain_db = if measured.is_finite() {
             (targets.width_db - measured).clamp(-MAX_WIDTH_CHANGE_DB, MAX_WIDTH_CHANGE_DB)
                 * settings.amount
@@ -297,15 +298,19 @@ pub fn render_with_progress(
             measured_width_db: measured,
             target_width_db: targets.width_db,
             side_gain_db,
-            output_width_db: measured + side_gain_db,
+            output_width_db: f64::NEG_INFINITY,
             mono_bass_below_hz,
         }
     };
     progress(0.5);
     crate::timing::mark("render: width");
 
-    let (channels, loudness, limiter) =
+    let (channels, loudness, limiter, output_width_db) =
         loudness_stage(channels, fs, targets, settings, &mut warnings, progress)?;
+    let mut width = width;
+    if !mono {
+        width.output_width_db = output_width_db;
+    }
     crate::timing::mark("render: loudness stage");
 
     let (dense_freq_hz, dense_mid_db) = mid_eq.dense_curve(DENSE_CURVE_POINTS);
@@ -528,27 +533,10 @@ fn width_in_place(left: &mut [f32], right: &mut [f32], side_gain: f64) {
 /// [`crate::analysis::Stereo::width_db`] (gated long-term spectrum, 20 Hz..20 kHz), so that the
 /// width stage and the targets speak the same unit. `-inf` without side or without loud frames.
 pub fn width_db(channels: &[Vec<f32>], sample_rate_hz: u32) -> f64 {
-    let mut owned = channels.to_vec();
-    width_db_of(&mut owned, sample_rate_hz)
-}
-
-/// [`width_db`] without a copy: `channels` move into a buffer and back.
-fn width_db_of(channels: &mut Vec<Vec<f32>>, sample_rate_hz: u32) -> f64 {
-    if channels.is_empty() || channels.iter().any(|c| c.len() != channels[0].len()) {
+    if channels.len() < 2 || channels.iter().any(|c| c.len() != channels[0].len()) {
         return f64::NEG_INFINITY;
     }
-    // The channels of a buffer that passed `AudioBuffer::new` at the same rate.
-    let audio = AudioBuffer {
-        sample_rate_hz,
-        channels: std::mem::take(channels),
-    };
-    let db = width_of_buffer(&audio, sample_rate_hz);
-    *channels = audio.channels;
-    db
-}
-
-fn width_of_buffer(audio: &AudioBuffer, sample_rate_hz: u32) -> f64 {
-    let lts = spectrum::long_term(audio);
+    let lts = spectrum::long_term_of_channels(channels, sample_rate_hz);
     let nyquist = f64::from(sample_rate_hz) / 2.0;
     let (mid, side) = lts.range_power(20.0, nyquist.min(20_000.0));
     if mid > 0.0 && side > 0.0 {
@@ -774,7 +762,17 @@ fn solve_gain(
     }
 }
 
-type LoudnessResult = (Vec<Vec<f32>>, LoudnessLog, Option<LimiterReport>);
+/// One loudness pass: its gain, output, limiter report, loudness (LUFS) and width (dB).
+struct Pass {
+    gain_db: f64,
+    out: Vec<Vec<f32>>,
+    report: LimiterReport,
+    achieved: f64,
+    width: f64,
+}
+
+/// The output, the log, the limiter's report and the output's width (dB, `-inf` for mono).
+type LoudnessResult = (Vec<Vec<f32>>, LoudnessLog, Option<LimiterReport>, f64);
 
 /// Loudness gain and limiter passes (see the module docs).
 fn loudness_stage(
@@ -852,7 +850,8 @@ fn loudness_stage(
         warnings.push(format!(
             "{W_SILENCE}: the processed audio is below the -70 LUFS absolute gate; no gain applied"
         ));
-        return Ok((channels, log, None));
+        let width = width_db(&channels, fs);
+        return Ok((channels, log, None, width));
     }
     let tolerance = settings.loudness_tolerance_lu;
 
@@ -884,7 +883,8 @@ fn loudness_stage(
         log.achieved_integrated_lufs = integrated_lufs(&out, fs)?;
         log.achieved_true_peak_dbtp = gain_to_db(peak);
         progress(0.95);
-        return Ok((out, log, None));
+        let width = width_db(&out, fs);
+        return Ok((out, log, None, width));
     }
 
     // Highest gain whose limiting stays within MAX_LIMITING_DB at the highest peak.
@@ -893,7 +893,7 @@ fn loudness_stage(
     let mut gain_db = target - input_lufs;
     let mut bias = 0.0;
     let mut capped = false;
-    let mut best: Option<(f64, Vec<Vec<f32>>, LimiterReport, f64)> = None;
+    let mut best: Option<Pass> = None;
     for pass in 1..=settings.max_passes {
         let mut solved = solve_gain(
             &|g| estimate_lufs(&kweighted, &peaks, g, threshold_db, fs, &limiter_settings),
@@ -923,15 +923,19 @@ fn loudness_stage(
                 solved.wanted_db + input_peak_db - threshold_db
             ));
         }
-        // The output's loudness is measured beside the limiter's final true-peak check.
-        let (out, report, achieved) = limit_scaled_measuring(
+        // The output's loudness and width are measured beside the limiter's final true-peak
+        // check.
+        let (out, report, (achieved, width)) = limit_scaled_measuring(
             &channels,
             db_to_gain(gain_db),
             &peaks,
             solved.curve,
             fs,
             &limiter_settings,
-            |out| integrated_lufs(out, fs),
+            |out| {
+                let (lufs, width) = rayon::join(|| integrated_lufs(out, fs), || width_db(out, fs));
+                Ok((lufs?, width))
+            },
         )?;
         log.passes = pass;
         crate::timing::mark("render: output loudness measured");
@@ -939,16 +943,28 @@ fn loudness_stage(
         let error = target - achieved;
         let better = best
             .as_ref()
-            .is_none_or(|(_, _, _, a)| (target - a).abs() > error.abs());
+            .is_none_or(|b| (target - b.achieved).abs() > error.abs());
         if better {
-            best = Some((gain_db, out, report, achieved));
+            best = Some(Pass {
+                gain_db,
+                out,
+                report,
+                achieved,
+                width,
+            });
         }
         if error.abs() <= tolerance || (capped && error > 0.0) || !achieved.is_finite() {
             break;
         }
         bias = achieved - solved.estimated_lufs;
     }
-    let (gain_db, out, report, achieved) = best.expect("max_passes >= 1");
+    let Pass {
+        gain_db,
+        out,
+        report,
+        achieved,
+        width,
+    } = best.expect("max_passes >= 1");
     if (target - achieved).abs() > tolerance && !capped {
         warnings.push(format!(
             "{W_LOUDNESS_NOT_REACHED}: {achieved:.2} LUFS after {} passes, target {target:.1} \
@@ -971,5 +987,5 @@ fn loudness_stage(
     log.gain_db = gain_db;
     log.achieved_integrated_lufs = achieved;
     log.achieved_true_peak_dbtp = report.output_true_peak_dbtp;
-    Ok((out, log, Some(report)))
+    Ok((out, log, Some(report), width))
 }

@@ -136,9 +136,9 @@ pub struct MatchedEq {
     fft_len: usize,
     /// Spectrum of the zero-padded taps, scaled by `1 / fft_len` for realfft's unnormalised
     /// inverse.
-    kernel: Vec<Complex<f64>>,
-    forward: Arc<dyn RealToComplex<f64>>,
-    inverse: Arc<dyn ComplexToReal<f64>>,
+    kernel: Vec<Complex<f32>>,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
 }
 
 impl std::fmt::Debug for MatchedEq {
@@ -186,9 +186,12 @@ impl MatchedEq {
         }
         let n = fir_length(sample_rate_hz);
         let fft_len = (4 * n).next_power_of_two();
+        // Designed in f64; filtered with f32 transforms (the samples are f32: the rounding of
+        // the transforms sits near -130 dB, as deep as the samples' own).
         let mut planner = RealFftPlanner::<f64>::new();
-        let forward = planner.plan_fft_forward(fft_len);
-        let inverse = planner.plan_fft_inverse(fft_len);
+        let mut planner32 = RealFftPlanner::<f32>::new();
+        let forward = planner32.plan_fft_forward(fft_len);
+        let inverse = planner32.plan_fft_inverse(fft_len);
         let mut eq = Self {
             sample_rate_hz,
             center_hz: center_hz.to_vec(),
@@ -208,12 +211,16 @@ impl MatchedEq {
         eq.taps = eq.design(n, &mut planner);
         let mut padded = vec![0.0f64; fft_len];
         padded[..n].copy_from_slice(&eq.taps);
-        let mut spectrum = eq.forward.make_output_vec();
-        eq.forward
+        let forward64 = planner.plan_fft_forward(fft_len);
+        let mut spectrum = forward64.make_output_vec();
+        forward64
             .process(&mut padded, &mut spectrum)
             .map_err(|e| Error::InvalidSetting(format!("EQ FFT: {e}")))?;
         let scale = 1.0 / fft_len as f64;
-        eq.kernel = spectrum.into_iter().map(|c| c * scale).collect();
+        eq.kernel = spectrum
+            .into_iter()
+            .map(|c| Complex::new((c.re * scale) as f32, (c.im * scale) as f32))
+            .collect();
         Ok(eq)
     }
 
@@ -324,7 +331,7 @@ impl MatchedEq {
                 for (i, v) in buf.iter_mut().enumerate() {
                     let j = start + i as i64;
                     *v = if j >= 0 && (j as usize) < len {
-                        f64::from(input[j as usize])
+                        input[j as usize]
                     } else {
                         0.0
                     };
@@ -344,9 +351,7 @@ impl MatchedEq {
                 self.inverse
                     .process_with_scratch(spec, buf, iscratch)
                     .expect("buffer lengths come from the plan");
-                for (o, &v) in out.iter_mut().zip(&buf[taps - 1..]) {
-                    *o = v as f32;
-                }
+                out.copy_from_slice(&buf[taps - 1..taps - 1 + out.len()]);
             },
         );
         output
