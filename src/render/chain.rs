@@ -22,6 +22,7 @@
 //! Determinism: the EQ's blocks and the channels run in parallel with fixed boundaries, every
 //! sum runs in a fixed order: the output does not depend on the thread count.
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::compressor::{compress, CompressorReport, CompressorSettings};
@@ -31,6 +32,7 @@ use super::limiter::{
     detector_peaks, gain_curve, limit_scaled_measuring, output_true_peak, skip_threshold,
     LimiterReport, LimiterSettings,
 };
+use super::oversample::BLOCK_FRAMES;
 use crate::analysis::{spectrum, Features};
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
@@ -507,14 +509,23 @@ fn design_eqs(
 
 /// Left/right from mid/side with a side gain: `L = M + gS`, `R = M - gS`.
 fn ms_to_lr(mid: &[f32], side: &[f32], side_gain: f64) -> (Vec<f32>, Vec<f32>) {
-    mid.iter()
-        .zip(side)
-        .map(|(&m, &s)| {
-            let m = f64::from(m);
-            let s = f64::from(s) * side_gain;
-            ((m + s) as f32, (m - s) as f32)
-        })
-        .unzip()
+    let mut left = vec![0.0f32; mid.len()];
+    let mut right = vec![0.0f32; mid.len()];
+    left.par_chunks_mut(BLOCK_FRAMES)
+        .zip(right.par_chunks_mut(BLOCK_FRAMES))
+        .zip(
+            mid.par_chunks(BLOCK_FRAMES)
+                .zip(side.par_chunks(BLOCK_FRAMES)),
+        )
+        .for_each(|((l, r), (m, s))| {
+            for (((l, r), &m), &s) in l.iter_mut().zip(r.iter_mut()).zip(m).zip(s) {
+                let m = f64::from(m);
+                let s = f64::from(s) * side_gain;
+                *l = (m + s) as f32;
+                *r = (m - s) as f32;
+            }
+        });
+    (left, right)
 }
 
 /// Mid `(L + R) / 2` and side `(L - R) / 2` (rounded to f32), then [`ms_to_lr`] with a side
@@ -559,6 +570,7 @@ fn short_term_levels_db(channels: &[Vec<f32>], fs: u32) -> Vec<f64> {
     // Per-hop sums of squares, then windows as sums of 30 hops: fixed order, deterministic.
     let hops = frames / hop;
     let hop_energy: Vec<f64> = (0..hops)
+        .into_par_iter()
         .map(|h| {
             channels
                 .iter()

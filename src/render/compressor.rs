@@ -219,13 +219,20 @@ pub fn compress(
         }
     });
 
-    // The report's curve: mean reduction per hop, each frame counted with its block's value.
-    let reduction_at = |f: usize| f64::from(block_reduction_db[f / CONTROL_FRAMES]);
+    // The report's curve: mean reduction per hop, each frame counted with its block's value
+    // (a block's frames in one hop: its value times their number).
     let mut curve = Vec::with_capacity(frames.div_ceil(hop));
     let mut total = 0.0f64;
     for start in (0..frames).step_by(hop) {
         let end = (start + hop).min(frames);
-        let sum: f64 = (start..end).map(reduction_at).sum();
+        let mut sum = 0.0f64;
+        let mut f = start;
+        while f < end {
+            let b = f / CONTROL_FRAMES;
+            let next = ((b + 1) * CONTROL_FRAMES).min(end);
+            sum += f64::from(block_reduction_db[b]) * (next - f) as f64;
+            f = next;
+        }
         total += sum;
         curve.push((sum / (end - start) as f64) as f32);
     }
