@@ -37,3 +37,9 @@ printf '%-11s %9.2f %12.0f\n' lathe "$lathe_s" "$(echo "$lathe_kb / 1024" | bc -
 printf '%-11s %9.2f %12.0f\n' matchering "$mg_s" "$(echo "$mg_kb / 1024" | bc -l)"
 printf 'lathe is %.1fx faster and uses %.1fx less memory\n' \
   "$(echo "$mg_s / $lathe_s" | bc -l)" "$(echo "$mg_kb / $lathe_kb" | bc -l)"
+
+# Where lathe's time goes (a separate run, so that the timing lines do not touch the figures
+# above): wall time since start at the end of each stage.
+echo
+echo "lathe stages (LATHE_TIMINGS=1, seconds since start):"
+LATHE_TIMINGS=1 "$lathe" match "$mix" "$ref" -o "$work/lathe-stages.wav" 2>&1 >/dev/null | sed 's/^lathe: */  /'
