@@ -545,9 +545,9 @@ fn wav_24bit_round_trip_is_bit_exact_on_the_grid() {
 
 #[test]
 fn wav_blocks_odd_sizes_and_dither_match_whole_buffer_encoding() {
-    // lathe packs WAV samples itself, 16,384 frames at a time: an odd byte count gets the RIFF
-    // pad byte, hound (an independent reader) and symphonia read the same samples, and the
-    // 16-bit dither runs on across blocks exactly as one call over the whole channel.
+    // lathe packs WAV samples itself, in blocks: an odd byte count gets the RIFF pad byte,
+    // hound (an independent reader) and symphonia read the same samples, and the 16-bit dither
+    // runs on across writes (2^18 frames each) exactly as one call over the whole channel.
     let dir = tempfile::tempdir().unwrap();
     let audio = grid_24bit_noise(3, 40_001, 7);
     let path = dir.path().join("odd.wav");
@@ -568,7 +568,8 @@ fn wav_blocks_odd_sizes_and_dither_match_whole_buffer_encoding() {
     assert_eq!(got, want);
     assert_same_audio(&decode_file(&path).unwrap(), &audio, "odd 24-bit WAV");
 
-    let audio = sine_buffer(44_100, 2, 50_000, 0.5);
+    let frames = 600_000;
+    let audio = sine_buffer(44_100, 2, frames, 0.5);
     let path = dir.path().join("dithered16.wav");
     write_file(&path, &audio, fmt(Container::Wav, SampleFormat::Int16), 42).unwrap();
     let got: Vec<i32> = hound::WavReader::open(&path)
@@ -582,7 +583,7 @@ fn wav_blocks_odd_sizes_and_dither_match_whole_buffer_encoding() {
         .enumerate()
         .map(|(c, ch)| quantize_tpdf(ch, 16, &mut DitherRng::for_channel(42, c)))
         .collect();
-    let want: Vec<i32> = (0..50_000)
+    let want: Vec<i32> = (0..frames)
         .flat_map(|f| whole.iter().map(move |c| c[f]))
         .collect();
     assert_eq!(got, want);

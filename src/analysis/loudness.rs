@@ -56,7 +56,8 @@ const TRUE_PEAK_PREROLL_FRAMES: usize = 64;
 /// parallel. Exact: the meter's interpolator is an FIR, so after the pre-roll its outputs over a
 /// segment are the ones one pass over the whole file gives there (`prev_true_peak` reads only
 /// the last call), and the maximum does not depend on the order. The segments are fixed by the
-/// length, not by the thread count. Does not include the sample peak.
+/// length, not by the thread count. Like ebur128's own reading, at least the sample peak
+/// (`Mode::TRUE_PEAK` includes the sample peak's bit, and `prev_true_peak` reads the larger).
 pub fn true_peak_per_channel(channels: &[&[f32]], sample_rate_hz: u32) -> Result<Vec<f64>> {
     let frames = channels.first().map_or(0, |c| c.len());
     if frames == 0 {

@@ -317,7 +317,13 @@ fn write_wav(
     let pad = data_len % 2; // RIFF chunks are word aligned.
     let riff_len = (header.len() as u64 - 8) + data_len + pad;
     let n = header.len();
-    if riff_len > u64::from(u32::MAX) || n < 44 || &header[n - 8..n - 4] != b"data" {
+    if n < 44 || &header[n - 8..n - 4] != b"data" {
+        return Err(encode_error(
+            path,
+            "hound wrote a WAV header lathe does not recognise (no data chunk at its end)",
+        ));
+    }
+    if riff_len > u64::from(u32::MAX) {
         return Err(encode_error(
             path,
             format!(

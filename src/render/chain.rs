@@ -29,8 +29,8 @@ use super::compressor::{compress, CompressorReport, CompressorSettings};
 use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
 use super::kweight::KWeighted;
 use super::limiter::{
-    detector_peaks, gain_curve, limit_scaled_measuring, output_true_peak, skip_threshold,
-    LimiterReport, LimiterSettings,
+    block_max, detector_peaks, gain_curve, gain_curve_coarse, limit_scaled_measuring,
+    output_true_peak, skip_threshold, LimiterReport, LimiterSettings, COARSE_FRAMES,
 };
 use super::oversample::BLOCK_FRAMES;
 use crate::analysis::{spectrum, Features};
@@ -683,21 +683,79 @@ fn scaled(channels: &[Vec<f32>], gain_db: f64) -> Vec<Vec<f32>> {
 /// Loudness after `gain_db` and limiting, estimated from the K-weighted energy and the
 /// limiter's gain curve (see [`super::kweight`]) without rendering, with that curve (`None`
 /// when nothing is limited).
+#[allow(clippy::too_many_arguments)]
 fn estimate_lufs(
     kweighted: &KWeighted,
     peaks: &[f32],
+    peak_max: f32,
     gain_db: f64,
     threshold_db: f64,
     fs: u32,
     limiter_settings: &LimiterSettings,
 ) -> (f64, Option<Vec<f32>>) {
     let g = db_to_gain(gain_db);
-    let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
     if f64::from(peak_max) * g <= db_to_gain(threshold_db) {
         return (kweighted.integrated_lufs(g, None), None);
     }
     let curve = gain_curve(peaks, g, threshold_db, fs, limiter_settings);
     (kweighted.integrated_lufs(g, Some(&curve)), Some(curve))
+}
+
+/// [`solve_gain`] with the coarse limiter curve ([`gain_curve_coarse`]) for the search, then
+/// with the full-rate curve from there: usually one full-rate estimate, whose curve renders.
+#[allow(clippy::too_many_arguments)]
+fn solve_two_stage(
+    kweighted: &KWeighted,
+    peaks: &[f32],
+    goal_lufs: f64,
+    start_db: f64,
+    max_gain_db: f64,
+    threshold_db: f64,
+    fs: u32,
+    limiter_settings: &LimiterSettings,
+) -> Solved {
+    let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
+    let block_peaks = block_max(peaks, COARSE_FRAMES);
+    let coarse = solve_gain(
+        &|gain_db| {
+            let g = db_to_gain(gain_db);
+            let curve = gain_curve_coarse(
+                &block_peaks,
+                COARSE_FRAMES,
+                g,
+                threshold_db,
+                fs,
+                limiter_settings,
+            );
+            let held = |f: usize| curve.get(f / COARSE_FRAMES).copied().unwrap_or(1.0);
+            (kweighted.integrated_lufs_with(g, Some(held)), None)
+        },
+        goal_lufs,
+        start_db,
+        max_gain_db,
+    );
+    drop(block_peaks);
+    let mut fine = solve_gain(
+        &|g| {
+            estimate_lufs(
+                kweighted,
+                peaks,
+                peak_max,
+                g,
+                threshold_db,
+                fs,
+                limiter_settings,
+            )
+        },
+        goal_lufs,
+        coarse.gain_db,
+        max_gain_db,
+    );
+    if fine.capped && coarse.capped {
+        // The coarse search saw how far beyond the cap the target lies.
+        fine.wanted_db = fine.wanted_db.max(coarse.wanted_db);
+    }
+    fine
 }
 
 /// The limiter's detector first covers gains up to the loudness gap plus this much (limiting
@@ -803,10 +861,10 @@ fn loudness_stage(
     };
     let threshold_db = ceiling - limiter_settings.margin_db;
     // With the limiter, the input's loudness comes from the K-weighted energy kept for the
-    // estimates below, and its true peak from the limiter's detector, run once at unity gain
-    // (every pass scales its peaks). The detector's skip threshold must cover the highest gain
-    // a pass may use, `threshold + MAX_LIMITING_DB - input peak`: the sample peak bounds the
-    // input peak from below, so dividing by that bound's gain is conservative.
+    // estimates below, and its true peak from the limiter's detector, run at unity gain (every
+    // pass scales its peaks). The detector's skip threshold must cover the highest gain a pass
+    // may use, at most `threshold + MAX_LIMITING_DB - input peak`: it first covers a plan from
+    // the loudness gap, and is run again for the whole range if a solve needs more.
     let mut kweighted = None;
     let mut peaks = Vec::new();
     let mut sample_peak = 0.0f32;
@@ -834,7 +892,10 @@ fn loudness_stage(
             // The gains tried are planned from the loudness gap: most of the detector's work
             // goes to frames that the planned gains can bring near the threshold. A plan that
             // turns out short is widened below.
-            detector_bound_db = target - lufs + DETECTOR_PLAN_HEADROOM_DB;
+            // Never beyond the limiting cap: the sample peak bounds the input peak from below,
+            // so this bound is at or above the cap `max_gain_db` computed below.
+            let cap_bound_db = threshold_db + MAX_LIMITING_DB - gain_to_db(f64::from(sample_peak));
+            detector_bound_db = (target - lufs + DETECTOR_PLAN_HEADROOM_DB).min(cap_bound_db);
             peaks = detect(detector_bound_db, sample_peak);
             f64::from(peaks.iter().fold(0.0f32, |a, &b| a.max(b)))
         } else {
@@ -907,22 +968,30 @@ fn loudness_stage(
     let mut capped = false;
     let mut best: Option<Pass> = None;
     for pass in 1..=settings.max_passes {
-        let mut solved = solve_gain(
-            &|g| estimate_lufs(&kweighted, &peaks, g, threshold_db, fs, &limiter_settings),
+        let mut solved = solve_two_stage(
+            &kweighted,
+            &peaks,
             target - bias,
             gain_db,
             max_gain_db.min(detector_bound_db),
+            threshold_db,
+            fs,
+            &limiter_settings,
         );
         if solved.capped && detector_bound_db < max_gain_db {
             // The plan was short: the detector for every gain the limiting cap allows.
             drop(solved.curve.take());
             detector_bound_db = max_gain_db;
             peaks = detect(detector_bound_db, sample_peak);
-            solved = solve_gain(
-                &|g| estimate_lufs(&kweighted, &peaks, g, threshold_db, fs, &limiter_settings),
+            solved = solve_two_stage(
+                &kweighted,
+                &peaks,
                 target - bias,
                 solved.gain_db,
                 max_gain_db,
+                threshold_db,
+                fs,
+                &limiter_settings,
             );
         }
         crate::timing::mark("render: gain solved");

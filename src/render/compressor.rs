@@ -17,7 +17,8 @@
 //!   time becomes program dependent").
 //!
 //! The mean-square detector runs at the sample rate; the gain computer and the gain smoothing
-//! run once per [`CONTROL_FRAMES`] frames (0.18 ms at 44.1 kHz; the chain's attack is 30 ms)
+//! run once per [`CONTROL_FRAMES`] frames (0.18 ms at 44.1 kHz; the chain's attack is 30 ms;
+//! shorter blocks for time constants under 20 blocks, see [`control_frames`])
 //! with the smoothing poles raised to that step, and the applied gain is interpolated linearly
 //! between control values. One logarithm and one exponential per control value instead of per
 //! sample; a steady level gets exactly the same gain, and on 5 ms attacks the gain stays within
@@ -31,8 +32,17 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::units::{db_to_gain, power_to_db};
 
-/// Frames per control value: the gain computer and the gain smoothing run once per block.
+/// Frames per control value: the gain computer and the gain smoothing run once per block
+/// (fewer when a time constant is shorter than 20 blocks, see [`control_frames`]).
 pub const CONTROL_FRAMES: usize = 8;
+
+/// Frames per control block for `settings` at a rate: [`CONTROL_FRAMES`], or fewer so that a
+/// block stays within 1/20 of the attack and of the detector's time constant (1 frame, the
+/// per-sample design, for the shortest settings).
+pub fn control_frames(settings: &CompressorSettings, sample_rate_hz: u32) -> usize {
+    let shortest = settings.attack_ms.min(settings.rms_ms) / 1000.0 * f64::from(sample_rate_hz);
+    ((shortest / 20.0).floor() as usize).clamp(1, CONTROL_FRAMES)
+}
 
 /// Compressor parameters. Levels are mean-square levels of the linked channels in dBFS
 /// (a full-scale sine reads -3.01 dB).
@@ -166,7 +176,8 @@ pub fn compress(
     let ms_coeff = 1.0 - pole(settings.rms_ms, sample_rate_hz);
     // The smoothing runs once per control block: its poles are the per-frame poles to the
     // power of the block length.
-    let control_pole = |ms: f64| pole(ms, sample_rate_hz).powi(CONTROL_FRAMES as i32);
+    let control = control_frames(settings, sample_rate_hz);
+    let control_pole = |ms: f64| pole(ms, sample_rate_hz).powi(control as i32);
     let fast_attack = control_pole(settings.attack_ms);
     let fast_release = control_pole(settings.release_ms);
     let slow_attack = control_pole(10.0 * settings.attack_ms);
@@ -181,14 +192,14 @@ pub fn compress(
     };
 
     // Mean-square detector per frame; gain computer and smoothing per control block.
-    let blocks = frames.div_ceil(CONTROL_FRAMES);
+    let blocks = frames.div_ceil(control);
     let mut ms = 0.0f64;
     let mut fast = 0.0f64;
     let mut slow = 0.0f64;
     let mut block_reduction_db = Vec::with_capacity(blocks);
     for b in 0..blocks {
-        let end = ((b + 1) * CONTROL_FRAMES).min(frames);
-        for f in b * CONTROL_FRAMES..end {
+        let end = ((b + 1) * control).min(frames);
+        for f in b * control..end {
             let mut sq = 0.0f64;
             for c in channels.iter() {
                 let x = f64::from(c[f]);
@@ -209,8 +220,9 @@ pub fn compress(
         .collect();
     channels.par_iter_mut().for_each(|c| {
         let mut previous = 1.0f64;
-        for (block, &g) in c.chunks_mut(CONTROL_FRAMES).zip(&block_gain) {
-            let step = (g - previous) / CONTROL_FRAMES as f64;
+        for (block, &g) in c.chunks_mut(control).zip(&block_gain) {
+            // (The last block may be shorter: its ramp still ends on its value.)
+            let step = (g - previous) / block.len() as f64;
             for (i, s) in block.iter_mut().enumerate() {
                 let gain = previous + step * (i + 1) as f64;
                 *s = (f64::from(*s) * gain) as f32;
@@ -228,8 +240,8 @@ pub fn compress(
         let mut sum = 0.0f64;
         let mut f = start;
         while f < end {
-            let b = f / CONTROL_FRAMES;
-            let next = ((b + 1) * CONTROL_FRAMES).min(end);
+            let b = f / control;
+            let next = ((b + 1) * control).min(end);
             sum += f64::from(block_reduction_db[b]) * (next - f) as f64;
             f = next;
         }
@@ -270,6 +282,54 @@ mod tests {
         // Continuous at the knee's edges (GMR 2012: the knee joins both lines).
         let top = s.static_gain_reduction_db(-17.0);
         assert!((top - 3.0 * 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn short_time_constants_get_short_control_blocks() {
+        let fs = 44_100;
+        let chain = CompressorSettings {
+            attack_ms: 30.0,
+            rms_ms: 50.0,
+            ..CompressorSettings::default()
+        };
+        assert_eq!(control_frames(&chain, fs), CONTROL_FRAMES);
+        let fast = CompressorSettings {
+            attack_ms: 1.0,
+            ..chain.clone()
+        };
+        assert_eq!(control_frames(&fast, fs), 2);
+        let fastest = CompressorSettings {
+            attack_ms: 0.1,
+            rms_ms: 0.1,
+            ..chain
+        };
+        assert_eq!(control_frames(&fastest, fs), 1);
+        // At one frame per block the compressor is the per-sample design.
+        let x: Vec<f32> = (0..4_410)
+            .map(|i| {
+                if (1_000..2_000).contains(&i) {
+                    0.9
+                } else {
+                    0.01
+                }
+            })
+            .collect();
+        let s = CompressorSettings {
+            threshold_db: -20.0,
+            ratio: 4.0,
+            ..fastest
+        };
+        let reference = per_sample_gain_db(&x, fs, &s);
+        let mut ch = vec![x.clone()];
+        compress(&mut ch, fs, &s).unwrap();
+        for (i, (&y, &v)) in ch[0].iter().zip(&x).enumerate() {
+            let applied = gain_to_db(f64::from(y) / f64::from(v));
+            assert!(
+                (applied - reference[i]).abs() < 1e-4,
+                "frame {i}: {applied} vs {}",
+                reference[i]
+            );
+        }
     }
 
     #[test]

@@ -99,6 +99,18 @@ impl KWeighted {
     /// Integrated loudness (LUFS) of the signal times `gain` (linear) and, if given, times
     /// `frame_gain[n]` at frame `n`. `-inf` when no block passes the absolute gate.
     pub fn integrated_lufs(&self, gain: f64, frame_gain: Option<&[f32]>) -> f64 {
+        match frame_gain {
+            None => self.integrated_lufs_with(gain, None::<fn(usize) -> f32>),
+            Some(g) => self.integrated_lufs_with(gain, Some(|f: usize| g[f])),
+        }
+    }
+
+    /// [`KWeighted::integrated_lufs`] with the per-frame gain given by `frame_gain(frame)`.
+    pub fn integrated_lufs_with(
+        &self,
+        gain: f64,
+        frame_gain: Option<impl Fn(usize) -> f32 + Sync>,
+    ) -> f64 {
         let hop = self.hop.max(1);
         // Per-hop sums, each in frame order: deterministic whatever the thread count.
         let hop_energy: Vec<f64> = match frame_gain {
@@ -110,11 +122,14 @@ impl KWeighted {
             Some(g) => self
                 .energy
                 .par_chunks(hop)
-                .zip(g.par_chunks(hop))
-                .map(|(c, g)| {
+                .enumerate()
+                .map(|(h, c)| {
                     c.iter()
-                        .zip(g)
-                        .map(|(&e, &g)| f64::from(e) * f64::from(g) * f64::from(g))
+                        .enumerate()
+                        .map(|(k, &e)| {
+                            let g = f64::from(g(h * hop + k));
+                            f64::from(e) * g * g
+                        })
                         .sum::<f64>()
                 })
                 .collect(),

@@ -195,6 +195,49 @@ pub fn gain_curve(
     )
 }
 
+/// Frames per block of [`gain_curve_coarse`].
+pub const COARSE_FRAMES: usize = 4;
+
+/// The largest of `peaks` in each block of `factor` frames.
+pub fn block_max(peaks: &[f32], factor: usize) -> Vec<f32> {
+    peaks
+        .chunks(factor.max(1))
+        .map(|b| b.iter().fold(0.0f32, |a, &p| a.max(p)))
+        .collect()
+}
+
+/// [`gain_curve`] on blocks of `factor` frames: the smoothing runs once per block on each
+/// block's largest peak (`block_peaks`, from [`block_max`]), with the look-ahead and release
+/// converted to blocks; one gain per block, to be held over its frames. A quarter of the work
+/// at [`COARSE_FRAMES`]; for the loudness search, not for rendering.
+pub fn gain_curve_coarse(
+    block_peaks: &[f32],
+    factor: usize,
+    gain: f64,
+    threshold_dbtp: f64,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+) -> Vec<f32> {
+    let threshold = db_to_gain(threshold_dbtp) as f32;
+    let g = gain as f32;
+    let block_rate = (f64::from(sample_rate_hz) / factor.max(1) as f64)
+        .round()
+        .max(1.0) as u32;
+    smooth_gain_of(
+        block_peaks.len(),
+        |i| {
+            let p = block_peaks[i] * g;
+            if p > threshold {
+                threshold / p
+            } else {
+                1.0
+            }
+        },
+        block_rate,
+        settings,
+    )
+}
+
 /// Limits `input` times `gain` (linear) into a new buffer: the same as scaling a copy by
 /// `gain` (`(x as f64 * gain) as f32`) and calling [`limit`], with the detector's work
 /// done once: `peaks` are the [`detector_peaks`] of `input` at unity gain with a skip
@@ -251,7 +294,8 @@ pub fn limit_scaled_measuring<T: Send>(
     let mut margin_db = settings.margin_db;
     let mut attempt = 0;
     let mut first_curve = first_curve.filter(|c| c.len() == frames);
-    let (gain_per_frame, measured, measurement) = loop {
+    let hop = ((settings.curve_hop_s * f64::from(sample_rate_hz)).round() as usize).max(1);
+    let (stats, measured, measurement) = loop {
         let curve = match first_curve.take() {
             Some(c) if attempt == 0 => c,
             _ => gain_curve(
@@ -267,6 +311,9 @@ pub fn limit_scaled_measuring<T: Send>(
                 *s = ((f64::from(v) * gain) as f32) * g;
             }
         });
+        // The report's figures now, so that the curve is gone during the check (memory).
+        let stats = reduction_stats(&curve, hop);
+        drop(curve);
         let (measured, measurement) = rayon::join(
             || output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp),
             || measure(&channels),
@@ -275,13 +322,12 @@ pub fn limit_scaled_measuring<T: Send>(
         attempt += 1;
         let extra = margin_db - settings.margin_db;
         if measured <= ceiling || attempt > MAX_RELIMITS || extra >= MAX_EXTRA_MARGIN_DB {
-            break (curve, measured, measurement);
+            break (stats, measured, measurement);
         }
         // 0.01 dB beyond the overshoot: the next reading moves by about the margin change.
         margin_db = (margin_db + gain_to_db(measured / ceiling) + 0.01)
             .min(settings.margin_db + MAX_EXTRA_MARGIN_DB);
     };
-    let gain = gain_per_frame;
     let threshold_dbtp = settings.ceiling_dbtp - margin_db;
 
     let mut safety_trim_db = 0.0;
@@ -298,23 +344,15 @@ pub fn limit_scaled_measuring<T: Send>(
         measurement = measure(&channels);
     }
     let measurement = measurement?;
-
-    let hop = ((settings.curve_hop_s * f64::from(sample_rate_hz)).round() as usize).max(1);
-    let mut sum_gr_db = 0.0f64;
-    let mut peak_gr_db = 0.0f64;
-    let mut curve = Vec::with_capacity(frames / hop + 1);
-    for block in gain.chunks(hop) {
-        let min_gain = block.iter().fold(1.0f32, |a, &b| a.min(b));
-        curve.push((-gain_to_db(f64::from(min_gain)) - safety_trim_db) as f32);
-        peak_gr_db = peak_gr_db.max(-gain_to_db(f64::from(min_gain)));
-        // Block sums in a fixed order: deterministic.
-        // (Frames at unity gain add exactly 0: no logarithm for them.)
-        sum_gr_db += block
-            .iter()
-            .filter(|&&g| g != 1.0)
-            .map(|&g| -gain_to_db(f64::from(g)))
-            .sum::<f64>();
-    }
+    let ReductionStats {
+        max_per_hop_db,
+        sum_db: sum_gr_db,
+        peak_db: peak_gr_db,
+    } = stats;
+    let curve: Vec<f32> = max_per_hop_db
+        .iter()
+        .map(|&db| (db - safety_trim_db) as f32)
+        .collect();
     let report = LimiterReport {
         ceiling_dbtp: settings.ceiling_dbtp,
         threshold_dbtp,
@@ -334,6 +372,40 @@ pub fn limit_scaled_measuring<T: Send>(
         relimit_passes: attempt - 1,
     };
     Ok((channels, report, measurement))
+}
+
+/// The gain reduction figures of a limiter curve for the report.
+struct ReductionStats {
+    /// Largest reduction in each hop, dB (positive).
+    max_per_hop_db: Vec<f64>,
+    /// Sum over frames of the reduction, dB.
+    sum_db: f64,
+    /// Largest reduction, dB.
+    peak_db: f64,
+}
+
+fn reduction_stats(gain: &[f32], hop: usize) -> ReductionStats {
+    let mut sum_db = 0.0f64;
+    let mut peak_db = 0.0f64;
+    let mut max_per_hop_db = Vec::with_capacity(gain.len() / hop + 1);
+    for block in gain.chunks(hop) {
+        let min_gain = block.iter().fold(1.0f32, |a, &b| a.min(b));
+        let db = -gain_to_db(f64::from(min_gain));
+        max_per_hop_db.push(db);
+        peak_db = peak_db.max(db);
+        // Block sums in a fixed order: deterministic. Frames at unity gain add exactly 0: no
+        // logarithm for them.
+        sum_db += block
+            .iter()
+            .filter(|&&g| g != 1.0)
+            .map(|&g| -gain_to_db(f64::from(g)))
+            .sum::<f64>();
+    }
+    ReductionStats {
+        max_per_hop_db,
+        sum_db,
+        peak_db,
+    }
 }
 
 /// Frames on each side of a peak over which the gain is held flat: 8 at 44.1/48 kHz, scaled
