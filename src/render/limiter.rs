@@ -26,7 +26,9 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::oversample::{detector_factor, sliding_max_abs, Interpolator, BLOCK_FRAMES};
+use super::oversample::{
+    detector_factor, sliding_max_abs, Bs1770Interpolator, Interpolator, BLOCK_FRAMES,
+};
 use crate::analysis::loudness::true_peak_per_channel;
 use crate::error::{Error, Result};
 use crate::units::{db_to_gain, gain_to_db};
@@ -145,19 +147,24 @@ pub fn skip_threshold(settings: &LimiterSettings) -> f64 {
 /// gain (see [`limit_scaled`]).
 pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f32) -> Vec<f32> {
     let interp = Interpolator::detector(sample_rate_hz);
+    let bs1770 = Bs1770Interpolator::new(sample_rate_hz);
     // Channel by channel, each in parallel blocks, into one maximum: one full-length buffer.
-    let mut frame_peak = match channels.first() {
-        Some(c) => interp.frame_peaks(c, skip_below),
-        None => Vec::new(),
-    };
-    for c in channels.iter().skip(1) {
+    let mut frame_peak = vec![0.0f32; channels.first().map_or(0, Vec::len)];
+    for c in channels {
         frame_peak
             .par_chunks_mut(BLOCK_FRAMES)
             .enumerate()
             .for_each(|(b, chunk)| {
+                let start = b * BLOCK_FRAMES;
                 let mut own = vec![0.0f32; chunk.len()];
-                interp.frame_peaks_range(c, b * BLOCK_FRAMES, &mut own, skip_below);
-                for (a, p) in chunk.iter_mut().zip(own) {
+                interp.frame_peaks_range(c, start, &mut own, skip_below);
+                for (k, (a, p)) in chunk.iter_mut().zip(own).enumerate() {
+                    // Where the detector computed the frame, BS.1770's own interpolator too
+                    // (see `Bs1770Interpolator`); skipped frames stay under the skip level.
+                    let p = match &bs1770 {
+                        Some(bs) if p >= skip_below => p.max(bs.frame_peak(c, start + k)),
+                        _ => p,
+                    };
                     *a = a.max(p);
                 }
             });
