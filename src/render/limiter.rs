@@ -2,8 +2,10 @@
 //!
 //! Detector: the inter-sample peak of every frame from the polyphase interpolator in
 //! [`super::oversample`] (4x below 88.2 kHz, 2x from 88.2 kHz; ITU-R BS.1770-4 Annex 2, with
-//! parabolic refinement between the oversampled points), spread over a few frames on each side
-//! so that the gain is flat across the samples an inter-sample peak is made of.
+//! parabolic refinement between the oversampled points) or, where it reads higher, from the
+//! short interpolator that BS.1770 meters such as ebur128 use ([`Bs1770Interpolator`]), spread
+//! over a few frames on each side so that the gain is flat across the samples an inter-sample
+//! peak is made of.
 //!
 //! Gain: the required gain `g_req = min(1, threshold / peak)` goes through a peak hold (running
 //! minimum) over the look-ahead window of `L` frames, an exponential release, and two cascaded
