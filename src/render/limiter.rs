@@ -476,10 +476,64 @@ fn smooth_gain(required: &[f32], sample_rate_hz: u32, settings: &LimiterSettings
 /// [`smooth_gain`] of `frames` required gains given by `required(frame)`.
 fn smooth_gain_of(
     frames: usize,
-    required: impl Fn(usize) -> f32,
+    required: impl Fn(usize) -> f32 + Sync,
     sample_rate_hz: u32,
     settings: &LimiterSettings,
 ) -> Vec<f32> {
+    smooth_gain_segmented(
+        frames,
+        &required,
+        sample_rate_hz,
+        settings,
+        SMOOTH_SEGMENT_FRAMES,
+    )
+}
+
+/// Frames per segment of the parallel gain smoothing.
+const SMOOTH_SEGMENT_FRAMES: usize = 1 << 20;
+/// Release time constants run before a segment, from the rest state: the release forgets
+/// where it started by `e^-20` (2e-9, under f32's resolution of a gain near 1).
+const SMOOTH_WARMUP_TIME_CONSTANTS: f64 = 20.0;
+
+/// [`smooth_gain_of`] in segments of `segment` frames, in parallel. Each segment starts
+/// from the rest state `warm-up` frames early: the hold and the averages only see the last
+/// look-ahead of input, and the release forgets its start by `e^-20` over
+/// [`SMOOTH_WARMUP_TIME_CONSTANTS`]; so each segment matches the single pass to within f32
+/// rounding, and the segments are fixed by the length, not by the thread count. Short inputs,
+/// and long releases (warm-up over a quarter segment), run as one segment.
+fn smooth_gain_segmented(
+    frames: usize,
+    required: &(dyn Fn(usize) -> f32 + Sync),
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    segment: usize,
+) -> Vec<f32> {
+    let l = lookahead_frames(sample_rate_hz, settings.lookahead_ms);
+    let release_frames = settings.release_ms / 1000.0 * f64::from(sample_rate_hz);
+    let warm = (SMOOTH_WARMUP_TIME_CONSTANTS * release_frames).ceil() as usize + 2 * l + 2;
+    let mut gain = vec![1.0f32; frames];
+    if frames <= 2 * segment || 4 * warm > segment {
+        smooth_span(frames, 0, &mut gain, required, sample_rate_hz, settings);
+    } else {
+        gain.par_chunks_mut(segment)
+            .enumerate()
+            .for_each(|(k, out)| {
+                smooth_span(frames, k * segment, out, required, sample_rate_hz, settings);
+            });
+    }
+    gain
+}
+
+/// The smoothed gain of the frames `start .. start + gain.len()` (of `frames`) into `gain`,
+/// run from the rest state at stream index `start - warm-up` (or 0).
+fn smooth_span(
+    frames: usize,
+    start: usize,
+    gain: &mut [f32],
+    required: &(dyn Fn(usize) -> f32 + Sync),
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+) {
     let l = lookahead_frames(sample_rate_hz, settings.lookahead_ms);
     let l1 = l.div_ceil(2);
     let l2 = l - l1 + 1;
@@ -493,7 +547,15 @@ fn smooth_gain_of(
         }
     };
 
-    let mut gain = vec![1.0f32; frames];
+    let release_frames = settings.release_ms / 1000.0 * f64::from(sample_rate_hz);
+    let warm = (SMOOTH_WARMUP_TIME_CONSTANTS * release_frames).ceil() as usize + 2 * l + 2;
+    let span = start..start + gain.len();
+    // Frame f's value goes to gain[f - start] when f is in the span.
+    let mut put = |f: usize, v: f32| {
+        if span.contains(&f) {
+            gain[f - start] = v;
+        }
+    };
     // Running minimum over the last `l` required gains (monotonic deque, Lemire 2006).
     let mut deque: std::collections::VecDeque<(usize, f64)> =
         std::collections::VecDeque::with_capacity(l + 1);
@@ -511,8 +573,8 @@ fn smooth_gain_of(
     let settled_after = l1 + l2;
     // Stream index m runs over the hold's input; the smoothed value at m belongs to frame
     // m - (l - 1).
-    let end = frames + l - 1;
-    let mut m = 0;
+    let end = span.end + l - 1;
+    let mut m = span.start.saturating_sub(warm);
     while m < end {
         let v = req(m);
         if settled >= settled_after && v == 1.0 {
@@ -523,7 +585,7 @@ fn smooth_gain_of(
             let mut last = m;
             while last < end && req(last) == 1.0 {
                 if last + 1 >= l {
-                    gain[last + 1 - l] = constant;
+                    put(last + 1 - l, constant);
                 }
                 last += 1;
             }
@@ -564,7 +626,7 @@ fn smooth_gain_of(
             let f = m + 1 - l;
             // The construction guarantees avg2 <= required[f] up to rounding of the running
             // sums; the min makes it exact.
-            gain[f] = (avg2.min(req(f)).clamp(0.0, 1.0)) as f32;
+            put(f, (avg2.min(req(f)).clamp(0.0, 1.0)) as f32);
         }
         settled = if v == 1.0 && held == 1.0 && released == 1.0 {
             settled + 1
@@ -573,7 +635,6 @@ fn smooth_gain_of(
         };
         m += 1;
     }
-    gain
 }
 
 /// Highest true peak of `channels`, linear: ebur128's meter, and the 8x reference
@@ -710,6 +771,41 @@ mod tests {
             // Same operations in the same order: bit-identical.
             assert_eq!(a, b, "frame {f}");
         }
+    }
+
+    #[test]
+    fn segmented_smoothing_matches_one_pass() {
+        // Dense limiting (a reduction every few hundred frames) over 9 segments of 2^16 frames,
+        // a quiet stretch, and a reduction right at a segment boundary.
+        let seg = 1 << 16;
+        let n = 9 * seg + 777;
+        let mut required = vec![1.0f32; n];
+        for (i, r) in required.iter_mut().enumerate().take(5 * seg) {
+            if i % 337 == 0 {
+                *r = 0.4 + 0.5 * ((i * 7919 % 1013) as f32 / 1013.0);
+            }
+        }
+        required[7 * seg] = 0.3;
+        required[7 * seg - 1] = 0.5;
+        // A 10 ms release keeps the warm-up (20 time constants) under a quarter segment here.
+        let s = LimiterSettings {
+            release_ms: 10.0,
+            ..LimiterSettings::default()
+        };
+        let req = |i: usize| required[i];
+        let one = smooth_gain_segmented(n, &req, 44_100, &s, usize::MAX / 4);
+        let parts = smooth_gain_segmented(n, &req, 44_100, &s, seg);
+        assert_eq!(one.len(), n);
+        assert_eq!(parts.len(), n);
+        let worst = one
+            .iter()
+            .zip(&parts)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        // f32 rounding of the gain (an ulp near 1 is 6e-8) and of the running sums.
+        eprintln!("segmented smoothing vs one pass: worst {worst:e}");
+        assert!(worst <= 2.4e-7, "segments vs one pass: {worst}");
+        assert!(parts.iter().zip(&required).all(|(g, r)| g <= r));
     }
 
     #[test]
