@@ -9,9 +9,8 @@
 //! waveform peaks: this is the dynamics a compressor changes.
 
 use rayon::prelude::*;
-use realfft::RealFftPlanner;
 
-use super::spectrum::{frame_starts, gate, hann, LongTermSpectrum};
+use super::spectrum::{frame_starts, gate, hann, FramePower, LongTermSpectrum};
 use super::{Dynamics, Loudness};
 use crate::units::power_to_db;
 
@@ -85,23 +84,14 @@ fn octave_crest_db(mid: &[f32], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64
     let frames: Vec<(f64, Vec<f64>)> = starts
         .par_chunks(FRAMES_PER_TASK)
         .flat_map_iter(|chunk| {
-            // f32 transforms, powers summed in f64.
-            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-            let mut input = fft.make_input_vec();
-            let mut output = fft.make_output_vec();
+            let mut frame_power = FramePower::new(n);
             let mut power = vec![0.0f64; bins];
             chunk
                 .iter()
                 .map(|&s| {
                     let frame = &mid[s.min(mid.len())..(s + n).min(mid.len())];
-                    input.fill(0.0);
-                    for ((x, &v), &w) in input.iter_mut().zip(frame).zip(&window) {
-                        *x = v * w;
-                    }
-                    fft.process(&mut input, &mut output)
-                        .expect("buffer sizes come from the same plan");
-                    for (p, c) in power.iter_mut().zip(&output) {
-                        *p = f64::from(c.norm_sqr());
+                    for (p, q) in power.iter_mut().zip(frame_power.of(frame, &window)) {
+                        *p = q;
                     }
                     let bands = shares
                         .iter()

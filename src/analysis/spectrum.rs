@@ -73,6 +73,38 @@ pub fn mid_side_of(channels: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
 /// Frames per parallel block of [`mid_side_of`].
 const MID_SIDE_BLOCK: usize = 1 << 16;
 
+/// Power spectra of windowed frames with one f32 transform plan and its buffers (rounding near
+/// -140 dB, far below any band of interest; callers sum the powers in f64).
+pub(crate) struct FramePower {
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    input: Vec<f32>,
+    output: Vec<realfft::num_complex::Complex<f32>>,
+}
+
+impl FramePower {
+    /// For frames of up to `n` samples (shorter ones are zero-padded).
+    pub(crate) fn new(n: usize) -> Self {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        Self {
+            input: fft.make_input_vec(),
+            output: fft.make_output_vec(),
+            fft,
+        }
+    }
+
+    /// `|X[k]|^2` of `frame` times `window`, bin by bin.
+    pub(crate) fn of(&mut self, frame: &[f32], window: &[f32]) -> impl Iterator<Item = f64> + '_ {
+        self.input.fill(0.0);
+        for ((x, &v), &w) in self.input.iter_mut().zip(frame).zip(window) {
+            *x = v * w;
+        }
+        self.fft
+            .process(&mut self.input, &mut self.output)
+            .expect("buffer sizes come from the same plan");
+        self.output.iter().map(|c| f64::from(c.norm_sqr()))
+    }
+}
+
 /// Mean power per FFT bin of mid and side over the gated frames.
 #[derive(Clone, Debug)]
 pub struct LongTermSpectrum {
@@ -196,25 +228,15 @@ fn long_term_from(
     let partials: Vec<(Vec<f64>, Vec<f64>)> = kept
         .par_chunks(FRAMES_PER_TASK)
         .map(|chunk| {
-            // f32 transforms (rounding near -140 dB, far below any band of interest),
-            // accumulated in f64.
-            let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-            let mut input = fft.make_input_vec();
-            let mut output = fft.make_output_vec();
+            let mut power = FramePower::new(n);
             let mut acc_mid = vec![0.0; bins];
             let mut acc_side = vec![0.0; bins];
             let (mut m, mut s) = (Vec::new(), Vec::new());
             for &i in chunk {
                 frame_of(starts[i], &mut m, &mut s);
                 for (frame, acc) in [(&m, &mut acc_mid), (&s, &mut acc_side)] {
-                    input.fill(0.0);
-                    for ((x, &v), &w) in input.iter_mut().zip(frame).zip(&window32) {
-                        *x = v * w;
-                    }
-                    fft.process(&mut input, &mut output)
-                        .expect("buffer sizes come from the same plan");
-                    for (a, c) in acc.iter_mut().zip(&output) {
-                        *a += f64::from(c.norm_sqr());
+                    for (a, p) in acc.iter_mut().zip(power.of(frame, &window32)) {
+                        *a += p;
                     }
                 }
             }

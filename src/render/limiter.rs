@@ -227,24 +227,11 @@ pub fn gain_curve_coarse(
     sample_rate_hz: u32,
     settings: &LimiterSettings,
 ) -> Vec<f32> {
-    let threshold = db_to_gain(threshold_dbtp) as f32;
-    let g = gain as f32;
+    // The block sequence is a signal at the block rate: the same smoothing, in blocks.
     let block_rate = (f64::from(sample_rate_hz) / factor.max(1) as f64)
         .round()
         .max(1.0) as u32;
-    smooth_gain_of(
-        block_peaks.len(),
-        |i| {
-            let p = block_peaks[i] * g;
-            if p > threshold {
-                threshold / p
-            } else {
-                1.0
-            }
-        },
-        block_rate,
-        settings,
-    )
+    gain_curve(block_peaks, gain, threshold_dbtp, block_rate, settings)
 }
 
 /// Limits `input` times `gain` (linear) into a new buffer: the same as scaling a copy by
