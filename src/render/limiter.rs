@@ -684,6 +684,7 @@ pub fn ebur128_true_peak(channels: &[&[f32]], sample_rate_hz: u32) -> Result<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::oversample::true_peak_reference;
 
     #[test]
     fn smoothed_gain_never_exceeds_the_required_gain() {
@@ -793,6 +794,44 @@ mod tests {
         eprintln!("segmented smoothing vs one pass: worst {worst:e}");
         assert!(worst <= 2.4e-7, "segments vs one pass: {worst}");
         assert!(parts.iter().zip(&required).all(|(g, r)| g <= r));
+    }
+
+    #[test]
+    fn final_check_finds_the_reference_peak_near_the_ceiling() {
+        // The check runs the 8x reference only around the local maxima the 4x detector finds
+        // within 1 dB of the ceiling; there it must read what a full 8x scan reads, also for a
+        // tone at 0.43 fs, where BS.1770's short interpolator reads over 1 dB low (selecting
+        // with that one missed this peak).
+        for fs in [44_100u32, 96_000, 192_000] {
+            for (k, freq) in [(0usize, 997.0f64), (1, 0.43 * f64::from(fs)), (2, 0.0)] {
+                let mut state = 0x5851_f42d_4c95_7f2du64 + k as u64;
+                let x: Vec<f32> = (0..fs as usize / 2)
+                    .map(|i| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        let noise = (state >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
+                        let t = i as f64 / f64::from(fs);
+                        let tone = (2.0 * std::f64::consts::PI * freq * t + 0.3).sin();
+                        (0.6 * tone
+                            + if freq == 0.0 {
+                                1.6 * noise
+                            } else {
+                                0.2 * noise
+                            }) as f32
+                    })
+                    .collect();
+                let peak = true_peak_reference(&[&x]);
+                // Scale so the reference peak sits at -1.05 dBTP, just under a -1 ceiling.
+                let g = (db_to_gain(-1.05) / peak) as f32;
+                let y: Vec<f32> = x.iter().map(|&v| v * g).collect();
+                let checked = output_true_peak(std::slice::from_ref(&y), fs, -1.0).unwrap();
+                let full = ebur128_true_peak(&[&y], fs)
+                    .unwrap()
+                    .max(true_peak_reference(&[&y]));
+                assert_eq!(checked, full, "{fs} Hz, signal {k}");
+            }
+        }
     }
 
     #[test]
