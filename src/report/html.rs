@@ -5,6 +5,8 @@
 //! `<text>` elements that the browser sets in its own sans-serif font, so no font is needed
 //! (or read) at build or run time. Each plot sits in a `<figure class="plot" id="plot-...">`.
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -311,6 +313,44 @@ fn svg(
     Ok(buf)
 }
 
+/// A chart on `root` as every plot here draws it: caption, margins, a mesh without minor lines,
+/// `x_label` for the x axis, whole numbers on the y axis.
+fn chart<'a, 'b, X>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    caption: &str,
+    x: X,
+    y: std::ops::Range<f64>,
+    (x_desc, y_desc): (&str, &str),
+    x_label: &dyn Fn(&f64) -> String,
+) -> std::result::Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, RangedCoordf64>>, String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(32)
+        .y_label_area_size(44)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(x_label)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
+/// The frequency axis of the tonal and EQ plots.
+fn frequency_axis() -> LogCoord<f64> {
+    (20f64..20_000f64).log_scale().into()
+}
+
 fn hz_label(x: &f64) -> String {
     if *x >= 1000.0 {
         format!("{}k", (x / 1000.0 * 10.0).round() / 10.0)
@@ -363,23 +403,14 @@ fn tonal_plot(
         v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
     };
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(caption, ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
-            .build_cartesian_2d((20f64..20_000f64).log_scale(), bottom..top)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("Hz")
-            .y_desc("dB")
-            .x_label_formatter(&hz_label)
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = chart(
+            root,
+            caption,
+            frequency_axis(),
+            bottom..top,
+            ("Hz", "dB"),
+            &hz_label,
+        )?;
         for (data, colour) in [
             (clip(mix), MIX_COLOUR),
             (clip(target), TARGET_COLOUR),
@@ -417,23 +448,14 @@ fn eq_plot(report: &Report) -> Result<String> {
             .collect()
     };
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Applied EQ (dB)", ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
-            .build_cartesian_2d((20f64..20_000f64).log_scale(), -lim..lim)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("Hz")
-            .y_desc("dB")
-            .x_label_formatter(&hz_label)
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = chart(
+            root,
+            "Applied EQ (dB)",
+            frequency_axis(),
+            -lim..lim,
+            ("Hz", "dB"),
+            &hz_label,
+        )?;
         let series: [(&[f64], RGBColor); 2] =
             [(&c.eq_mid_db, RESULT_COLOUR), (&c.eq_side_db, SIDE_COLOUR)];
         for (data, colour) in series {
@@ -492,23 +514,14 @@ fn loudness_plot(report: &Report) -> Result<String> {
         v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
     };
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Short-term loudness (LUFS)", ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0f64..duration, bottom..top)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(if duration >= 120.0 { "m:ss" } else { "s" })
-            .y_desc("LUFS")
-            .x_label_formatter(&time_axis_label)
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = chart(
+            root,
+            "Short-term loudness (LUFS)",
+            RangedCoordf64::from(0f64..duration),
+            bottom..top,
+            (if duration >= 120.0 { "m:ss" } else { "s" }, "LUFS"),
+            &time_axis_label,
+        )?;
         for (data, colour) in [
             (clip(&c.short_term_before_lufs), MIX_COLOUR),
             (clip(&c.short_term_after_lufs), RESULT_COLOUR),
@@ -538,23 +551,14 @@ fn gain_reduction_plot(report: &Report) -> Result<String> {
     let bottom = -(deepest + 1.0).ceil().max(3.0);
     let duration = report.render.duration_s.max(1.0);
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Gain reduction (dB)", ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0f64..duration, bottom..0.5)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(if duration >= 120.0 { "m:ss" } else { "s" })
-            .y_desc("dB")
-            .x_label_formatter(&time_axis_label)
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| e.to_string())?;
+        let mut chart = chart(
+            root,
+            "Gain reduction (dB)",
+            RangedCoordf64::from(0f64..duration),
+            bottom..0.5,
+            (if duration >= 120.0 { "m:ss" } else { "s" }, "dB"),
+            &time_axis_label,
+        )?;
         let mut any = false;
         for (data, colour) in [(comp, TARGET_COLOUR), (lim, LIMITER_COLOUR)] {
             if data.is_empty() {
