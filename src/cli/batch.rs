@@ -308,6 +308,24 @@ fn plan(args: &Args, files: &[PathBuf]) -> anyhow::Result<Vec<Plan>> {
     Ok(plans)
 }
 
+/// Reports a file that failed (its bar, the error line, the total) and gives one failed row
+/// per job.
+fn failed(plan: &Plan, index: usize, bars: &Bars, e: &anyhow::Error) -> Vec<Row> {
+    let msg = format!("{e:#}");
+    bars.error(&msg);
+    bars.files[index].abandon_with_message("failed");
+    bars.total.inc(1);
+    plan.jobs
+        .iter()
+        .map(|j| Row {
+            input: plan.input.clone(),
+            preset: j.preset.map(|p| p.name),
+            output: j.paths.output.clone(),
+            result: Err(msg.clone()),
+        })
+        .collect()
+}
+
 /// Decodes, analyses and renders one file (every preset); `features` is reused from the album
 /// pass when given. Returns one row per job.
 fn single(
@@ -320,21 +338,7 @@ fn single(
     album_offset_lu: Option<f64>,
 ) -> Vec<Row> {
     let bar = &bars.files[index];
-    let fail = |e: anyhow::Error| -> Vec<Row> {
-        let msg = format!("{e:#}");
-        bars.error(&msg);
-        bar.abandon_with_message("failed");
-        bars.total.inc(1);
-        plan.jobs
-            .iter()
-            .map(|j| Row {
-                input: plan.input.clone(),
-                preset: j.preset.map(|p| p.name),
-                output: j.paths.output.clone(),
-                result: Err(msg.clone()),
-            })
-            .collect()
-    };
+    let fail = |e: anyhow::Error| failed(plan, index, bars, &e);
     bar.set_message("decoding");
     let audio = match decode(&plan.input) {
         Ok(a) => a,
@@ -456,21 +460,7 @@ fn album(args: &Args, plans: &[Plan], spec: &TargetSpec, bars: &Bars) -> Vec<Row
                 };
                 single(args, p, i, spec, bars, Some(f), offset)
             }
-            Err(e) => {
-                let msg = format!("{e:#}");
-                bars.error(&msg);
-                bars.files[i].abandon_with_message("failed");
-                bars.total.inc(1);
-                p.jobs
-                    .iter()
-                    .map(|j| Row {
-                        input: p.input.clone(),
-                        preset: j.preset.map(|p| p.name),
-                        output: j.paths.output.clone(),
-                        result: Err(msg.clone()),
-                    })
-                    .collect()
-            }
+            Err(e) => failed(p, i, bars, e),
         })
         .collect()
 }
