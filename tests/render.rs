@@ -4,6 +4,8 @@
 //!
 //! Signals are generated here; `Features` are built by hand (the analysis is not used).
 
+mod report_signals;
+
 use lathe::analysis::{Dynamics, Features, Loudness, Quality, Spectrum, Stereo};
 use lathe::render::chain::{render, W_LIMIT_EXTREME, W_SILENCE};
 use lathe::render::compressor::{compress, CompressorSettings};
@@ -14,6 +16,8 @@ use lathe::render::RenderSettings;
 use lathe::targets::{TargetSource, Targets};
 use lathe::{AudioBuffer, Error};
 use proptest::prelude::*;
+// (integrated LUFS, true peak dBTP) by ebur128, the meter the tests trust.
+use report_signals::measure;
 
 const PI: f64 = std::f64::consts::PI;
 
@@ -61,22 +65,6 @@ fn scale(x: &[f32], g: f64) -> Vec<f32> {
 
 fn peak_abs(x: &[f32]) -> f32 {
     x.iter().fold(0.0f32, |a, &b| a.max(b.abs()))
-}
-
-/// (integrated LUFS, true peak dBTP) by ebur128, the meter the tests trust.
-fn measure(channels: &[Vec<f32>], fs: u32) -> (f64, f64) {
-    let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-    let mut m = ebur128::EbuR128::new(
-        channels.len() as u32,
-        fs,
-        ebur128::Mode::I | ebur128::Mode::TRUE_PEAK,
-    )
-    .unwrap();
-    m.add_frames_planar_f32(&views).unwrap();
-    let tp = (0..channels.len())
-        .map(|c| m.true_peak(c as u32).unwrap())
-        .fold(0.0f64, f64::max);
-    (m.loudness_global().unwrap(), 20.0 * tp.log10())
 }
 
 fn reference_tp_db(channels: &[Vec<f32>]) -> f64 {

@@ -1,5 +1,5 @@
-//! Test signals for the report and batch tests: noise with a known spectrum, stereo from two
-//! noises, loudness scaling and measurement by `ebur128` (the meter the tests trust), WAV
+//! Test signals for the report, batch and render tests: noise with a known spectrum, stereo from
+//! two noises, loudness scaling and measurement by `ebur128` (the meter the tests trust), WAV
 //! writing.
 
 #![allow(dead_code)]
