@@ -232,16 +232,21 @@ impl Interpolator {
                 last_point = None;
                 continue;
             }
+            let mut known = None;
             if r % 2 == 0 {
-                let half = self.point(&local[i..i + t], r / 2).abs();
-                let coarse = s.max(half).max(x.get(f + 1).map_or(0.0, |v| v.abs()));
+                let half_point = self.point(&local[i..i + t], r / 2);
+                let coarse = s
+                    .max(half_point.abs())
+                    .max(x.get(f + 1).map_or(0.0, |v| v.abs()));
                 if coarse * SCREEN_RATIO < skip_below {
                     *o = coarse * SCREEN_RATIO;
                     last_point = None;
                     continue;
                 }
+                // The refinement needs this point too: reuse it.
+                known = Some((r / 2, half_point));
             }
-            *o = self.refined_peak(x, &local, base, f, &mut points, last_point);
+            *o = self.refined_peak(x, &local, base, f, &mut points, last_point, known);
             last_point = Some(points[r]);
         }
     }
@@ -266,7 +271,9 @@ impl Interpolator {
     /// The refined peak of frame `f` (see [`Interpolator::frame_peaks`]); `local` is the
     /// zero-padded `x` (`half_span` zeros in front) from padded index `base` on, covering
     /// `f - 1 .. f + taps`; `points` has `factor + 2` slots. `previous`: the point at
-    /// `f - 1/factor` if the caller has it.
+    /// `f - 1/factor` if the caller has it; `known`: a branch and its point at this frame, if
+    /// the caller computed it.
+    #[allow(clippy::too_many_arguments)]
     fn refined_peak(
         &self,
         x: &[f32],
@@ -275,6 +282,7 @@ impl Interpolator {
         f: usize,
         points: &mut [f32],
         previous: Option<f32>,
+        known: Option<(usize, f32)>,
     ) -> f32 {
         let t = self.taps_per_branch;
         let r = self.factor;
@@ -287,7 +295,10 @@ impl Interpolator {
         points[1] = x[f];
         let window = &local[f - base..f - base + t];
         for p in 1..r {
-            points[1 + p] = self.point(window, p);
+            points[1 + p] = match known {
+                Some((k, v)) if k == p => v,
+                _ => self.point(window, p),
+            };
         }
         points[r + 1] = x.get(f + 1).copied().unwrap_or(0.0);
         let mut peak = x[f].abs();
@@ -333,7 +344,7 @@ impl Interpolator {
         let base = first.saturating_sub(1);
         let mut points = vec![0.0f32; self.factor + 2];
         (first..end).filter(|&f| candidate(f)).fold(0.0f32, |a, f| {
-            a.max(self.refined_peak(x, &local, base, f, &mut points, None))
+            a.max(self.refined_peak(x, &local, base, f, &mut points, None, None))
         })
     }
 
