@@ -482,20 +482,28 @@ pub(crate) fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
     if n < w || w == 0 {
         return vec![];
     }
-    let mut prefix: Vec<f32> = x.iter().map(|v| v.abs()).collect();
-    let mut suffix = prefix.clone();
-    for block in prefix.chunks_mut(w) {
-        for i in 1..block.len() {
-            block[i] = block[i].max(block[i - 1]);
+    // Running maxima of |x| forwards and backwards inside each block of `w`, read from `x`
+    // directly.
+    let mut prefix = vec![0.0f32; n];
+    let mut suffix = vec![0.0f32; n];
+    for (p, xs) in prefix.chunks_mut(w).zip(x.chunks(w)) {
+        let mut m = 0.0f32;
+        for (p, v) in p.iter_mut().zip(xs) {
+            m = m.max(v.abs());
+            *p = m;
         }
     }
-    for block in suffix.chunks_mut(w) {
-        for i in (0..block.len().saturating_sub(1)).rev() {
-            block[i] = block[i].max(block[i + 1]);
+    for (s, xs) in suffix.chunks_mut(w).zip(x.chunks(w)) {
+        let mut m = 0.0f32;
+        for (s, v) in s.iter_mut().rev().zip(xs.iter().rev()) {
+            m = m.max(v.abs());
+            *s = m;
         }
     }
-    (0..=n - w)
-        .map(|i| suffix[i].max(prefix[i + w - 1]))
+    suffix[..=n - w]
+        .iter()
+        .zip(&prefix[w - 1..])
+        .map(|(a, b)| a.max(*b))
         .collect()
 }
 
