@@ -3,6 +3,7 @@
 //! Samples are not clipped: decoded lossy audio often exceeds full scale and lathe keeps it.
 
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 
 /// Lowest and highest sample rates lathe accepts.
 pub const MIN_SAMPLE_RATE_HZ: u32 = 8_000;
@@ -54,10 +55,20 @@ impl AudioBuffer {
 
     /// The first non-finite sample as `(frame, channel)`, if any.
     pub fn first_non_finite(&self) -> Option<(usize, usize)> {
+        // Blocks screened in parallel by a branch-free test (an infinite or NaN sample has all
+        // exponent bits set), then searched within the first block that fails.
+        const BLOCK: usize = 1 << 14;
+        let bad = |s: &f32| s.to_bits() & 0x7f80_0000 == 0x7f80_0000;
         self.channels
             .iter()
             .enumerate()
-            .filter_map(|(c, ch)| ch.iter().position(|s| !s.is_finite()).map(|f| (f, c)))
+            .filter_map(|(c, ch)| {
+                let b = ch
+                    .par_chunks(BLOCK)
+                    .position_first(|block| block.iter().fold(false, |any, s| any | bad(s)))?;
+                let f = ch[b * BLOCK..].iter().position(bad)?;
+                Some((b * BLOCK + f, c))
+            })
             .min()
     }
 
@@ -115,5 +126,22 @@ mod tests {
         assert_eq!(b.interleaved()[..3], [1.0, 3.0, 2.0]);
         assert_eq!(b.first_non_finite(), Some((1, 1)));
         assert_eq!(b.frames(), 2);
+    }
+
+    #[test]
+    fn finds_the_first_non_finite_sample_across_blocks() {
+        let n = 5 * (1 << 14) + 3;
+        let mut a = vec![0.5f32; n];
+        let mut b = vec![f32::MIN_POSITIVE / 4.0; n]; // subnormal: finite
+        b[n - 1] = f32::MAX;
+        let fresh = AudioBuffer::new(48_000, vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(fresh.first_non_finite(), None);
+        let at = 3 * (1 << 14) - 1; // the last sample of a block
+        a[at + 1] = f32::NEG_INFINITY;
+        b[at + 1] = f32::NAN;
+        b[at] = f32::INFINITY;
+        b[n - 1] = f32::NAN;
+        let x = AudioBuffer::new(48_000, vec![a, b]).unwrap();
+        assert_eq!(x.first_non_finite(), Some((at, 1)));
     }
 }
