@@ -32,6 +32,19 @@ fn reference_shape(f: f64) -> f64 {
     shelf_up(f, 6_000.0, 2.0) + bump(f, 300.0, -1.5, 1.0)
 }
 
+/// `mix.wav` (flat, -20 LUFS, noise seed `seed`) and `reference.wav` (`reference_shape`,
+/// -12 LUFS, seed `seed + 1`) in `dir`.
+fn write_mix_and_reference(dir: &Path, seed: u64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mix = dir.join("mix.wav");
+    let reference = dir.join("reference.wav");
+    write_wav(&mix, &programme(SHORT, seed, -20.0, |_| 0.0));
+    write_wav(
+        &reference,
+        &programme(SHORT, seed + 1, -12.0, reference_shape),
+    );
+    (mix, reference)
+}
+
 fn clean_mix() -> AudioBuffer {
     programme(LONG, 1, -20.0, |_| 0.0)
 }
@@ -475,13 +488,7 @@ fn preview_cuts_the_loudest_30_s_at_matched_loudness() {
 #[test]
 fn every_preset_lands_on_its_loudness_under_its_ceiling() {
     let dir = tempfile::tempdir().unwrap();
-    let mix = dir.path().join("mix.wav");
-    let reference_path = dir.path().join("reference.wav");
-    write_wav(&mix, &programme(SHORT, 31, -20.0, |_| 0.0));
-    write_wav(
-        &reference_path,
-        &programme(SHORT, 32, -12.0, reference_shape),
-    );
+    let (mix, reference_path) = write_mix_and_reference(dir.path(), 31);
     let out = dir.path().join("master.wav");
     let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
     Command::cargo_bin("lathe")
@@ -527,13 +534,7 @@ fn every_preset_lands_on_its_loudness_under_its_ceiling() {
 #[test]
 fn explicit_loudness_and_ceiling_override_the_preset() {
     let dir = tempfile::tempdir().unwrap();
-    let mix = dir.path().join("mix.wav");
-    let reference_path = dir.path().join("reference.wav");
-    write_wav(&mix, &programme(SHORT, 41, -20.0, |_| 0.0));
-    write_wav(
-        &reference_path,
-        &programme(SHORT, 42, -12.0, reference_shape),
-    );
+    let (mix, reference_path) = write_mix_and_reference(dir.path(), 41);
     let out = dir.path().join("master.flac");
     let assert = Command::cargo_bin("lathe")
         .unwrap()
