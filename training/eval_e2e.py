@@ -426,6 +426,9 @@ def tables(results, header: str) -> str:
             f"`auto` {wins_a}/{len(results)}."]
     auto_ok = sum((r["auto"]["target_genre"] or "") == r["true_genre"] for r in results)
     out += [f"`--genre auto` picked the manifest's genre on {auto_ok}/{len(results)} tracks."]
+    out += ["", "## Issue 9's goals, measured end to end", ""]
+    for line in goals(results, groups):
+        out.append(f"- {line}")
     out += ["", "## Do no harm: `lathe master --genre <true genre>` on the undegraded master", "",
             "Moved = output vs the master it was given (median over tracks); EQ = applied gain "
             "40 Hz-16 kHz from the render log, mid and side (per track max / mean |dB|).", "",
@@ -468,6 +471,74 @@ def tables(results, header: str) -> str:
                                       f2(r["asis"]["width_err"]), f2(r["genre"]["width_err"]),
                                       f2(r["master_lufs"]), f2(r["genre"]["lufs"]), f2(r["dnh"]["mid_err"]),
                                       f2(r["dnh"]["width_err"]), f2(r["dnh"]["eq_max_db"])]) + " |")
+    return "\n".join(out) + "\n"
+
+
+def goals(results, groups):
+    """Issue 9's goals on these numbers (the issue states them for REPORT.md; the same bars here)."""
+    def verdict(ok):
+        return "**met**" if ok else "**not met**"
+
+    asis, model = med(r["asis"]["mid_err"] for r in results), med(r["genre"]["mid_err"] for r in results)
+    change = 100 * (model / asis - 1)
+    lines = [f"mid band error >= 25 % below leave-as-is: {f2(model)} vs {f2(asis)} dB ({change:+.0f} % vs as is): "
+             f"{verdict(change <= -25)}"]
+    worse = [f"{g} {f2(med(r['genre']['mid_err'] for r in rs))} vs {f2(med(r['asis']['mid_err'] for r in rs))}"
+             for g, rs in groups[:-1]
+             if med(r["genre"]["mid_err"] for r in rs) > med(r["asis"]["mid_err"] for r in rs)]
+    lines.append(f"not worse than leave-as-is in any genre: {verdict(not worse)}"
+                 + (f" (worse: {'; '.join(worse)})" if worse else ""))
+    w_m, w_a = med(r["genre"]["width_err"] for r in results), med(r["asis"]["width_err"] for r in results)
+    lines.append(f"width error not worse than leave-as-is: {f2(w_m)} vs {f2(w_a)} dB: {verdict(w_m <= w_a)}")
+    d = med(r["dnh"]["mid_err"] for r in results)
+    lines.append(f"do no harm, band error to the original <= 0.4 dB median: {f2(d)} dB: {verdict(d <= 0.4)}")
+    over = [r for r in results if r["dnh"]["eq_max_db"] > 2.0]
+    lines.append(f"do no harm, no applied EQ band beyond +-2 dB: max {f2(max(r['dnh']['eq_max_db'] for r in results))} dB, "
+                 f"{len(over)}/{len(results)} tracks beyond: {verdict(not over)}")
+    tp = max(max(r[k]["tp_dbtp"], r[k]["tp_ffmpeg_dbtp"]) - r[k]["ceiling_dbtp"]
+             for r in results for k in ("genre", "auto", "dnh"))
+    lines.append(f"every output under its ceiling (lathe and ffmpeg meters): highest true peak minus ceiling {f2(tp)} dB: "
+                 f"{verdict(tp <= 0)}")
+    return lines
+
+
+def key_numbers(results):
+    """(label, value) pairs that summarise one run, for comparing two runs."""
+    rows = []
+    for metric, label in (("mid_err", "mid band error"), ("side_err", "side band error"),
+                          ("width_err", "width error"), ("lufs_err", "loudness error (LU)")):
+        for k, name in (("asis", "as is"), ("genre", "--genre"), ("auto", "auto")):
+            rows.append((f"{label}, {name}", med(r[k][metric] for r in results)))
+    for g in sorted({r["true_genre"] for r in results}):
+        rs = [r for r in results if r["true_genre"] == g]
+        rows.append((f"mid band error {g}, as is / --genre",
+                     (med(r["asis"]["mid_err"] for r in rs), med(r["genre"]["mid_err"] for r in rs))))
+    d = [r["dnh"] for r in results]
+    rows += [("do no harm: mid moved", med(x["mid_err"] for x in d)),
+             ("do no harm: side moved", med(x["side_err"] for x in d)),
+             ("do no harm: width moved", med(x["width_err"] for x in d)),
+             ("do no harm: max applied EQ", max(x["eq_max_db"] for x in d)),
+             ("do no harm: tracks with EQ beyond 2 dB", sum(x["eq_max_db"] > 2.0 for x in d))]
+    return rows
+
+
+def comparison(base: dict, results) -> str:
+    before = dict(key_numbers(base["results"]))
+    ids = {r["track"] for r in base["results"]}
+    same = [r for r in results if r["track"] in ids]
+    now_same = dict(key_numbers(same)) if same else {}
+    out = [f"## Change since `{base['meta']['commit']}` ({base['meta']['date']}, {len(base['results'])} tracks "
+           f"from {', '.join(base['meta']['packages'])})", "",
+           f"*now, same tracks*: this run on the {len(same)} tracks both runs have (same excerpts and mixes).", "",
+           "| median over tracks | then | now, same tracks | now, all tracks |", "|---|---:|---:|---:|"]
+
+    def cell(v):
+        if v is None:
+            return ""
+        return " / ".join(f2(x) for x in v) if isinstance(v, tuple) else (str(v) if isinstance(v, int) else f2(v))
+
+    for label, now in key_numbers(results):
+        out.append(f"| {label} | {cell(before.get(label))} | {cell(now_same.get(label))} | {cell(now)} |")
     return "\n".join(out) + "\n"
 
 
@@ -602,7 +673,15 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the mixes and outputs in --work")
     ap.add_argument("--out", default=str(HERE / "E2E.md"))
     ap.add_argument("--json-out", default=None, help="also write every per-track number as JSON")
+    ap.add_argument("--baseline", default=None, metavar="JSON",
+                    help="add a then/now table against a --json-out file of an earlier run")
+    ap.add_argument("--tables-from", default=None, metavar="JSON",
+                    help="only rewrite --out from a --json-out file of an earlier run")
     args = ap.parse_args()
+    if args.tables_from:
+        j = json.loads(Path(args.tables_from).read_text())
+        write_tables(j["meta"], j["results"], Path(args.out), args.baseline)
+        return
     lathe = Lathe(Path(args.lathe))
     if args.self_test:
         sys.exit(self_test(lathe if lathe.path.exists() else None))
@@ -617,19 +696,28 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda r: evaluate_track(r, args, lathe, data), rows))
-    took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+    meta = {"date": f"{started:%Y-%m-%d %H:%M}", "commit": git_commit(), "version": lathe.version(),
+            "per_package": args.per_package, "excerpt_s": args.excerpt_s, "seed": args.seed,
+            "packages": packages, "jobs": args.jobs,
+            "wall_s": (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()}
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    write_tables(meta, results, Path(args.out), args.baseline)
+
+
+def write_tables(meta: dict, results, out: Path, baseline=None):
     header = (f"# lathe end to end: `lathe master` on held-out masters\n\n"
-              f"Generated by `training/eval_e2e.py` on {started:%Y-%m-%d %H:%M} UTC from commit `{git_commit()}` "
-              f"({lathe.version()}); do not edit by hand. {len(results)} tracks ({args.per_package} per package at most, "
-              f"{args.excerpt_s:.0f} s excerpts, seed {args.seed}) from the held-out packages: "
-              f"{', '.join(packages)}. Wall time {took:.0f} s with {args.jobs} jobs.\n\n"
+              f"Generated by `training/eval_e2e.py` on {meta['date']} UTC from commit `{meta['commit']}` "
+              f"({meta['version']}); do not edit by hand. {len(results)} tracks ({meta['per_package']} per package "
+              f"at most, {meta['excerpt_s']:.0f} s excerpts, seed {meta['seed']}) from the held-out packages: "
+              f"{', '.join(meta['packages'])}. Wall time {meta['wall_s']:.0f} s with {meta['jobs']} jobs.\n\n"
               f"Summary: {summary_line(results)}.")
     text = tables(results, header)
-    tmp = Path(args.out).with_suffix(".md.part")
+    if baseline:
+        text += "\n" + comparison(json.loads(Path(baseline).read_text()), results)
+    tmp = out.with_suffix(".md.part")
     tmp.write_text(text)
-    tmp.rename(args.out)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=1))
+    tmp.rename(out)
     print(text)
     print(f"e2e: {summary_line(results)}", file=sys.stderr)
 
