@@ -6,11 +6,13 @@ Only the packages listed in DATA-SOURCES.md are used (see datasets.md). Steps:
 1. `fetch_debs.sh`: `apt-get download` each package into $LATHE_DATA/debs (skipped if present).
 2. Extract only the music (and each package's copyright file) from every .deb; unzip the
    pk3/zip archives that hold music (0ad-data, nexuiz-music, ufoai-music).
-3. Copy Vorbis files as they are; convert Opus (warzone2100; symphonia cannot decode Opus)
-   and tracker modules (tecnoballz, rendered once by libopenmpt) to FLAC with ffmpeg.
+3. Copy Vorbis and MP3 files as they are; convert Opus (warzone2100; symphonia cannot decode
+   Opus) and tracker modules (.mod/.xm/.it/.s3m/.stm, rendered once by libopenmpt) to FLAC
+   with ffmpeg; cut files that repeat one loop for many minutes (planetblupi) to one pass.
    MIDI (openttd-openmsx) is skipped: a General-MIDI render is synthetic, not a master.
-4. Write the manifest: one row per track with path, genre, license (per file, from the
-   package's DEP-5 copyright file or blobwars' .tags files), source package and more.
+4. Write the manifest: one row per track with path, genre (package default or a per-track
+   rule on the title, OVERRIDES), license (per file, from the package's DEP-5 copyright file,
+   blobwars' .tags files or the prose of the copyright file), source package and more.
 
 Usage: training/fetch_data.py [--data DIR] [--manifest PATH]
 DIR defaults to $LATHE_DATA or training/data. Deterministic: same packages -> same manifest.
@@ -31,36 +33,100 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# Genre taxonomy (see datasets.md for why these five): package default + per-track overrides.
-# Genres are judged from the game, the tags and the titles; never from listening.
+# Genre taxonomy (see datasets.md): package default + per-track overrides. Genres are judged
+# from the game, the tags and the titles; never from listening. Each spec says where the music
+# sits inside the .deb: "glob" (one or a list, relative to the extracted root) or "zip"+"inner".
+G_ORCH, G_ELEC, G_AMB, G_ROCK, G_CHIP, G_FOLK = (
+    "orchestral", "electronic", "ambient", "rock-metal", "chiptune", "folk-world")
 PACKAGES = {
     # package: (default genre, how to find the music inside the .deb)
-    "0ad-data": ("orchestral", {"zip": "usr/share/games/0ad/mods/public/public.zip", "inner": "audio/music/*.ogg"}),
-    "warzone2100-music": ("electronic", {"glob": "usr/share/games/warzone2100/music/**/*.opus"}),
-    "ufoai-music": ("orchestral", {"zip": "usr/share/games/ufoai/base/0music.pk3", "inner": "music/*.ogg"}),
-    "wesnoth-1.16-music": ("orchestral", {"glob": "usr/share/games/wesnoth/1.16/data/core/music/*.ogg"}),
-    "naev-data": ("ambient", {"glob": "usr/share/naev/dat/snd/music/*.ogg"}),
-    "widelands-data": ("orchestral", {"glob": "usr/share/games/widelands/data/music/*.ogg"}),
-    "nexuiz-music": ("electronic", {"zip": "usr/share/games/nexuiz/data/music.pk3", "inner": "sound/cdtracks/*.ogg"}),
-    "blobwars-data": ("electronic", {"glob": "usr/share/games/blobwars/music/*", "no_ext": True}),
-    "singularity-music": ("ambient", {"glob": "usr/share/games/singularity/music/**/*.ogg"}),
-    "marsshooter-data": ("rock-metal", {"glob": "usr/share/games/marsshooter/audio/music/*.ogg"}),
-    "unknown-horizons": ("orchestral", {"glob": "usr/share/unknown-horizons/content/audio/music/**/*.ogg"}),
-    "tecnoballz-data": ("chiptune", {"glob": "usr/share/games/tecnoballz/musics/*.mod"}),
-    "fretsonfire-songs-muldjord": ("rock-metal", {"glob": "usr/share/games/fretsonfire/data/songs/**/song.ogg"}),
-    "fretsonfire-songs-sectoid": ("rock-metal", {"glob": "usr/share/games/fretsonfire/data/songs/**/song.ogg"}),
+    "0ad-data": (G_ORCH, {"zip": "usr/share/games/0ad/mods/public/public.zip", "inner": "audio/music/*.ogg"}),
+    "warzone2100-music": (G_ELEC, {"glob": "usr/share/games/warzone2100/music/**/*.opus"}),
+    "ufoai-music": (G_ORCH, {"zip": "usr/share/games/ufoai/base/0music.pk3", "inner": "music/*.ogg"}),
+    "wesnoth-1.16-music": (G_ORCH, {"glob": "usr/share/games/wesnoth/1.16/data/core/music/*.ogg"}),
+    "naev-data": (G_AMB, {"glob": "usr/share/naev/dat/snd/music/*.ogg"}),
+    "widelands-data": (G_ORCH, {"glob": "usr/share/games/widelands/data/music/*.ogg"}),
+    "nexuiz-music": (G_ELEC, {"zip": "usr/share/games/nexuiz/data/music.pk3", "inner": "sound/cdtracks/*.ogg"}),
+    "blobwars-data": (G_ELEC, {"glob": "usr/share/games/blobwars/music/*", "no_ext": True}),
+    "singularity-music": (G_AMB, {"glob": "usr/share/games/singularity/music/**/*.ogg"}),
+    "marsshooter-data": (G_ROCK, {"glob": "usr/share/games/marsshooter/audio/music/*.ogg"}),
+    "unknown-horizons": (G_ORCH, {"glob": "usr/share/unknown-horizons/content/audio/music/**/*.ogg"}),
+    "tecnoballz-data": (G_CHIP, {"glob": "usr/share/games/tecnoballz/musics/*.mod"}),
+    "fretsonfire-songs-muldjord": (G_ROCK, {"glob": "usr/share/games/fretsonfire/data/songs/**/song.ogg"}),
+    "fretsonfire-songs-sectoid": (G_ROCK, {"glob": "usr/share/games/fretsonfire/data/songs/**/song.ogg"}),
+    # Added for the genre work (DATA-SOURCES.md, "More packages").
+    "planetblupi-music-ogg": (G_ELEC, {"glob": "usr/share/planetblupi/music/*.ogg", "loops": True}),
+    "supertux-data": (G_ORCH, {"glob": "usr/share/games/supertux2/music/**/*.ogg"}),
+    "hedgewars-data": (G_ORCH, {"glob": "usr/share/games/hedgewars/Data/Music/*.ogg"}),
+    "berusky2-data": (G_AMB, {"glob": "usr/share/games/berusky2/music/*.ogg"}),
+    "colobot-common-sounds": (G_ELEC, {"glob": "usr/share/games/colobot/music/*.ogg"}),
+    "freedroidrpg-data": (G_ELEC, {"glob": "usr/share/freedroidrpg/data/sound/music/*.ogg"}),
+    "drascula-music": (G_ORCH, {"glob": "usr/share/scummvm/drascula/audio/*.ogg"}),
+    "flare-game": (G_ORCH, {"glob": "usr/share/games/flare/mods/fantasycore/music/*.ogg"}),
+    "trackballs-data": (G_ELEC, {"glob": "usr/share/games/trackballs/music/*.ogg"}),
+    "pushover-data": (G_ORCH, {"glob": "usr/share/pushover/themes/*.ogg"}),
+    "warmux-data": (G_ELEC, {"glob": "usr/share/games/warmux/music/**/*.ogg"}),
+    "wizznic-data": (G_ELEC, {"glob": ["usr/share/games/wizznic/data/menu-music.ogg",
+                                       "usr/share/games/wizznic/packs/*/music/*.ogg"]}),
+    "fillets-ng-data": (G_AMB, {"glob": "usr/share/games/fillets-ng/music/*.ogg"}),
+    "davegnukem-data": (G_ELEC, {"glob": "usr/share/games/davegnukem/music/**/*.ogg"}),
+    "enigma-data": (G_AMB, {"glob": "usr/share/games/enigma/music/**/*.ogg"}),
+    "zaz-data": (G_ELEC, {"glob": "usr/share/games/zaz/mus*.ogg"}),
+    "asc-music": (G_ELEC, {"glob": "usr/share/games/asc/music/*.mp3"}),
+    "freecol": (G_ORCH, {"glob": "usr/share/games/freecol/default/resources/music/**/*.ogg"}),
+    "ardentryst": (G_ORCH, {"glob": "usr/share/games/ardentryst/Music/*.ogg"}),
+    "freedink-data": (G_ORCH, {"glob": "usr/share/games/dink/dink/Sound/*.ogg"}),
+    "wordwarvi-sound": (G_ROCK, {"glob": "usr/share/wordwarvi/sounds/*.ogg"}),
+    # Tracker modules, rendered once by ffmpeg's libopenmpt.
+    "pekka-kana-2-data": (G_CHIP, {"glob": "usr/share/games/pekka-kana-2/data/music/*.xm"}),
+    "heroes-sound-tracks": (G_CHIP, {"glob": "usr/share/games/heroes/mod/*.xm"}),
+    "pingus-data": (G_CHIP, {"glob": ["usr/share/games/pingus/data/music/*.it",
+                                      "usr/share/games/pingus/data/music/*.s3m"]}),
+    "freedroid-data": (G_CHIP, {"glob": "usr/share/games/freedroid/sound/*.mod"}),
+    "biniax2-data": (G_CHIP, {"glob": "usr/share/games/biniax2/music/*.it"}),
+    "rafkill-data": (G_CHIP, {"glob": "usr/share/games/rafkill/music/*.xm"}),
+    "pachi-data": (G_CHIP, {"glob": ["usr/share/pachi/music/*.s3m", "usr/share/pachi/music/*.stm"]}),
 }
+TRACKER_EXT = (".mod", ".xm", ".it", ".s3m", ".stm")
+# Formats copied bit for bit (symphonia decodes them); everything else becomes FLAC.
+COPY_EXT = (".ogg", ".mp3", "")
 
-# Per-track genre overrides: (package, regex on the track name) -> genre.
+# Per-track genre overrides: (package, regex on the track name) -> genre (first match wins).
 OVERRIDES = [
-    ("0ad-data", r"8Bit", "chiptune"),  # "0_8Bit_Bonus_Track"
+    ("0ad-data", r"8Bit", G_CHIP),  # "0_8Bit_Bonus_Track"
     # Stuart Marshall's three tracks (own copyright stanza) are metal, the rest orchestral/folk.
-    ("widelands-data", r"ingame_2[456]", "rock-metal"),
+    ("widelands-data", r"ingame_2[456]", G_ROCK),
     # naev: battle/combat cues are driving electronic; the rest is space ambient.
-    ("naev-data", r"battle|combat|dvaered|upbeat|pirate|imminent|collective|automat|machina|heartofmachine", "electronic"),
+    ("naev-data", r"battle|combat|dvaered|upbeat|pirate|imminent|collective|automat|machina|heartofmachine", G_ELEC),
+    # 0ad's tracks are themed on the civilisations: titles naming a people, a region, a folk
+    # instrument or a folk setting (Celtic, Gaul, Nile, Indus, taiko, whistle, tavern,
+    # festival...) are folk/world; battles, cities and heroes stay orchestral.
+    ("0ad-data", r"Celt|Gaul|Highland|Tavern|Festival|Whistler|Taiko|Nile|Ammon|Indus|Karmic|Eastern|Mirage"
+                 r"|Sands_of|Atlas|Rivers|two_Seas|Mediterranean|Harvest|Mountain_Idyll|Midwinter|Hill_of_Sorrows",
+     G_FOLK),
+    # supertux: the "retro" folder and chipdisko are chiptune, the "tropical" folder world.
+    ("supertux-data", r"^(cave_old|classic|fortress_old|ice_music|chipdisko)$", G_CHIP),
+    ("supertux-data", r"^(saharan_penguin|tropicalbreeze)$", G_FOLK),
+    ("hedgewars-data", r"^Rock$", G_ROCK),
+    ("hedgewars-data", r"^(oriental|Desert|Jungle|pirate)$", G_FOLK),
+    ("hedgewars-data", r"^EarthRise$", G_AMB),
+    ("berusky2-data", r"Relax|Space|Emotion", G_AMB),
+    ("berusky2-data", r"Piano", G_ORCH),
+    ("pushover-data", r"^(japanese|aztec|greek)$", G_FOLK),
+    ("pushover-data", r"^(electro|mechanic|toxcity|space)$", G_ELEC),
+    ("warmux-data", r"Like_a_rock|diabolicux", G_ROCK),
+    ("warmux-data", r"exoticux|woodlux|circux", G_FOLK),
+    ("warmux-data", r"Divertissement", G_ORCH),
+    ("freecol", r"fearless-sailors|settlers", G_FOLK),
+    ("enigma-data", r"rag|esprit", "jazz"),
+    ("colobot-common-sounds", r"^Intro|Humanitarian|Infinite", G_ORCH),
+    ("trackballs-data", r"c64", G_CHIP),
+    ("davegnukem-data", r"8-Bit|Retro", G_CHIP),
+    ("freedroidrpg-data", r"Ambien|temple|underground", G_AMB),
 ]
 
-MIN_DURATION_S = 20.0
+# Shorter files are stingers, jingles or sound effects, not tracks.
+MIN_DURATION_S = 45.0
 
 # Copyright files that are not machine-readable (DEP-5): the license stated in their prose.
 LICENSE_FALLBACK = {
@@ -69,10 +135,26 @@ LICENSE_FALLBACK = {
     "nexuiz-music": "GPL-2+",
     "singularity-music": "CC-BY-SA-3.0",
     "wesnoth-1.16-music": "GPL-2+",
+    # Prose copyright files of the added packages (GPL notices; freedink lists its music's
+    # licenses per file in README-REPLACEMENTS.txt, summarised in DATA-SOURCES.md).
+    "warmux-data": "GPL-2+",
+    "fillets-ng-data": "GPL-2+",
+    "enigma-data": "GPL-2+",
+    "pingus-data": "GPL-2+",
+    "pachi-data": "GPL-2+",
+    "freedink-data": "CC-BY-SA-3.0 / EFF-OAL / public-domain / CC-BY-3.0 / GPL-3+ (per file, README-REPLACEMENTS.txt)",
 }
 
 # Not music: sound effects that sit among the music files.
-EXCLUDE = [("nexuiz-music", r"^thunder$")]
+EXCLUDE = [
+    ("nexuiz-music", r"^thunder$"),
+    # supertux's voc-* files are not clearly music (no title, "voc" suggests voice).
+    ("supertux-data", r"^voc-"),
+    # warmux ships Apnee twice (Apnee2 is a variant of the same piece); theme1_raw is
+    # ardentryst's unmixed version of theme1.
+    ("warmux-data", r"Apnee2"),
+    ("ardentryst", r"_raw$"),
+]
 
 
 def run(cmd, **kw):
@@ -86,8 +168,25 @@ def deb_for(debs: Path, pkg: str) -> Path:
     return found[-1]
 
 
-def extract_deb(deb: Path, dest: Path):
-    """Extracts music folders, music archives and the copyright file of one .deb."""
+def tar_patterns(spec: dict):
+    """Tar member patterns for a spec: each glob's folder up to its first wildcard, plus
+    everything below it (GNU tar's '*' matches '/' in member names)."""
+    if "zip" in spec:
+        return ["./" + spec["zip"]]
+    out = []
+    for g in globs(spec):
+        head = re.split(r"[*?\[]", g, maxsplit=1)[0]
+        out.append("./" + head + "*")
+    return out
+
+
+def globs(spec: dict):
+    g = spec.get("glob", [])
+    return [g] if isinstance(g, str) else list(g)
+
+
+def extract_deb(deb: Path, dest: Path, spec: dict, pkg: str):
+    """Extracts the music (and the copyright file) of one .deb."""
     if dest.exists():
         return
     tmp = dest.with_suffix(".tmp")
@@ -96,7 +195,7 @@ def extract_deb(deb: Path, dest: Path):
     tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     # tar exits 2 when one of the patterns matches nothing in this package: that is fine.
     subprocess.run(
-        ["tar", "-x", "-C", str(tmp), "--wildcards", "*music*", "*/copyright", "*songs*", "*.pk3", "*.zip"],
+        ["tar", "-x", "-C", str(tmp), "--wildcards", f"./usr/share/doc/{pkg}/copyright", *tar_patterns(spec)],
         stdin=tar.stdout,
         stderr=subprocess.DEVNULL,
     )
@@ -175,10 +274,51 @@ def probe(path: Path) -> dict:
     }
 
 
-def to_flac(src: Path, dst: Path):
+def to_flac(src: Path, dst: Path, seconds=None):
     tmp = dst.with_name(dst.stem + ".part.flac")
-    run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-c:a", "flac", str(tmp)])
+    cut = ["-t", f"{seconds:.3f}"] if seconds else []
+    run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), *cut, "-c:a", "flac", str(tmp)])
     tmp.rename(dst)
+
+
+# Files this long are checked for repeats of one loop (planetblupi: 20-29 min files that
+# repeat a 2-3 min loop).
+LOOP_CHECK_S = 400.0
+
+
+def loop_seconds(src: Path):
+    """Length of one pass if the file repeats one loop, else None.
+
+    The 50 Hz envelope of the mono downmix is correlated with itself at lags of 40 s to 1/2
+    of the file; a repeat gives a correlation near 1 (a real piece stays well under 0.9).
+    """
+    import numpy as np
+    if probe(src).get("duration_s", 0) < LOOP_CHECK_S:
+        return None
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-ac", "1", "-ar", "2000",
+                          "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    x = np.frombuffer(raw, dtype=np.float32).astype(np.float64)
+    hop = 40  # 2000 Hz / 40 = 50 envelope frames per second
+    n = len(x) // hop
+    env = np.sqrt((x[: n * hop].reshape(n, hop) ** 2).mean(1) + 1e-12)
+    env = np.log(env)
+    rate = 50.0
+    env = env - env.mean()
+    m = 1 << int(np.ceil(np.log2(2 * n)))
+    f = np.fft.rfft(env, m)
+    acf = np.fft.irfft(f * np.conj(f), m)[:n]
+    overlap = np.arange(n, 0, -1)
+    r = acf / overlap / (acf[0] / n)
+    lo, hi = int(40 * rate), n // 2
+    if hi <= lo:
+        return None
+    best = float(r[lo:hi].max())
+    if best < 0.9:
+        return None
+    # The shortest lag that repeats about as well as the best one: one pass of the loop
+    # (multiples of the loop length correlate as well).
+    best_lag = lo + int(np.argmax(r[lo:hi] >= best - 0.02))
+    return best_lag / rate
 
 
 def safe_name(s: str) -> str:
@@ -201,7 +341,7 @@ def collect(pkg: str, root: Path, spec: dict):
             if fnmatch.fnmatch(name, spec["inner"]):
                 yield f"{spec['zip']}/{name}", Path(name).stem, (zf, name)
     else:
-        for p in sorted(root.glob(spec["glob"])):
+        for p in sorted({q for g in globs(spec) for q in root.glob(g)}):
             if not p.is_file():
                 continue
             if spec.get("no_ext") and p.suffix:
@@ -217,8 +357,9 @@ def main():
     ap.add_argument("--manifest", default=str(HERE / "manifest.csv"))
     ap.add_argument("--skip-download", action="store_true")
     args = ap.parse_args()
-    data = Path(args.data).resolve()
-    manifest = Path(args.manifest).resolve()
+    # absolute() rather than resolve(): a symlinked training/data keeps relative manifest paths.
+    data = Path(args.data).absolute()
+    manifest = Path(args.manifest).absolute()
     env = dict(os.environ, LATHE_DATA=str(data))
     if not args.skip_download:
         run([str(HERE / "fetch_debs.sh")], env=env)
@@ -226,7 +367,7 @@ def main():
     for pkg, (default_genre, spec) in PACKAGES.items():
         deb = deb_for(data / "debs", pkg)
         root = data / "extract" / pkg
-        extract_deb(deb, root)
+        extract_deb(deb, root, spec, pkg)
         copyright_file = root / "usr/share/doc" / pkg / "copyright"
         stanzas = parse_dep5(copyright_file)
         default_license = license_for(stanzas, "x", LICENSE_FALLBACK.get(pkg, "unknown"))
@@ -245,13 +386,9 @@ def main():
                 track = f"{track} ({tags['title']})" if "title" in tags else track
             base = safe_name(Path(logical).parent.name + "_" + track if Path(logical).name == "song.ogg" else track)
             ext = Path(logical).suffix.lower()
-            if ext in (".opus", ".mod"):
-                dst = out_dir / (base + ".flac")
-                if not dst.exists():
-                    to_flac(src, dst)
-                original_format = "opus" if ext == ".opus" else "tracker module (rendered by libopenmpt)"
-            else:
-                dst = out_dir / (base + ".ogg")
+            seconds = loop_seconds(src) if spec.get("loops") and not isinstance(src, tuple) else None
+            if ext in COPY_EXT and not seconds:
+                dst = out_dir / (base + (ext or ".ogg"))
                 if not dst.exists():
                     if isinstance(src, tuple):
                         zf, name = src
@@ -259,7 +396,20 @@ def main():
                             shutil.copyfileobj(fi, fo)
                     else:
                         shutil.copyfile(src, dst)
-                original_format = "vorbis"
+                original_format = "mp3" if ext == ".mp3" else "vorbis"
+            else:
+                dst = out_dir / (base + ".flac")
+                if ext in TRACKER_EXT:
+                    original_format = f"tracker module {ext} (rendered once by libopenmpt)"
+                elif ext == ".opus":
+                    original_format = "opus"
+                else:
+                    original_format = "vorbis"
+                if not dst.exists():
+                    to_flac(src, dst, seconds)
+                if seconds:
+                    full = probe(src).get("duration_s", 0)
+                    original_format += f" (one pass of its loop: {seconds:.0f} of {full:.0f} s)"
             info = probe(dst)
             if info.get("duration_s", 0) < MIN_DURATION_S:
                 print(f"skip {pkg}/{track}: {info.get('duration_s', 0):.1f} s is too short", file=sys.stderr)
@@ -268,6 +418,7 @@ def main():
             for opkg, rx, g in OVERRIDES:
                 if opkg == pkg and re.search(rx, track, re.IGNORECASE):
                     genre = g
+                    break
             try:
                 path_str = os.path.relpath(dst, manifest.parent)
                 if path_str.startswith(".."):
