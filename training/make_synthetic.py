@@ -1,29 +1,28 @@
 #!/usr/bin/env python3
 """Writes a small synthetic dataset CSV in the layout of `lathe dataset` (src/dataset.rs), for
-the training smoke test: masters with genre-typical curves, mixes = masters + random EQ,
-gain and width. Column names mirror `src/targets/model.rs` input_names()/output_names()."""
+the training smoke test: masters with genre-typical curves, mixes = masters + random EQ, gain
+and width. The feature and target names are read from the bundled model's metadata
+(`lathe.input_names`, `lathe.output_names`: Rust's tables), or from a real dataset's header
+with --names-from; nothing here repeats them."""
 
 import argparse
 import csv
+from pathlib import Path
 
 import numpy as np
 
-BANDS, OCTAVES = 31, 10
+HERE = Path(__file__).resolve().parent
 
 
-def input_names():
-    n = [f"mid_norm_db_{i:02}" for i in range(BANDS)] + [f"side_norm_db_{i:02}" for i in range(BANDS)]
-    n += ["integrated_lufs", "plr_db", "lra_lu", "crest_db", "true_peak_dbtp", "short_term_p10_rel_lu",
-          "short_term_p50_rel_lu", "short_term_p95_rel_lu", "max_short_term_rel_lu", "max_momentary_rel_lu"]
-    n += [f"octave_crest_db_{i:02}" for i in range(OCTAVES)]
-    n += ["width_db", "correlation", "low_end_correlation", "low_end_mono_loss_db", "log2_bandwidth_khz",
-          "looks_limited"]
-    return n
-
-
-def output_names():
-    return ([f"target_mid_db_{i:02}" for i in range(BANDS)] + [f"target_side_db_{i:02}" for i in range(BANDS)]
-            + ["target_integrated_lufs", "target_plr_db", "target_short_term_spread_lu", "target_width_db"])
+def names(names_from):
+    if names_from:
+        with open(names_from, newline="") as f:
+            header = next(csv.reader(f))
+        return [h[2:] for h in header if h.startswith("x_")], [h[2:] for h in header if h.startswith("y_")]
+    import onnx
+    m = onnx.load(str(HERE.parent / "models" / "lathe-genre-targets.onnx"))
+    meta = {p.key: p.value for p in m.metadata_props}
+    return meta["lathe.input_names"].split(","), meta["lathe.output_names"].split(",")
 
 
 def main():
@@ -32,13 +31,17 @@ def main():
     ap.add_argument("--tracks-per-source", type=int, default=6)
     ap.add_argument("--variants", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--names-from", help="a dataset CSV whose header gives the names")
     a = ap.parse_args()
+    x_names, y_names = names(a.names_from)
     rng = np.random.default_rng(a.seed)
-    k = np.arange(BANDS)
+    bands = sum(n.startswith("mid_norm_db_") for n in x_names)
+    k = np.arange(bands)
     genres = {"orchestral": (-0.6, -14.0), "electronic": (-0.3, -9.0), "ambient": (-0.9, -17.0)}
-    header = (["source", "track", "genre", "variant", "seed", "sample_rate_hz", "duration_s",
-               "master_bandwidth_hz", "tilt_db_per_decade", "side_gain_db", "expansion_ratio", "gain_db"]
-              + ["x_" + n for n in input_names()] + ["y_" + n for n in output_names()])
+    header = (["source", "track", "genre", "audio_variant", "tonal_variant", "seed", "sample_rate_hz", "duration_s",
+               "master_bandwidth_hz", "side_gain_db", "expansion_ratio", "peak_dbfs", "tilt_db_per_decade",
+               "eq_max_abs_db"]
+              + ["x_" + n for n in x_names] + ["y_" + n for n in y_names])
     with open(a.out, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
@@ -46,20 +49,27 @@ def main():
             for s in range(3):
                 source = f"{g}-pkg{s}"
                 for t in range(a.tracks_per_source):
-                    mid = -20 + slope * np.abs(k - 12) ** 1.2 + rng.normal(0, 1.5, BANDS)
-                    side = mid - 12 + rng.normal(0, 1, BANDS)
+                    mid = -20 + slope * np.abs(k - 12) ** 1.2 + rng.normal(0, 1.5, bands)
+                    side = mid - 12 + rng.normal(0, 1, bands)
                     bw = 16000.0 if rng.random() < 0.5 else 20000.0
-                    y = list(mid) + list(side) + [lufs + rng.normal(0, 1), 10 - lufs / 3, 8.0, -12 + rng.normal()]
+                    y = {"target_integrated_lufs": lufs + rng.normal(0, 1), "target_plr_db": 10 - lufs / 3,
+                         "target_short_term_spread_lu": 8.0, "target_width_db": -12 + rng.normal()}
+                    for i in range(bands):
+                        y[f"target_mid_db_{i:02}"] = mid[i]
+                        y[f"target_side_db_{i:02}"] = side[i]
                     for v in range(a.variants):
-                        tilt = rng.uniform(-3, 3)
-                        eq = tilt * (k - 17) / 10 + rng.normal(0, 1, BANDS)
-                        gain = rng.uniform(-14, -6)
-                        x = list(mid + eq) + list(side + eq + rng.uniform(-4, 4))
-                        x += [lufs + gain, 14.0, 7.0, 16.0, lufs + gain + 14, -6, -1, 3, 5, 7]
-                        x += list(rng.uniform(8, 20, OCTAVES))
-                        x += [-12.0, 0.8, 0.95, -0.2, np.log2(bw / 1000), 0.0]
-                        w.writerow([source, f"t{t}", g, v, 0, 44100, 240.0, bw, tilt, 0, 1, gain]
-                                   + [f"{z:.4f}" for z in x] + [f"{z:.4f}" for z in y])
+                        eq = 0 * k if v == 0 else rng.uniform(-3, 3) * (k - 17) / 10 + rng.normal(0, 1, bands)
+                        gain = 0.0 if v == 0 else rng.uniform(-14, -6)
+                        x = {n: rng.uniform(0, 1) for n in x_names}
+                        x.update({"integrated_lufs": lufs + gain, "plr_db": 14.0, "width_db": -12.0,
+                                  "short_term_p10_rel_lu": -6.0, "short_term_p95_rel_lu": 3.0,
+                                  "log2_bandwidth_khz": np.log2(bw / 1000)})
+                        for i in range(bands):
+                            x[f"mid_norm_db_{i:02}"] = mid[i] + eq[i]
+                            x[f"side_norm_db_{i:02}"] = side[i] + eq[i]
+                        w.writerow([source, f"t{t}", g, 0 if v == 0 else 1, 0 if v == 0 else v, 0, 44100, 240.0, bw,
+                                    0, 1, -6, 0, 0]
+                                   + [f"{x[n]:.4f}" for n in x_names] + [f"{y[n]:.4f}" for n in y_names])
 
 
 if __name__ == "__main__":
