@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::spectrum::{frame_starts, gate, hann, FramePower, LongTermSpectrum};
+use super::spectrum::{fill_mid_side, frame_starts, gate, hann, FramePower, LongTermSpectrum};
 use super::{Dynamics, Loudness};
 use crate::units::power_to_db;
 
@@ -44,9 +44,9 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     }
 }
 
-/// Dynamics of `mid` (the mean of the channels, from [`super::spectrum::mid_side`]) at
-/// `sample_rate_hz`.
-pub fn measure(mid: &[f32], sample_rate_hz: u32, loudness: &Loudness) -> Dynamics {
+/// Dynamics of planar `channels` at `sample_rate_hz`; the octave crest is measured on their
+/// mid (the mean of the channels), made frame by frame.
+pub fn measure(channels: &[&[f32]], sample_rate_hz: u32, loudness: &Loudness) -> Dynamics {
     // Short-term readings after the first 3 s, above the -70 LUFS absolute gate.
     let skip = (3.0 / loudness.curve_hop_s).round() as usize - 1;
     let st: Vec<f64> = loudness
@@ -57,7 +57,7 @@ pub fn measure(mid: &[f32], sample_rate_hz: u32, loudness: &Loudness) -> Dynamic
         .filter(|v| *v > -70.0)
         .collect();
     let octave_center_hz = octave_centres_hz();
-    let octave_crest_db = octave_crest_db(mid, sample_rate_hz, &octave_center_hz);
+    let octave_crest_db = octave_crest_db(channels, sample_rate_hz, &octave_center_hz);
     Dynamics {
         short_term_p10_lufs: percentile(&st, 10.0),
         short_term_p50_lufs: percentile(&st, 50.0),
@@ -67,12 +67,13 @@ pub fn measure(mid: &[f32], sample_rate_hz: u32, loudness: &Loudness) -> Dynamic
     }
 }
 
-fn octave_crest_db(mid: &[f32], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64> {
+fn octave_crest_db(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64> {
+    let frames = channels.first().map_or(0, |c| c.len());
     let rate = f64::from(sample_rate_hz);
     let n = ((rate * 0.046 / 256.0).round() as usize).max(1) * 256;
     let bin_hz = rate / n as f64;
     let window: Vec<f32> = hann(n).iter().map(|&w| w as f32).collect();
-    let starts = frame_starts(mid.len(), n);
+    let starts = frame_starts(frames, n);
     let edge = 10f64.powf(0.15);
     // Each band's share of each bin, once (as `band_power` shares them).
     let bins = n / 2 + 1;
@@ -86,11 +87,14 @@ fn octave_crest_db(mid: &[f32], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64
         .flat_map_iter(|chunk| {
             let mut frame_power = FramePower::new(n);
             let mut power = vec![0.0f64; bins];
+            let mut mid = Vec::with_capacity(n);
             chunk
                 .iter()
                 .map(|&s| {
-                    let frame = &mid[s.min(mid.len())..(s + n).min(mid.len())];
-                    for (p, q) in power.iter_mut().zip(frame_power.of(frame, &window)) {
+                    let start = s.min(frames);
+                    mid.resize((s + n).min(frames) - start, 0.0);
+                    fill_mid_side(channels, start, &mut mid, &mut []);
+                    for (p, q) in power.iter_mut().zip(frame_power.of(&mid, &window)) {
                         *p = q;
                     }
                     let bands = shares
@@ -159,8 +163,8 @@ mod tests {
             .position(|&c| (c - 1000.0).abs() < 1.0)
             .unwrap();
         // A mono signal is its own mid.
-        let c_steady = octave_crest_db(&steady, rate, &octave_centres_hz());
-        let c_bursts = octave_crest_db(&bursts, rate, &octave_centres_hz());
+        let c_steady = octave_crest_db(&[&steady], rate, &octave_centres_hz());
+        let c_bursts = octave_crest_db(&[&bursts], rate, &octave_centres_hz());
         // A steady sine: every frame has the same power, crest 0 dB (to 0.1 dB of leakage).
         assert!(c_steady[octave] < 0.1, "steady {}", c_steady[octave]);
         // 20 dB bursts half the time: peak power 1, mean about (1 + 0.01) / 2, crest ~3 dB.

@@ -1,14 +1,18 @@
-//! Loudness, loudness range and peaks after ITU-R BS.1770-4 / EBU R128, measured by the
-//! `ebur128` crate (a port of libebur128 that passes the EBU Tech 3341 and 3342 test sets).
+//! Loudness, loudness range and peaks after ITU-R BS.1770-4 / EBU R128. Loudness and range
+//! come from lathe's meter ([`super::meter`], which follows libebur128 step by step and is
+//! tested against the `ebur128` crate); the true peak from the `ebur128` crate.
 //!
-//! The audio is fed in 100 ms hops so that momentary (400 ms) and short-term (3 s) loudness can
-//! be read after each hop: their maxima and the short-term curve come from those readings.
+//! The meter keeps the K-weighted energy of every 100 ms sub-block, so that momentary (400 ms)
+//! and short-term (3 s) loudness are read after each one: their maxima and the short-term
+//! curve come from those readings.
 //! Mono files are measured as dual mono (R128: a mono signal played over two loudspeakers),
 //! so a mono file and the stereo file with two identical channels read the same.
 
-use ebur128::{Channel, EbuR128, Mode};
+use ebur128::{EbuR128, Mode};
 use rayon::prelude::*;
 
+use super::meter::SHORT_TERM_HOPS as SHORT_TERM_BLOCKS;
+use super::meter::{energy_to_lufs, Sweep, MOMENTARY_HOPS as MOMENTARY_BLOCKS};
 use super::Loudness;
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
@@ -21,6 +25,11 @@ pub const MIN_DURATION_S: f64 = 0.4;
 
 /// Measures integrated, momentary, short-term loudness, LRA, true and sample peak.
 pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
+    Ok(measure_with_sweep(audio)?.0)
+}
+
+/// [`measure`], and the meter's sweep it came from (its plain sums serve the other analyses).
+pub(crate) fn measure_with_sweep(audio: &AudioBuffer) -> Result<(Loudness, Sweep)> {
     let duration_s = audio.duration_s();
     if duration_s < MIN_DURATION_S {
         return Err(Error::TooShort { duration_s });
@@ -28,11 +37,11 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
     let channels = audio.num_channels();
     // True peak in parallel segments (exact, see `true_peak_per_channel`), beside the loudness.
     let views: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
-    let (loudness, true_peak) = rayon::join(
-        || loudness_of(audio),
+    let (sweep, true_peak) = rayon::join(
+        || Sweep::new(&views, audio.sample_rate_hz),
         || true_peak_per_channel(&views, audio.sample_rate_hz),
     );
-    let (mut loudness, true_peak) = (loudness?, true_peak?);
+    let (mut loudness, true_peak) = (loudness_of_sweep(&sweep), true_peak?);
     // ebur128 reads the true peak as at least the sample peak.
     let true_peak_per_channel_dbtp: Vec<f64> = true_peak
         .iter()
@@ -43,7 +52,7 @@ pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
     loudness.true_peak_per_channel_dbtp = true_peak_per_channel_dbtp;
     loudness.plr_db = finite_or_zero(loudness.true_peak_dbtp - loudness.integrated_lufs);
     debug_assert_eq!(channels, loudness.true_peak_per_channel_dbtp.len());
-    Ok(loudness)
+    Ok((loudness, sweep))
 }
 
 /// Frames per segment of [`true_peak_per_channel`].
@@ -86,33 +95,17 @@ pub fn true_peak_per_channel(channels: &[&[f32]], sample_rate_hz: u32) -> Result
         .collect())
 }
 
-/// Everything but the true peak; `true_peak_*` hold the sample peak, `plr_db` is unset.
-fn loudness_of(audio: &AudioBuffer) -> Result<Loudness> {
-    let channels = audio.num_channels();
-    let mode = Mode::I | Mode::M | Mode::S | Mode::LRA | Mode::SAMPLE_PEAK;
-    let mut meter = EbuR128::new(channels as u32, audio.sample_rate_hz, mode)?;
-    if channels == 1 {
-        meter.set_channel(0, Channel::DualMono)?;
-    }
-
-    let hop = ((HOP_S * f64::from(audio.sample_rate_hz)).round() as usize).max(1);
-    let frames = audio.frames();
+/// Everything but the true peak, from lathe's meter ([`super::meter`]); `true_peak_*` hold
+/// the sample peak, `plr_db` is unset.
+pub(crate) fn loudness_of_sweep(sweep: &Sweep) -> Loudness {
+    let frames = sweep.frames;
     let mut windows = SlidingWindows::default();
-    let mut curve = Vec::with_capacity(frames / hop + 1);
-    let mut start = 0;
-    while start < frames {
-        let end = (start + hop).min(frames);
-        let chunk: Vec<&[f32]> = audio.channels.iter().map(|c| &c[start..end]).collect();
-        meter.add_frames_planar_f32(&chunk)?;
-        // Only the newest 100 ms are summed here; momentary and short-term come from
-        // running sums of these sub-blocks (see `SlidingWindows`), not from summing 400 ms
-        // and 3 s of samples again at every hop.
-        let window_ms = ((end - start) as f64 * 1000.0 / f64::from(audio.sample_rate_hz))
-            .round()
-            .max(1.0) as u32;
-        windows.push(lufs_to_energy(meter.loudness_window(window_ms)?));
+    let mut curve = Vec::with_capacity(sweep.hop_energy.len() + 1);
+    // Momentary and short-term come from running sums of the 100 ms sub-blocks (see
+    // `SlidingWindows`), not from summing 400 ms and 3 s of samples again at every hop.
+    for energy in sweep.sub_block_energies() {
+        windows.push(energy);
         curve.push(windows.short_term_lufs() as f32);
-        start = end;
     }
     let max_momentary = windows.max_momentary_lufs;
     let max_short_term = windows
@@ -123,22 +116,21 @@ fn loudness_of(audio: &AudioBuffer) -> Result<Loudness> {
             f64::NEG_INFINITY
         });
 
-    let integrated_lufs = meter.loudness_global()?;
-    let lra_lu = meter.loudness_range()?;
-    let sample_peak_per_channel_dbfs = (0..channels)
-        .map(|c| meter.sample_peak(c as u32).map(gain_to_db))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let sample_peak_dbfs = max_of(&sample_peak_per_channel_dbfs);
-    let loudest_rms_db = audio
+    let integrated_lufs = sweep.integrated_lufs();
+    let lra_lu = sweep.loudness_range_lu();
+    let sample_peak_per_channel_dbfs: Vec<f64> = sweep
         .channels
         .iter()
-        .map(|c| {
-            let ms = c.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / frames as f64;
-            10.0 * ms.log10()
-        })
+        .map(|c| gain_to_db(f64::from(c.peak)))
+        .collect();
+    let sample_peak_dbfs = max_of(&sample_peak_per_channel_dbfs);
+    let loudest_rms_db = sweep
+        .channels
+        .iter()
+        .map(|c| 10.0 * (c.sum_squares / frames as f64).log10())
         .fold(f64::NEG_INFINITY, f64::max);
 
-    Ok(Loudness {
+    Loudness {
         integrated_lufs,
         max_momentary_lufs: max_momentary,
         max_short_term_lufs: max_short_term,
@@ -150,27 +142,6 @@ fn loudness_of(audio: &AudioBuffer) -> Result<Loudness> {
         crest_db: finite_or_zero(sample_peak_dbfs - loudest_rms_db),
         short_term_curve_lufs: curve,
         curve_hop_s: HOP_S,
-    })
-}
-
-/// Sub-blocks (100 ms) in a momentary (400 ms) and a short-term (3 s) window.
-const MOMENTARY_BLOCKS: usize = 4;
-const SHORT_TERM_BLOCKS: usize = 30;
-
-/// BS.1770's `L = -0.691 + 10 log10(E)`, inverted: the weighted mean square of a window.
-fn lufs_to_energy(lufs: f64) -> f64 {
-    if lufs.is_finite() {
-        10f64.powf((lufs + 0.691) / 10.0)
-    } else {
-        0.0
-    }
-}
-
-fn energy_to_lufs(energy: f64) -> f64 {
-    if energy > 0.0 {
-        -0.691 + 10.0 * energy.log10()
-    } else {
-        f64::NEG_INFINITY
     }
 }
 
@@ -238,6 +209,15 @@ mod tests {
     use super::*;
     use crate::units::db_to_gain;
     use std::f64::consts::PI;
+
+    /// BS.1770's `L = -0.691 + 10 log10(E)`, inverted: the weighted mean square of a window.
+    fn lufs_to_energy(lufs: f64) -> f64 {
+        if lufs.is_finite() {
+            10f64.powf((lufs + 0.691) / 10.0)
+        } else {
+            0.0
+        }
+    }
 
     /// Appends `seconds` of a sine at `dbfs` (peak level, as the EBU documents define it).
     fn sine(out: &mut Vec<f32>, rate: u32, freq_hz: f64, dbfs: f64, seconds: f64, phase: f64) {

@@ -2,7 +2,7 @@
 //! model, the target builders and the reports read.
 //!
 //! - [`loudness`]: ITU-R BS.1770-4 / EBU R128 loudness, loudness range (EBU Tech 3342) and true
-//!   peak, through the `ebur128` crate.
+//!   peak; [`meter`] is lathe's BS.1770 meter (one sweep per file, tested against `ebur128`).
 //! - [`spectrum`]: long-term average spectrum of mid and side in third-octave bands
 //!   (IEC 61260 base-10 centres), gated to the loud parts.
 //! - [`dynamics`]: short-term loudness statistics and per-octave crest factors.
@@ -13,9 +13,11 @@
 
 pub mod dynamics;
 pub mod loudness;
+pub mod meter;
 pub mod quality;
 pub mod spectrum;
 pub mod stereo;
+pub mod true_peak;
 
 use serde::{Deserialize, Serialize};
 
@@ -122,23 +124,25 @@ pub struct Quality {
 }
 
 /// Measures everything. Errors on audio shorter than 0.4 s; silence is measured (as `-inf`).
+///
+/// The samples are read in a few sweeps: the meter's (K-weighting and every plain sum), the
+/// true peak, the long-term spectrum and the octave crest; mid and side are made frame by
+/// frame, never as full-length signals.
 pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
-    // Mid and side once, for both the spectrum and the octave dynamics.
-    let (mid, side) = spectrum::mid_side(audio);
     let rate = audio.sample_rate_hz;
+    let views: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
     let (measured, lts) = rayon::join(
         || -> Result<_> {
-            let loudness = loudness::measure(audio)?;
-            let dynamics = dynamics::measure(&mid, rate, &loudness);
-            Ok((loudness, dynamics))
+            let (loudness, sweep) = loudness::measure_with_sweep(audio)?;
+            let dynamics = dynamics::measure(&views, rate, &loudness);
+            Ok((loudness, sweep, dynamics))
         },
-        || spectrum::long_term_of(&mid, &side, rate),
+        || spectrum::long_term_of_views(&views, rate),
     );
-    drop(side);
-    let (loudness, dynamics) = measured?;
+    let (loudness, sweep, dynamics) = measured?;
     let spectrum = lts.bands(loudness.integrated_lufs);
-    let stereo = stereo::measure(audio, &lts, &spectrum);
-    let quality = quality::measure(audio, &lts, &loudness);
+    let stereo = stereo::measure(&sweep, &lts, &spectrum);
+    let quality = quality::measure(audio, &sweep, &lts, &loudness);
     Ok(Features {
         schema_version: FEATURES_SCHEMA_VERSION,
         sample_rate_hz: audio.sample_rate_hz,

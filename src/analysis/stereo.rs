@@ -5,9 +5,9 @@
 //! `|M|^2 - |S|^2 = Re(L R*)` and `|M|^2 + |S|^2 = (|L|^2 + |R|^2) / 2`, so the low-end
 //! correlation `(P_M - P_S) / (P_M + P_S)` is the Pearson correlation for balanced channels.
 
+use super::meter::Sweep;
 use super::spectrum::LongTermSpectrum;
 use super::{Spectrum, Stereo, SILENT_BAND_DB};
-use crate::audio::AudioBuffer;
 use crate::units::power_to_db;
 
 /// Upper edge of "the low end" for mono-compatibility measures.
@@ -15,7 +15,8 @@ pub const LOW_END_HZ: f64 = 150.0;
 /// Floor for the mono-loss measure, dB.
 const MONO_LOSS_FLOOR_DB: f64 = -60.0;
 
-pub fn measure(audio: &AudioBuffer, lts: &LongTermSpectrum, spectrum: &Spectrum) -> Stereo {
+/// The stereo image from the gated spectrum and the meter's sums (for the correlation).
+pub fn measure(sweep: &Sweep, lts: &LongTermSpectrum, spectrum: &Spectrum) -> Stereo {
     let nyquist = f64::from(lts.sample_rate_hz) / 2.0;
     let (mid, side) = lts.range_power(20.0, nyquist.min(20_000.0));
     let width_db = ratio_db(side, mid);
@@ -42,7 +43,7 @@ pub fn measure(audio: &AudioBuffer, lts: &LongTermSpectrum, spectrum: &Spectrum)
     };
     Stereo {
         width_db,
-        correlation: correlation(audio),
+        correlation: correlation(sweep),
         band_width_db,
         low_end_correlation,
         low_end_mono_loss_db,
@@ -60,21 +61,14 @@ fn ratio_db(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Pearson correlation of the first two channels (about zero mean, so no mean removal);
-/// 1 for mono or identical channels, 0 when one channel is silent and the other not.
-pub fn correlation(audio: &AudioBuffer) -> f64 {
-    let (l, r) = match audio.channels.as_slice() {
-        [_] => return 1.0,
-        [l, r, ..] => (l, r),
-        [] => return 1.0,
+/// Pearson correlation of the first two channels (about zero mean, so no mean removal), from
+/// the sums of the meter's sweep; 1 for mono or identical channels, 0 when one channel is
+/// silent and the other not.
+pub fn correlation(sweep: &Sweep) -> f64 {
+    let [l, r, ..] = sweep.channels.as_slice() else {
+        return 1.0;
     };
-    let (mut lr, mut ll, mut rr) = (0.0f64, 0.0f64, 0.0f64);
-    for (&a, &b) in l.iter().zip(r) {
-        let (a, b) = (f64::from(a), f64::from(b));
-        lr += a * b;
-        ll += a * a;
-        rr += b * b;
-    }
+    let (lr, ll, rr) = (sweep.cross, l.sum_squares, r.sum_squares);
     if ll == 0.0 && rr == 0.0 {
         1.0
     } else if ll == 0.0 || rr == 0.0 {
@@ -88,6 +82,7 @@ pub fn correlation(audio: &AudioBuffer) -> f64 {
 mod tests {
     use super::*;
     use crate::analysis::spectrum::long_term;
+    use crate::audio::AudioBuffer;
 
     fn noise(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;
@@ -106,7 +101,8 @@ mod tests {
         let a = AudioBuffer::new(44_100, vec![l, r]).unwrap();
         let lts = long_term(&a);
         let spec = lts.bands(-20.0);
-        measure(&a, &lts, &spec)
+        let views: Vec<&[f32]> = a.channels.iter().map(Vec::as_slice).collect();
+        measure(&Sweep::new(&views, 44_100), &lts, &spec)
     }
 
     #[test]
