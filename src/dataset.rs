@@ -189,78 +189,8 @@ fn pair_seed(seed: u64, track: &str, variant: usize) -> u64 {
 
 // ----- filters ---------------------------------------------------------------------------------
 
-/// Normalised biquad coefficients (a0 = 1), Direct Form I.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Biquad {
-    pub b: [f64; 3],
-    pub a: [f64; 2],
-}
-
-impl Biquad {
-    /// RBJ cookbook peaking EQ: `A = 10^(gain/40)`, `alpha = sin(w0) / (2 Q)`.
-    pub fn peaking(freq_hz: f64, gain_db: f64, q: f64, sample_rate_hz: f64) -> Self {
-        let a = 10f64.powf(gain_db / 40.0);
-        let w0 = 2.0 * std::f64::consts::PI * freq_hz / sample_rate_hz;
-        let alpha = w0.sin() / (2.0 * q);
-        let cos = w0.cos();
-        let a0 = 1.0 + alpha / a;
-        Self {
-            b: [
-                (1.0 + alpha * a) / a0,
-                -2.0 * cos / a0,
-                (1.0 - alpha * a) / a0,
-            ],
-            a: [-2.0 * cos / a0, (1.0 - alpha / a) / a0],
-        }
-    }
-
-    /// RBJ cookbook high shelf with shelf slope `s` (1 = steepest monotonic).
-    pub fn high_shelf(freq_hz: f64, gain_db: f64, s: f64, sample_rate_hz: f64) -> Self {
-        let a = 10f64.powf(gain_db / 40.0);
-        let w0 = 2.0 * std::f64::consts::PI * freq_hz / sample_rate_hz;
-        let cos = w0.cos();
-        let alpha = w0.sin() / 2.0 * ((a + 1.0 / a) * (1.0 / s - 1.0) + 2.0).sqrt();
-        let sq = 2.0 * a.sqrt() * alpha;
-        let a0 = (a + 1.0) - (a - 1.0) * cos + sq;
-        Self {
-            b: [
-                a * ((a + 1.0) + (a - 1.0) * cos + sq) / a0,
-                -2.0 * a * ((a - 1.0) + (a + 1.0) * cos) / a0,
-                a * ((a + 1.0) + (a - 1.0) * cos - sq) / a0,
-            ],
-            a: [
-                2.0 * ((a - 1.0) - (a + 1.0) * cos) / a0,
-                ((a + 1.0) - (a - 1.0) * cos - sq) / a0,
-            ],
-        }
-    }
-
-    /// Magnitude response at `freq_hz`, dB.
-    pub fn response_db(&self, freq_hz: f64, sample_rate_hz: f64) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * freq_hz / sample_rate_hz;
-        let (c1, s1, c2, s2) = (w.cos(), w.sin(), (2.0 * w).cos(), (2.0 * w).sin());
-        let num_re = self.b[0] + self.b[1] * c1 + self.b[2] * c2;
-        let num_im = -(self.b[1] * s1 + self.b[2] * s2);
-        let den_re = 1.0 + self.a[0] * c1 + self.a[1] * c2;
-        let den_im = -(self.a[0] * s1 + self.a[1] * s2);
-        10.0 * ((num_re * num_re + num_im * num_im) / (den_re * den_re + den_im * den_im)).log10()
-    }
-
-    /// Filters one channel in place (f64 state).
-    pub fn process(&self, x: &mut [f32]) {
-        let (mut x1, mut x2, mut y1, mut y2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        for s in x.iter_mut() {
-            let x0 = f64::from(*s);
-            let y0 =
-                self.b[0] * x0 + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
-            x2 = x1;
-            x1 = x0;
-            y2 = y1;
-            y1 = y0;
-            *s = y0 as f32;
-        }
-    }
-}
+/// The crate's one RBJ-cookbook biquad (shared with the report's EQ fit).
+pub use crate::render::biquad::Biquad;
 
 /// One random "un-mastering".
 #[derive(Clone, Debug, PartialEq)]
@@ -315,7 +245,7 @@ impl Degradation {
         // `tilt` dB per decade with about +-0.3 dB ripple (shelf slope 0.5 is broad).
         for &fc in &TILT_SHELVES_HZ {
             if fc < 0.45 * sample_rate_hz {
-                f.push(Biquad::high_shelf(
+                f.push(Biquad::high_shelf_slope(
                     fc,
                     self.tilt_db_per_decade / 2.0,
                     0.5,

@@ -437,6 +437,10 @@ pub fn master_one(
             targets: &targets,
             log: &rendered.log,
             aim: &aim,
+            provenance: None,
+            preview: None,
+            eq_exports: None,
+            audio: Some((mix, &rendered.audio)),
         });
         if let Some(p) = &job.paths.report_html {
             write_text_atomically(p, &report::html::to_html(&report)?)?;

@@ -4,6 +4,7 @@
 //! Chain (see [`chain`]): matched EQ (mid/side, linear-phase FIR) -> compressor -> width ->
 //! loudness gain -> oversampled true-peak limiter. Dither happens when encoding to 16 bit.
 
+pub mod biquad;
 pub mod chain;
 pub mod compressor;
 pub mod dither;

@@ -5,14 +5,15 @@
 //! `<text>` elements that the browser sets in its own sans-serif font, so no font is needed
 //! (or read) at build or run time. Each plot sits in a `<figure class="plot" id="plot-...">`.
 
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::fit::{EqFit, FilterKind};
 use super::warnings::format_hz;
-use super::{Report, REPORT_SCHEMA_VERSION};
+use super::provenance::{shell_join, Provenance};
+use super::{PreviewLinks, Report, REPORT_SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::targets::TargetSource;
 
@@ -40,7 +41,9 @@ Menlo,Consolas,monospace;font-size:.9em;white-space:nowrap}.warn{background:#fff
 {margin:.3em 0}figure.plot{margin:1em 0}figure.plot svg{max-width:100%;height:auto}figcaption{color:\
 #555;font-size:.88em}.keys{margin-right:.6em}.key{margin-right:1em;white-space:nowrap;color:#222}\
 .swatch{display:inline-block;width:22px;margin-right:.35em;vertical-align:middle}\
-footer{margin-top:2.5em;color:#777;font-size:.85em}";
+footer{margin-top:2.5em;color:#777;font-size:.85em}.players{display:flex;gap:1.5em;flex-wrap:wrap}\
+figure.player{margin:.3em 0}figure.player figcaption{font-weight:600;color:#222}\
+audio{width:360px;max-width:100%}table.settings td.code{white-space:normal;word-break:break-all}";
 
 /// The HTML page for `report`.
 pub fn to_html(report: &Report) -> Result<String> {
@@ -59,6 +62,10 @@ pub fn to_html(report: &Report) -> Result<String> {
         esc(&aim_text(report))
     );
 
+    if let Some(p) = &report.preview {
+        h += &players(p);
+    }
+
     h += "<h2>Numbers</h2>\n";
     h += &numbers_table(report);
 
@@ -68,6 +75,19 @@ pub fn to_html(report: &Report) -> Result<String> {
     }
     h += "</ul>\n";
     h += &filters_table(&report.notes.mid_eq, report.notes.side_eq.as_ref());
+    if let Some(e) = &report.eq_exports {
+        h += &format!(
+            "<p>The exact applied EQ, to load elsewhere: <a href=\"{}\">mid/side impulse \
+             responses</a> and <a href=\"{}\">true-stereo impulse responses</a> (L&rarr;L, \
+             L&rarr;R, R&rarr;L, R&rarr;R; 32-bit float WAV, linear phase: the peak is {} \
+             frames in) for a convolution plugin, and the filters above as an <a \
+             href=\"{}\">Equalizer APO preset</a>.</p>\n",
+            esc(&e.mid_side_ir_url),
+            esc(&e.left_right_ir_url),
+            e.delay_frames,
+            esc(&e.apo_preset_url)
+        );
+    }
 
     h += "<h2>Warnings</h2>\n";
     if report.warnings.is_empty() {
@@ -126,6 +146,19 @@ pub fn to_html(report: &Report) -> Result<String> {
             "Side (L-R)/2, relative to the integrated loudness: its level is the width.",
         );
     }
+    if !c.spectrum_freq_hz.is_empty() {
+        h += &figure(
+            "plot-spectrum",
+            &spectrum_plot(report)?,
+            &[
+                (MIX_COLOUR, "mix", false),
+                (TARGET_COLOUR, "target (third-octave)", false),
+                (RESULT_COLOUR, "master", false),
+            ],
+            "Long-term spectrum of the mid, 1/24-octave resolution, scaled to third-octave band \
+             levels relative to the integrated loudness (ungated), with the target's bands.",
+        );
+    }
     h += "<h2>Applied EQ</h2>\n";
     h += &figure(
         "plot-eq",
@@ -139,6 +172,15 @@ pub fn to_html(report: &Report) -> Result<String> {
         "The EQ the renderer applied and the bells and shelves of the notes that approximate \
          it.",
     );
+    if !c.mix_peak.is_empty() {
+        h += "<h2>Waveform</h2>\n";
+        h += &figure(
+            "plot-waveform",
+            &waveform_plot(report)?,
+            &[(RESULT_COLOUR, "master", false), (MIX_COLOUR, "mix", false)],
+            "Peak envelope: the largest sample of either channel in each stretch of the file.",
+        );
+    }
     h += "<h2>Loudness over time</h2>\n";
     h += &figure(
         "plot-loudness",
@@ -160,6 +202,9 @@ pub fn to_html(report: &Report) -> Result<String> {
         &gr_keys,
         "Compressor (mean per 100 ms) and limiter (largest per 100 ms) gain reduction.",
     );
+    if let Some(p) = &report.provenance {
+        h += &provenance_table(p);
+    }
     h += &format!(
         "<footer>lathe {} &middot; report schema {REPORT_SCHEMA_VERSION} &middot; loudness: ITU-R \
          BS.1770-4 / EBU R128; true peak: BS.1770-4 Annex 2; EQ fit: RBJ Audio EQ Cookbook \
@@ -198,7 +243,7 @@ fn num(v: f64, decimals: usize) -> String {
 
 fn aim_text(report: &Report) -> String {
     let mut parts = vec![match &report.source {
-        TargetSource::Reference { name } => format!("matched to the reference '{name}'"),
+        TargetSource::Reference { name, .. } => format!("matched to the reference '{name}'"),
         TargetSource::Model { genre, confidence } => format!(
             "mastered by the genre model: {genre} ({:.0} % confidence)",
             confidence * 100.0
@@ -327,10 +372,10 @@ where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(root)
-        .caption(caption, ("sans-serif", 15))
+        .caption(caption, ("sans-serif", 17))
         .margin(8)
-        .x_label_area_size(32)
-        .y_label_area_size(44)
+        .x_label_area_size(40)
+        .y_label_area_size(52)
         .build_cartesian_2d(x, y)
         .map_err(|e| e.to_string())?;
     chart
@@ -340,7 +385,8 @@ where
         .x_label_formatter(x_label)
         .y_label_formatter(&|y| format!("{y:.0}"))
         .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 12))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
     Ok(chart)
@@ -484,12 +530,69 @@ fn eq_plot(report: &Report) -> Result<String> {
     })
 }
 
+/// `m:ss` (and tenths when `t` is not a whole second).
 fn time_axis_label(t: &f64) -> String {
-    if *t >= 120.0 {
-        let s = t.round() as i64;
-        format!("{}:{:02}", s / 60, s % 60)
+    let tenths = (t * 10.0).round() as i64;
+    let (secs, frac) = (tenths / 10, tenths % 10);
+    if frac == 0 {
+        format!("{}:{:02}", secs / 60, secs % 60)
     } else {
-        format!("{}", (t * 10.0).round() / 10.0)
+        format!("{}:{:02}.{frac}", secs / 60, secs % 60)
+    }
+}
+
+/// Ticks every 1, 2, 5, 10, 15, 30 s or 1, 2, 5, 10, 15, 30 min: the smallest step giving at
+/// most [`MAX_TIME_TICKS`] ticks from 0 to `duration_s`.
+fn time_ticks(duration_s: f64) -> Vec<f64> {
+    const STEPS_S: [f64; 15] = [
+        0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0,
+    ];
+    let step = STEPS_S
+        .iter()
+        .copied()
+        .find(|s| duration_s / s <= MAX_TIME_TICKS as f64)
+        .unwrap_or(3600.0);
+    (0..)
+        .map(|i| i as f64 * step)
+        .take_while(|t| *t <= duration_s + 1e-9)
+        .collect()
+}
+
+/// Most ticks on a time axis (labels like `12:30` fit 9 across the plot).
+const MAX_TIME_TICKS: usize = 9;
+
+/// A time axis from 0 to `duration_s` with ticks at [`time_ticks`] (plotters' own choice is
+/// decimal: 0, 20, 40 ... s, which read badly as m:ss).
+struct TimeAxis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TimeAxis {
+    type ValueType = f64;
+    type FormatOption = DefaultFormatting;
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+}
+
+fn time_axis(duration_s: f64) -> TimeAxis {
+    TimeAxis {
+        inner: RangedCoordf64::from(0f64..duration_s),
+        ticks: time_ticks(duration_s),
     }
 }
 
@@ -517,9 +620,9 @@ fn loudness_plot(report: &Report) -> Result<String> {
         let mut chart = chart(
             root,
             "Short-term loudness (LUFS)",
-            RangedCoordf64::from(0f64..duration),
+            time_axis(duration),
             bottom..top,
-            (if duration >= 120.0 { "m:ss" } else { "s" }, "LUFS"),
+            ("time (m:ss)", "LUFS"),
             &time_axis_label,
         )?;
         for (data, colour) in [
@@ -554,9 +657,9 @@ fn gain_reduction_plot(report: &Report) -> Result<String> {
         let mut chart = chart(
             root,
             "Gain reduction (dB)",
-            RangedCoordf64::from(0f64..duration),
+            time_axis(duration),
             bottom..0.5,
-            (if duration >= 120.0 { "m:ss" } else { "s" }, "dB"),
+            ("time (m:ss)", "dB"),
             &time_axis_label,
         )?;
         let mut any = false;
@@ -585,6 +688,158 @@ fn gain_reduction_plot(report: &Report) -> Result<String> {
     })
 }
 
+/// The A/B players: plain `<audio controls>` elements (no JavaScript) on the preview files.
+fn players(p: &PreviewLinks) -> String {
+    let start = time_axis_label(&p.start_s.round());
+    let mut h = String::from("<h2>Listen</h2>\n");
+    h += &format!(
+        "<p>The loudest {:.0} s of the mix and of the master (from {start}), both at {:.1} LUFS, \
+         so you compare tone and dynamics, not level.</p>\n<div class=\"players\">\n",
+        p.length_s, p.matched_lufs
+    );
+    for (name, url) in [("mix", &p.mix_url), ("master", &p.master_url)] {
+        h += &format!(
+            "<figure class=\"player\"><figcaption>{name}</figcaption><audio controls \
+             preload=\"metadata\" src=\"{}\"><a href=\"{}\">{name}</a></audio></figure>\n",
+            esc(url),
+            esc(url)
+        );
+    }
+    h + "</div>\n"
+}
+
+/// "How this report was made": the command line, every setting, the inputs, the output, the
+/// versions and the date.
+fn provenance_table(p: &Provenance) -> String {
+    let mut h = String::from("<h2>How this report was made</h2>\n<table class=\"settings\">\n");
+    let row = |k: &str, v: &str| {
+        format!(
+            "<tr><td>{}</td><td class=\"code\">{}</td></tr>\n",
+            esc(k),
+            esc(v)
+        )
+    };
+    if !p.command_line.is_empty() {
+        h += &row("command line", &shell_join(&p.command_line));
+    }
+    for s in &p.settings {
+        let v = if s.given {
+            s.value.clone()
+        } else {
+            format!("{} (default)", s.value)
+        };
+        h += &row(&s.name, &v);
+    }
+    for i in &p.inputs {
+        h += &row(
+            i.role.as_str(),
+            &format!(
+                "{}: {}, {} Hz, {} channel{}, {}",
+                i.name,
+                i.format,
+                i.sample_rate_hz,
+                i.channels,
+                if i.channels == 1 { "" } else { "s" },
+                time_axis_label(&i.duration_s)
+            ),
+        );
+    }
+    if !p.output_format.is_empty() {
+        h += &row("output", &p.output_format);
+    }
+    h += &row(
+        "model",
+        p.model_version.as_deref().unwrap_or("not used (targets from a reference)"),
+    );
+    h += &row("date (UTC)", &p.date_utc);
+    h + "</table>\n"
+}
+
+fn spectrum_plot(report: &Report) -> Result<String> {
+    let c = &report.curves;
+    let (lo, hi) = range_of(
+        c.mix_spectrum_db
+            .iter()
+            .chain(&c.master_spectrum_db)
+            .chain(&c.target_mid_db),
+    )
+    .unwrap_or((-40.0, 0.0));
+    let top = (hi / 5.0).ceil() * 5.0 + 2.0;
+    let bottom = ((lo.max(hi - TONAL_RANGE_DB)) / 5.0).floor() * 5.0 - 2.0;
+    let clip = |v: &[Option<f64>]| -> Vec<Option<f64>> {
+        v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
+    };
+    svg(|root| {
+        let mut chart = chart(
+            root,
+            "Spectrum of the mid (dB re integrated loudness)",
+            frequency_axis(),
+            bottom..top,
+            ("Hz", "dB"),
+            &hz_label,
+        )?;
+        for (x, data, colour, width) in [
+            (&c.spectrum_freq_hz, clip(&c.mix_spectrum_db), MIX_COLOUR, 1),
+            (&c.spectrum_freq_hz, clip(&c.master_spectrum_db), RESULT_COLOUR, 1),
+            (&c.band_center_hz, clip(&c.target_mid_db), TARGET_COLOUR, 2),
+        ] {
+            for run in runs(x, &data) {
+                chart
+                    .draw_series(LineSeries::new(run, colour.stroke_width(width)))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn waveform_plot(report: &Report) -> Result<String> {
+    let c = &report.curves;
+    let hop = c.envelope_hop_s;
+    let duration = report.render.duration_s.max(hop * c.mix_peak.len() as f64).max(0.1);
+    let points = |v: &[f64]| -> Vec<(f64, f64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &p)| ((i as f64 + 0.5) * hop, p.clamp(0.0, 1.5)))
+            .collect()
+    };
+    let top = c
+        .mix_peak
+        .iter()
+        .chain(&c.master_peak)
+        .fold(1.0f64, |m, &p| m.max(p.min(1.5)));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Waveform (peak envelope)", ("sans-serif", 17))
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(52)
+            .build_cartesian_2d(time_axis(duration), -top..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("time (m:ss)")
+            .y_desc("amplitude")
+            .x_label_formatter(&time_axis_label)
+            .y_label_formatter(&|y| format!("{y:.1}"))
+            .light_line_style(WHITE.mix(0.0))
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (data, colour) in [(&c.master_peak, RESULT_COLOUR), (&c.mix_peak, MIX_COLOUR)] {
+            let up = points(data);
+            let down: Vec<(f64, f64)> = up.iter().map(|&(t, p)| (t, -p)).collect();
+            for series in [up, down] {
+                chart
+                    .draw_series(AreaSeries::new(series, 0.0, colour.mix(0.85)))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,6 +847,19 @@ mod tests {
     #[test]
     fn escapes_markup() {
         assert_eq!(esc("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+    }
+
+    #[test]
+    fn time_axes_read_minutes_and_seconds() {
+        assert_eq!(time_axis_label(&0.0), "0:00");
+        assert_eq!(time_axis_label(&100.0), "1:40");
+        assert_eq!(time_axis_label(&2.5), "0:02.5");
+        // 4 minutes: a tick every 30 s, 0:00 .. 4:00.
+        let ticks = time_ticks(240.0);
+        assert_eq!(ticks.len(), 9);
+        assert_eq!(ticks[1], 30.0);
+        // 12 s: every 2 s.
+        assert_eq!(time_ticks(12.0)[1], 2.0);
     }
 
     #[test]

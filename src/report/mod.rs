@@ -16,24 +16,100 @@
 //!
 //! [`preview`] cuts the loudest part of mix and master, loudness-matched, for an A/B listen.
 
+pub mod export;
 pub mod fit;
 pub mod html;
 pub mod json;
 pub mod notes;
 pub mod preview;
+pub mod provenance;
+pub mod signal;
 pub mod warnings;
+
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::analysis::{Features, SILENT_BAND_DB};
+use crate::audio::AudioBuffer;
 use crate::render::chain::{LoudnessLog, RenderLog, RenderSettings, WidthLog};
 use crate::render::compressor::CompressorSettings;
 use crate::targets::{TargetSource, Targets};
 pub use notes::Notes;
+pub use provenance::Provenance;
 pub use warnings::Warning;
 
-/// Bump when a field of [`Report`] is added, removed or changes meaning.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// Bump when a field of [`Report`] is added, removed or changes meaning. 2: how the report
+/// was made (`provenance`), the preview players (`preview`), the peak envelopes and fine
+/// spectra, fits over the whole EQ'd band, lossy-reference evidence in `source`.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
+
+/// The A/B preview excerpts as the report links them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PreviewLinks {
+    /// URLs of the excerpts relative to the report's folder ([`relative_url`]).
+    pub mix_url: String,
+    pub master_url: String,
+    pub start_s: f64,
+    pub length_s: f64,
+    /// Loudness of both excerpts after matching.
+    pub matched_lufs: f64,
+}
+
+/// The exported EQ files ([`export`]) as the report links them (URLs relative to the
+/// report's folder).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EqExportLinks {
+    /// Mid/side impulse responses (2 channels).
+    pub mid_side_ir_url: String,
+    /// True-stereo impulse responses (4 channels: L->L, L->R, R->L, R->R).
+    pub left_right_ir_url: String,
+    /// Equalizer APO preset of the fitted filters.
+    pub apo_preset_url: String,
+    /// The impulse responses' linear-phase delay, frames.
+    pub delay_frames: usize,
+}
+
+/// The URL of `target` relative to the folder `from_dir` (both made absolute first): the
+/// shortest `../`-path, each segment percent-encoded (RFC 3986 unreserved characters kept).
+pub fn relative_url(from_dir: &Path, target: &Path) -> String {
+    use std::path::Component;
+    let abs = |p: &Path| -> Vec<String> {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut parts: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::ParentDir => {
+                    parts.pop();
+                }
+                Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+                Component::CurDir => {}
+                Component::RootDir | Component::Prefix(_) => {
+                    parts.clear();
+                    parts.push(c.as_os_str().to_string_lossy().into_owned());
+                }
+            }
+        }
+        parts
+    };
+    let (from, to) = (abs(from_dir), abs(target));
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut segments: Vec<String> = vec!["..".to_string(); from.len() - common];
+    segments.extend(to[common..].iter().map(|s| percent_encode(s)));
+    segments.join("/")
+}
+
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// What the master was aimed at, beyond the targets' source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -66,6 +142,15 @@ pub struct ReportInput<'a> {
     pub targets: &'a Targets,
     pub log: &'a RenderLog,
     pub aim: &'a Aim,
+    /// How the report was made (command line, settings, inputs, date).
+    pub provenance: Option<&'a Provenance>,
+    /// The preview excerpts, when written: the report embeds players for them.
+    pub preview: Option<&'a PreviewLinks>,
+    /// The exported EQ files, when written.
+    pub eq_exports: Option<&'a EqExportLinks>,
+    /// The mix and the master as rendered (same rate), for the waveform and the fine
+    /// spectrum; without them those plots are left out.
+    pub audio: Option<(&'a AudioBuffer, &'a AudioBuffer)>,
 }
 
 /// The whole report; [`json::to_json`] and [`html::to_html`] present it.
@@ -77,6 +162,9 @@ pub struct Report {
     pub output: String,
     pub source: TargetSource,
     pub aim: Aim,
+    pub provenance: Option<Provenance>,
+    pub preview: Option<PreviewLinks>,
+    pub eq_exports: Option<EqExportLinks>,
     pub numbers: Vec<NumberRow>,
     pub notes: Notes,
     pub warnings: Vec<Warning>,
@@ -158,6 +246,15 @@ pub struct Curves {
     pub compressor_gain_reduction_db: Vec<f64>,
     pub limiter_hop_s: f64,
     pub limiter_gain_reduction_db: Vec<f64>,
+    /// Peak envelopes (largest |sample| per hop, linear), empty without the audio.
+    pub envelope_hop_s: f64,
+    pub mix_peak: Vec<f64>,
+    pub master_peak: Vec<f64>,
+    /// Fine long-term spectra of the mids (1/24 octave, as third-octave band levels re the
+    /// integrated loudness; see [`signal::fine_spectrum`]), empty without the audio.
+    pub spectrum_freq_hz: Vec<f64>,
+    pub mix_spectrum_db: Vec<Option<f64>>,
+    pub master_spectrum_db: Vec<Option<f64>>,
 }
 
 /// Builds the report (see the module docs). Never fails: missing data shows as empty curves,
@@ -173,6 +270,7 @@ pub fn build(input: &ReportInput) -> Report {
     } = *input;
     let notes = notes::write(before, after, log, aim);
     let mut warnings = warnings::input_warnings(before);
+    warnings.extend(warnings::target_warnings(targets));
     warnings.extend(warnings::render_warnings(log));
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -181,8 +279,11 @@ pub fn build(input: &ReportInput) -> Report {
         output: input.output_name.to_string(),
         source: targets.source.clone(),
         aim: aim.clone(),
+        provenance: input.provenance.cloned(),
+        preview: input.preview.cloned(),
+        eq_exports: input.eq_exports.cloned(),
         numbers: numbers(before, after, targets),
-        curves: curves(before, after, targets, log, &notes),
+        curves: curves(input, &notes),
         notes,
         warnings,
         render: summary(log),
@@ -288,13 +389,14 @@ fn finite(v: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-fn curves(
-    before: &Features,
-    after: &Features,
-    t: &Targets,
-    log: &RenderLog,
-    notes: &Notes,
-) -> Curves {
+fn curves(input: &ReportInput, notes: &Notes) -> Curves {
+    let ReportInput {
+        before,
+        after,
+        targets: t,
+        log,
+        ..
+    } = *input;
     let eq = &log.eq;
     let fit_mid_db = eq
         .dense_freq_hz
@@ -317,6 +419,16 @@ fn curves(
             Vec::new()
         },
     );
+    let ((envelope_hop_s, mix_peak, master_peak), (spectrum_freq_hz, mix_spectrum_db, master_spectrum_db)) =
+        match input.audio {
+            Some((mix, master)) => {
+                let ((hop, a), (_, b)) = (signal::peak_envelope(mix), signal::peak_envelope(master));
+                let (f, x) = signal::fine_spectrum(mix, before.loudness.integrated_lufs);
+                let (_, y) = signal::fine_spectrum(master, after.loudness.integrated_lufs);
+                ((hop, a, b), (f, x, y))
+            }
+            None => ((0.0, Vec::new(), Vec::new()), (Vec::new(), Vec::new(), Vec::new())),
+        };
     let (lim_hop, lim_gr) = match &log.limiter {
         Some(l) => (l.curve_hop_s, finite(&l.gain_reduction_curve_db)),
         None => (0.1, Vec::new()),
@@ -345,6 +457,12 @@ fn curves(
         compressor_gain_reduction_db: comp_gr,
         limiter_hop_s: lim_hop,
         limiter_gain_reduction_db: lim_gr,
+        envelope_hop_s,
+        mix_peak,
+        master_peak,
+        spectrum_freq_hz,
+        mix_spectrum_db,
+        master_spectrum_db,
     }
 }
 

@@ -5,11 +5,12 @@
 
 use serde::Serialize;
 
-use super::fit::{fit_curve, EqFit, FilterKind};
+use super::fit::{self, fit_curve, EqFit, FilterKind};
 use super::warnings::format_hz;
 use super::Aim;
 use crate::analysis::Features;
 use crate::render::chain::RenderLog;
+use crate::render::eq::MatchedEq;
 
 /// The notes: plain sentences, plus the fitted EQs behind the EQ sentences.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -20,23 +21,47 @@ pub struct Notes {
     pub side_eq: Option<EqFit>,
 }
 
+/// Points per octave of the grid the EQ curves are fitted on.
+const FIT_POINTS_PER_OCTAVE: f64 = 24.0;
+
+/// The EQs the renderer applied (mid, side), designed again from the render log's band gains
+/// and high-pass: the same deterministic design, so the same filters. `None` when the log
+/// has no EQ (silence).
+pub fn applied_eqs(log: &RenderLog) -> Option<(MatchedEq, MatchedEq)> {
+    let eq = &log.eq;
+    let mid = MatchedEq::new(log.sample_rate_hz, &eq.center_hz, &eq.mid_gain_db, None).ok()?;
+    let side = MatchedEq::new(
+        log.sample_rate_hz,
+        &eq.center_hz,
+        &eq.side_gain_db,
+        log.width.mono_bass_below_hz,
+    )
+    .ok()?;
+    Some((mid, side))
+}
+
+/// Fits `eq`'s intended response on a log grid over the whole EQ'd band
+/// ([`fit::fit_range_hz`]).
+fn fit_eq(eq: &MatchedEq, sample_rate_hz: u32, highpass_hz: Option<f64>) -> EqFit {
+    let (lo, hi) = fit::fit_range_hz(sample_rate_hz);
+    let n = ((hi / lo).log2() * FIT_POINTS_PER_OCTAVE).ceil().max(1.0) as usize;
+    let freq: Vec<f64> = (0..=n)
+        .map(|i| lo * (hi / lo).powf(i as f64 / n as f64))
+        .collect();
+    let gain: Vec<f64> = freq.iter().map(|&f| eq.intended_response_db(f)).collect();
+    fit_curve(&freq, &gain, sample_rate_hz, highpass_hz)
+}
+
 /// Fits the applied EQ curves and writes the notes.
 pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) -> Notes {
-    let eq = &log.eq;
-    let mid_eq = fit_curve(
-        &eq.dense_freq_hz,
-        &eq.dense_mid_db,
-        log.sample_rate_hz,
-        None,
-    );
-    let side_eq = (log.channels == 2).then(|| {
-        fit_curve(
-            &eq.dense_freq_hz,
-            &eq.dense_side_db,
-            log.sample_rate_hz,
-            log.width.mono_bass_below_hz,
-        )
-    });
+    let fs = log.sample_rate_hz;
+    let (mid_eq, side_eq) = match applied_eqs(log) {
+        Some((mid, side)) => (
+            fit_eq(&mid, fs, None),
+            (log.channels == 2).then(|| fit_eq(&side, fs, log.width.mono_bass_below_hz)),
+        ),
+        None => (EqFit::flat(fs), (log.channels == 2).then(|| EqFit::flat(fs))),
+    };
     let mut lines = vec![
         "Chain: EQ (mid/side, linear phase) -> compressor (linked) -> width -> gain -> \
          true-peak limiter."

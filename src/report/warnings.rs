@@ -15,7 +15,8 @@
 //! | `W_LOW_END_PHASE` | the mix's low end (< 150 Hz) has L/R correlation under 0.5 |
 //! | `W_SHORT_INPUT` | the mix is shorter than 10 s |
 //! | `W_QUIET_INPUT` | the mix's integrated loudness is under -35 LUFS |
-//! | `W_EQ_EXTREME` | the applied EQ boosts or cuts more than 6 dB somewhere |
+//! | `W_LOSSY_REFERENCE` | the reference was lossy (low-passed, or its side cut by joint stereo): matched only where whole |
+//! | `W_EQ_EXTREME` | the applied EQ boosts or cuts more than 6 dB somewhere (20 Hz-20 kHz) |
 //! | `W_LIMIT_HEAVY` | the limiter reduced the highest peak by more than 6 dB |
 //! | `W_SILENCE` | (renderer) the input is silence |
 //! | `W_LIMIT_EXTREME` | (renderer) the target needed more than 12 dB of limiting; held there |
@@ -31,6 +32,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::Features;
+use crate::targets::{TargetSource, Targets};
 use crate::render::chain::{
     RenderLog, W_CEILING_LIMITS_LOUDNESS, W_LIMIT_EXTREME, W_LOUDNESS_NOT_REACHED, W_MONO_NO_WIDTH,
     W_SAFETY_TRIM, W_SILENCE, W_TOO_SHORT_FOR_COMPRESSION,
@@ -43,6 +45,7 @@ pub const W_LOSSY_BANDWIDTH: &str = "W_LOSSY_BANDWIDTH";
 pub const W_LOW_END_PHASE: &str = "W_LOW_END_PHASE";
 pub const W_SHORT_INPUT: &str = "W_SHORT_INPUT";
 pub const W_QUIET_INPUT: &str = "W_QUIET_INPUT";
+pub const W_LOSSY_REFERENCE: &str = "W_LOSSY_REFERENCE";
 pub const W_EQ_EXTREME: &str = "W_EQ_EXTREME";
 pub const W_LIMIT_HEAVY: &str = "W_LIMIT_HEAVY";
 /// A renderer message that carries no code (should not happen; kept so nothing is lost).
@@ -65,9 +68,10 @@ pub const QUIET_INPUT_LUFS: f64 = -35.0;
 pub const EXTREME_EQ_DB: f64 = 6.0;
 /// Limiting deeper than this is audible on most material (pumping, dulled transients).
 pub const HEAVY_LIMITING_DB: f64 = 6.0;
-/// The range judged for extreme EQ: the renderer's curve is held flat outside 20 Hz..20 kHz.
-const EQ_CHECK_LOW_HZ: f64 = 30.0;
-const EQ_CHECK_HIGH_HZ: f64 = 16_000.0;
+/// The range judged for extreme EQ: every band the renderer sets (its curve is held flat
+/// outside 20 Hz..20 kHz).
+const EQ_CHECK_LOW_HZ: f64 = 19.0;
+const EQ_CHECK_HIGH_HZ: f64 = 21_000.0;
 
 /// One row of the table of codes.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -108,8 +112,12 @@ pub const CODES: &[CodeInfo] = &[
         meaning: "the mix is quieter than -35 LUFS",
     },
     CodeInfo {
+        code: W_LOSSY_REFERENCE,
+        meaning: "the reference is lossy (low-passed or side cut): matched only where whole",
+    },
+    CodeInfo {
         code: W_EQ_EXTREME,
-        meaning: "the applied EQ moves more than 6 dB somewhere",
+        meaning: "the applied EQ moves more than 6 dB somewhere (20 Hz-20 kHz)",
     },
     CodeInfo {
         code: W_LIMIT_HEAVY,
@@ -260,6 +268,41 @@ pub fn input_warnings(mix: &Features) -> Vec<Warning> {
                 l.integrated_lufs
             ),
             &[("integrated_lufs", l.integrated_lufs)],
+        ));
+    }
+    w
+}
+
+/// Checks of the targets: a lossy reference.
+pub fn target_warnings(targets: &Targets) -> Vec<Warning> {
+    let mut w = Vec::new();
+    if let TargetSource::Reference {
+        name,
+        lossy: Some(e),
+    } = &targets.source
+    {
+        let mut what = Vec::new();
+        let mut evidence = vec![("bandwidth_hz", e.bandwidth_hz)];
+        if e.band_limited {
+            what.push(format!("its content stops at {}", format_hz(e.bandwidth_hz)));
+        }
+        if let Some(c) = e.side_cutoff_hz {
+            what.push(format!(
+                "its side channel is {:.0} dB short above {} (a codec's joint stereo)",
+                e.side_loss_db,
+                format_hz(c)
+            ));
+            evidence.push(("side_cutoff_hz", c));
+            evidence.push(("side_loss_db", e.side_loss_db));
+        }
+        w.push(Warning::new(
+            W_LOSSY_REFERENCE,
+            format!(
+                "the reference '{name}' looks lossy: {}; the match stops there, so the codec's \
+                 damage is not copied (use a lossless reference for the top end)",
+                what.join(", ")
+            ),
+            &evidence,
         ));
     }
     w

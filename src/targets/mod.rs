@@ -14,7 +14,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TargetSource {
-    Reference { name: String },
+    Reference {
+        name: String,
+        /// What a lossy codec left in the reference, when it did; the match then stops at
+        /// the reference's real bandwidth (mid and side: see [`reference::from_reference`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lossy: Option<crate::analysis::quality::LossyEvidence>,
+    },
     Model { genre: String, confidence: f64 },
     Manual,
 }

@@ -3,9 +3,17 @@
 //! The reference's loudness-normalised band curves become the tonal targets, its integrated
 //! loudness, PLR and short-term spread the loudness and dynamics targets, its side/mid ratio the
 //! width target. The reference may have any sample rate: bands are in hertz.
+//!
+//! A lossy reference ([`lossy_evidence`]: a low-passed top, or a side channel a codec's joint
+//! stereo emptied above some frequency) is matched only where it is whole: its bands beyond
+//! the real bandwidth (mid) or the side cut-off (side) are marked as without content
+//! ([`SILENT_BAND_DB`]), which the renderer leaves unequalised, so the codec's damage is not
+//! copied onto the master.
 
 use super::{TargetSource, Targets};
-use crate::analysis::Features;
+use crate::analysis::quality::{lossy_evidence, LossyEvidence};
+use crate::analysis::spectrum::third_octave_edges_hz;
+use crate::analysis::{Features, SILENT_BAND_DB};
 use crate::error::{Error, Result};
 
 /// Default true-peak ceiling, dBTP (EBU R128 s1 and the streaming services' advice).
@@ -23,9 +31,11 @@ pub fn from_reference(reference: &Features, name: &str) -> Result<Targets> {
         });
     }
     let d = &reference.dynamics;
-    Ok(Targets {
+    let lossy = lossy_evidence(reference);
+    let mut targets = Targets {
         source: TargetSource::Reference {
             name: name.to_string(),
+            lossy: lossy.clone(),
         },
         center_hz: reference.spectrum.center_hz.clone(),
         mid_db: reference.spectrum.mid_norm_db.clone(),
@@ -38,7 +48,26 @@ pub fn from_reference(reference: &Features, name: &str) -> Result<Targets> {
             .then_some(MONO_BASS_HZ),
         bandwidth_hz: reference.quality.bandwidth_hz,
         ceiling_dbtp: DEFAULT_CEILING_DBTP,
-    })
+    };
+    if let Some(evidence) = &lossy {
+        limit_to_real_bandwidth(&mut targets, evidence);
+    }
+    Ok(targets)
+}
+
+/// Marks the bands that reach past the reference's real bandwidth (mid) or side cut-off
+/// (side) as without content.
+fn limit_to_real_bandwidth(targets: &mut Targets, evidence: &LossyEvidence) {
+    let (mid_limit, side_limit) = (evidence.mid_limit_hz(), evidence.side_limit_hz());
+    for (i, &c) in targets.center_hz.iter().enumerate() {
+        let upper = third_octave_edges_hz(c).1;
+        if upper > mid_limit {
+            targets.mid_db[i] = SILENT_BAND_DB;
+        }
+        if upper > side_limit * (1.0 + 1e-9) {
+            targets.side_db[i] = SILENT_BAND_DB;
+        }
+    }
 }
 
 /// p95 - p10 of short-term loudness; 0 when either is missing (audio shorter than 3 s).
