@@ -104,12 +104,15 @@ impl LossyEvidence {
 pub fn lossy_evidence(f: &Features) -> Option<LossyEvidence> {
     let sp = &f.spectrum;
     let bandwidth_hz = f.quality.bandwidth_hz;
-    if !f.loudness.integrated_lufs.is_finite() || !(bandwidth_hz > 0.0) {
+    if !f.loudness.integrated_lufs.is_finite() || bandwidth_hz.is_nan() || bandwidth_hz <= 0.0 {
         return None;
     }
     let centres = &sp.center_hz;
-    let top = (f64::from(f.sample_rate_hz) / 2.0)
-        .min(centres.last().map_or(f64::INFINITY, |&c| third_octave_edges_hz(c).1));
+    let top = (f64::from(f.sample_rate_hz) / 2.0).min(
+        centres
+            .last()
+            .map_or(f64::INFINITY, |&c| third_octave_edges_hz(c).1),
+    );
     let band_limited = bandwidth_hz < top - BAND_LIMIT_MARGIN_HZ;
     let mid_limit = if band_limited {
         bandwidth_hz

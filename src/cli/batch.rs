@@ -29,9 +29,11 @@ use lathe::targets::model::Model;
 use lathe::targets::reference::from_reference;
 use lathe::Targets;
 
+use lathe::report::provenance::InputInfo;
+
 use super::common::{
-    analyze, check_job_outputs, decode, file_name, master_one, preview_paths, with_tag, Job,
-    JobPaths, Mastered, ToneArgs,
+    analyze, check_job_outputs, decode, eq_export_paths, file_name, master_one, preview_paths,
+    provenance, with_tag, Job, JobPaths, Mastered, ToneArgs,
 };
 use super::master::load_model;
 
@@ -294,6 +296,9 @@ fn plan(args: &Args, files: &[PathBuf]) -> anyhow::Result<Vec<Plan>> {
                         report_html: args.report.then(|| report_base.with_extension("html")),
                         report_json: args.report.then(|| report_base.with_extension("json")),
                         preview: args.preview.then(|| preview_paths(&output)),
+                        eq_exports: args
+                            .report
+                            .then(|| eq_export_paths(&report_base.with_extension("html"))),
                         output,
                     },
                     album_offset_lu: None,
@@ -364,6 +369,7 @@ fn single(
         Err(e) => return fail(e),
     };
     let n = plan.jobs.len() as f64;
+    let made = provenance(vec![InputInfo::of("mix", &plan.input, &audio)], None);
     let mut rows = Vec::new();
     for (k, job) in plan.jobs.iter().enumerate() {
         let job = Job {
@@ -378,6 +384,7 @@ fn single(
             &args.tone,
             &job,
             true,
+            &made,
             &|stage, f| {
                 bar.set_message(stage.to_string());
                 bar.set_position((150.0 + 850.0 * (k as f64 + f) / n) as u64);

@@ -24,8 +24,10 @@ use lathe::analysis::Features;
 use lathe::io::encode::{self, OutputFormat, SampleFormat};
 use lathe::render;
 use lathe::render::chain::{RenderLog, RenderSettings};
+use lathe::report::export::{eq_impulse_responses, equalizer_apo_preset};
 use lathe::report::preview::{self, PREVIEW_LENGTH_S};
-use lathe::report::{self, Aim, PresetAim, ReportInput};
+use lathe::report::provenance::{date_utc_now, InputInfo, Provenance};
+use lathe::report::{self, relative_url, Aim, EqExportLinks, PresetAim, PreviewLinks, ReportInput};
 use lathe::targets::blend::Overrides;
 use lathe::targets::presets::{self, Preset};
 use lathe::{AudioBuffer, Targets};
@@ -162,6 +164,8 @@ pub struct JobPaths {
     pub report_json: Option<PathBuf>,
     /// (mix excerpt, master excerpt).
     pub preview: Option<(PathBuf, PathBuf)>,
+    /// The exported EQ beside the report: (mid/side IR, true-stereo IR, Equalizer APO preset).
+    pub eq_exports: Option<(PathBuf, PathBuf, PathBuf)>,
 }
 
 impl JobPaths {
@@ -173,7 +177,33 @@ impl JobPaths {
             v.push(a);
             v.push(b);
         }
+        if let Some((a, b, c)) = &self.eq_exports {
+            v.extend([a.as_path(), b.as_path(), c.as_path()]);
+        }
         v
+    }
+}
+
+/// The EQ export files beside a report `dir/r.html` (or `.json`): `dir/r.eq-ms.wav`,
+/// `dir/r.eq-lr.wav`, `dir/r.eq-apo.txt`.
+pub fn eq_export_paths(report: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        with_tag(report, "eq-ms").with_extension("wav"),
+        with_tag(report, "eq-lr").with_extension("wav"),
+        with_tag(report, "eq-apo").with_extension("txt"),
+    )
+}
+
+/// How a render was asked for, for the report: this process's command line and every option
+/// with its value, the inputs, the model.
+pub fn provenance(inputs: Vec<InputInfo>, model_version: Option<String>) -> Provenance {
+    let (command_line, settings) = super::provenance::command_line();
+    Provenance {
+        command_line,
+        settings,
+        inputs,
+        model_version,
+        ..Provenance::default()
     }
 }
 
@@ -225,6 +255,10 @@ impl RenderArgs {
                     (None, Some(h)) => Some(h.with_extension("json")),
                     (None, None) => None,
                 };
+                let eq_exports = report_html
+                    .as_deref()
+                    .or(report_json.as_deref())
+                    .map(eq_export_paths);
                 Job {
                     preset,
                     paths: JobPaths {
@@ -232,6 +266,7 @@ impl RenderArgs {
                         output,
                         report_html,
                         report_json,
+                        eq_exports,
                     },
                     album_offset_lu: None,
                 }
@@ -374,6 +409,7 @@ pub fn master_one(
     tone: &ToneArgs,
     job: &Job,
     need_after: bool,
+    made: &Provenance,
     progress: &(dyn Fn(&str, f64) + Sync),
 ) -> anyhow::Result<Mastered> {
     let ctx = || format!("'{}'", mix_path.display());
@@ -416,43 +452,10 @@ pub fn master_one(
         None
     };
 
-    if let (true, Some(after)) = (wants_report, &after) {
-        progress("report", 0.95);
-        let aim = Aim {
-            preset: job.preset.map(|p| PresetAim {
-                name: p.name.to_string(),
-                label: p.label.to_string(),
-                integrated_lufs: p.integrated_lufs,
-                ceiling_dbtp: p.ceiling_dbtp,
-            }),
-            album_offset_lu: job.album_offset_lu,
-        };
-        let mix_name = file_name(mix_path);
-        let output_name = file_name(out);
-        let report = report::build(&ReportInput {
-            mix_name: &mix_name,
-            output_name: &output_name,
-            before: mix_features,
-            after,
-            targets: &targets,
-            log: &rendered.log,
-            aim: &aim,
-            provenance: None,
-            preview: None,
-            eq_exports: None,
-            audio: Some((mix, &rendered.audio)),
-        });
-        if let Some(p) = &job.paths.report_html {
-            write_text_atomically(p, &report::html::to_html(&report)?)?;
-        }
-        if let Some(p) = &job.paths.report_json {
-            write_text_atomically(p, &report::json::to_json(&report)?)?;
-        }
-    }
-
+    // The preview first: the report embeds players for it.
     let preview = match &job.paths.preview {
         Some((mix_out, master_out)) => {
-            progress("preview", 0.97);
+            progress("preview", 0.92);
             let p = preview::excerpts(mix, &rendered.audio, mix_features, PREVIEW_LENGTH_S)
                 .with_context(ctx)?;
             encode::write_file(mix_out, &p.mix, format, DITHER_SEED)?;
@@ -469,6 +472,84 @@ pub fn master_one(
         }
         None => None,
     };
+
+    if let (true, Some(after)) = (wants_report, &after) {
+        progress("report", 0.95);
+        let aim = Aim {
+            preset: job.preset.map(|p| PresetAim {
+                name: p.name.to_string(),
+                label: p.label.to_string(),
+                integrated_lufs: p.integrated_lufs,
+                ceiling_dbtp: p.ceiling_dbtp,
+            }),
+            album_offset_lu: job.album_offset_lu,
+        };
+        let mix_name = file_name(mix_path);
+        let output_name = file_name(out);
+        // Links are relative to the report's folder.
+        let report_path = job
+            .paths
+            .report_html
+            .as_deref()
+            .or(job.paths.report_json.as_deref())
+            .expect("a report was asked for");
+        let report_dir = report_path.parent().unwrap_or(Path::new("."));
+        let preview_links = match (&job.paths.preview, &preview) {
+            (Some((a, b)), Some(p)) => Some(PreviewLinks {
+                mix_url: relative_url(report_dir, a),
+                master_url: relative_url(report_dir, b),
+                start_s: p.start_s,
+                length_s: p.length_s,
+                matched_lufs: p.matched_lufs,
+            }),
+            _ => None,
+        };
+        let impulses = eq_impulse_responses(&rendered.log).with_context(ctx)?;
+        let eq_links = match (&job.paths.eq_exports, &impulses) {
+            (Some((ms, lr, apo)), Some(ir)) => Some(EqExportLinks {
+                mid_side_ir_url: relative_url(report_dir, ms),
+                left_right_ir_url: relative_url(report_dir, lr),
+                apo_preset_url: relative_url(report_dir, apo),
+                delay_frames: ir.delay_frames,
+            }),
+            _ => None,
+        };
+        let made = Provenance {
+            output_format: super::provenance::describe_format(
+                format,
+                rendered.audio.sample_rate_hz,
+                DITHER_SEED,
+            ),
+            date_utc: date_utc_now(),
+            ..made.clone()
+        };
+        let report = report::build(&ReportInput {
+            mix_name: &mix_name,
+            output_name: &output_name,
+            before: mix_features,
+            after,
+            targets: &targets,
+            log: &rendered.log,
+            aim: &aim,
+            provenance: Some(&made),
+            preview: preview_links.as_ref(),
+            eq_exports: eq_links.as_ref(),
+            audio: Some((mix, &rendered.audio)),
+        });
+        if let (Some((ms, lr, apo)), Some(ir)) = (&job.paths.eq_exports, &impulses) {
+            let float = OutputFormat::from_path(ms, Some(SampleFormat::Float32))?;
+            encode::write_file(ms, &ir.mid_side, float, DITHER_SEED)?;
+            encode::write_file(lr, &ir.left_right, float, DITHER_SEED)?;
+            write_text_atomically(apo, &equalizer_apo_preset(&report))?;
+        }
+        if let Some(p) = &job.paths.report_html {
+            write_text_atomically(p, &report::html::to_html(&report)?)?;
+        }
+        if let Some(p) = &job.paths.report_json {
+            write_text_atomically(p, &report::json::to_json(&report)?)?;
+        }
+    }
+
     progress("done", 1.0);
     Ok(Mastered {
         targets,
@@ -488,6 +569,7 @@ pub fn file_name(path: &Path) -> String {
 }
 
 /// Checks the outputs, renders `mix` toward `targets` once per preset and writes the results.
+#[allow(clippy::too_many_arguments)]
 pub fn render_and_write(
     mix_path: &Path,
     inputs: &[&Path],
@@ -495,6 +577,7 @@ pub fn render_and_write(
     mix_features: &Features,
     targets: Targets,
     args: &RenderArgs,
+    made: &Provenance,
     progress: &Progress,
 ) -> anyhow::Result<ExitCode> {
     args.check_outputs(inputs)?;
@@ -511,6 +594,7 @@ pub fn render_and_write(
             &args.tone,
             job,
             args.json,
+            made,
             &|stage, f| progress.stage(stage, 0.3 + 0.7 * (j as f64 + f) / n),
         )?;
         let out = &job.paths.output;

@@ -9,7 +9,9 @@ use anyhow::Context;
 
 use lathe::targets::model::Model;
 
-use super::common::{analyze, decode, render_and_write, Progress, RenderArgs};
+use lathe::report::provenance::InputInfo;
+
+use super::common::{analyze, decode, provenance, render_and_write, Progress, RenderArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -63,6 +65,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     .with_context(|| format!("'{}'", args.mix.display()))?;
+    let m = model.metadata();
+    let made = provenance(
+        vec![InputInfo::of("mix", &args.mix, &mix)],
+        Some(format!(
+            "{} (created {}, data {})",
+            m.description, m.created, m.data_fingerprint
+        )),
+    );
     render_and_write(
         &args.mix,
         &[&args.mix],
@@ -70,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &features,
         targets,
         &args.render,
+        &made,
         &progress,
     )
 }

@@ -7,7 +7,9 @@ use anyhow::Context;
 
 use lathe::targets::reference::from_reference;
 
-use super::common::{analyze, decode, render_and_write, Progress, RenderArgs};
+use lathe::report::provenance::InputInfo;
+
+use super::common::{analyze, decode, provenance, render_and_write, Progress, RenderArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,6 +35,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         || analyze(&args.reference, &reference),
     );
     let (mix_features, ref_features) = (mix_features?, ref_features?);
+    let made = provenance(
+        vec![
+            InputInfo::of("mix", &args.mix, &mix),
+            InputInfo::of("reference", &args.reference, &reference),
+        ],
+        None,
+    );
     drop(reference);
     lathe::timing::mark("analysed");
     let name = args.reference.file_name().map_or_else(
@@ -48,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &mix_features,
         targets,
         &args.render,
+        &made,
         &progress,
     )
 }

@@ -6,6 +6,7 @@ mod common;
 mod dataset;
 mod master;
 mod match_;
+mod provenance;
 
 use std::process::ExitCode;
 

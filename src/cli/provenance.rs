@@ -73,14 +73,21 @@ mod tests {
     #[test]
     fn every_option_is_named_with_its_value() {
         let args: Vec<String> = [
-            "lathe", "match", "mix.wav", "ref.wav", "-o", "out.wav", "--amount", "80",
-            "--preset", "spotify", "--bits", "16",
+            "lathe", "match", "mix.wav", "ref.wav", "-o", "out.wav", "--amount", "80", "--preset",
+            "spotify", "--bits", "16",
         ]
         .map(String::from)
         .to_vec();
         let s = settings_of(&args);
-        let get = |n: &str| s.iter().find(|x| x.name == n).unwrap_or_else(|| panic!("{n}: {s:?}"));
-        assert_eq!((get("--amount").value.as_str(), get("--amount").given), ("80", true));
+        let get = |n: &str| {
+            s.iter()
+                .find(|x| x.name == n)
+                .unwrap_or_else(|| panic!("{n}: {s:?}"))
+        };
+        assert_eq!(
+            (get("--amount").value.as_str(), get("--amount").given),
+            ("80", true)
+        );
         assert_eq!(get("--preset").value, "spotify");
         assert_eq!(get("--bits").value, "16");
         assert_eq!(get("--output").value, "out.wav");

@@ -194,8 +194,7 @@ mod tests {
             f.process(&mut x);
             // RMS of the second half (past the transient) against a unit sine's 1/sqrt 2.
             let tail = &x[24_000..];
-            let rms = (tail.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
-                / tail.len() as f64)
+            let rms = (tail.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / tail.len() as f64)
                 .sqrt();
             let measured = 20.0 * (rms * std::f64::consts::SQRT_2).log10();
             // 0.01 dB: the f32 output's rounding and a whole number of cycles in 0.5 s.

@@ -62,10 +62,7 @@ pub fn eq_impulse_responses(log: &RenderLog) -> Result<Option<EqImpulses>> {
         .collect();
     Ok(Some(EqImpulses {
         mid_side: AudioBuffer::new(fs, vec![hm, hs])?,
-        left_right: AudioBuffer::new(
-            fs,
-            vec![direct.clone(), cross.clone(), cross, direct],
-        )?,
+        left_right: AudioBuffer::new(fs, vec![direct.clone(), cross.clone(), cross, direct])?,
         delay_frames,
     }))
 }

@@ -474,7 +474,11 @@ impl Problem {
                 let up = self.filter_response(&self.filter_from(&template[j], &c));
                 c[k % 3] -= 2.0 * h;
                 let down = self.filter_response(&self.filter_from(&template[j], &c));
-                *col = up.iter().zip(&down).map(|(u, d)| (u - d) / (2.0 * h)).collect();
+                *col = up
+                    .iter()
+                    .zip(&down)
+                    .map(|(u, d)| (u - d) / (2.0 * h))
+                    .collect();
             }
             // Normal equations: (J^T J + lambda diag(J^T J)) d = J^T r.
             let mut jtj = vec![vec![0.0; n]; n];

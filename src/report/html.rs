@@ -11,8 +11,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::fit::{EqFit, FilterKind};
-use super::warnings::format_hz;
 use super::provenance::{shell_join, Provenance};
+use super::warnings::format_hz;
 use super::{PreviewLinks, Report, REPORT_SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::targets::TargetSource;
@@ -372,7 +372,7 @@ where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(root)
-        .caption(caption, ("sans-serif", 17))
+        .caption(caption, ("sans-serif", 19))
         .margin(8)
         .x_label_area_size(40)
         .y_label_area_size(52)
@@ -385,8 +385,8 @@ where
         .x_label_formatter(x_label)
         .y_label_formatter(&|y| format!("{y:.0}"))
         .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 15))
-        .axis_desc_style(("sans-serif", 14))
+        .label_style(("sans-serif", 17))
+        .axis_desc_style(("sans-serif", 16))
         .draw()
         .map_err(|e| e.to_string())?;
     Ok(chart)
@@ -749,7 +749,9 @@ fn provenance_table(p: &Provenance) -> String {
     }
     h += &row(
         "model",
-        p.model_version.as_deref().unwrap_or("not used (targets from a reference)"),
+        p.model_version
+            .as_deref()
+            .unwrap_or("not used (targets from a reference)"),
     );
     h += &row("date (UTC)", &p.date_utc);
     h + "</table>\n"
@@ -780,7 +782,12 @@ fn spectrum_plot(report: &Report) -> Result<String> {
         )?;
         for (x, data, colour, width) in [
             (&c.spectrum_freq_hz, clip(&c.mix_spectrum_db), MIX_COLOUR, 1),
-            (&c.spectrum_freq_hz, clip(&c.master_spectrum_db), RESULT_COLOUR, 1),
+            (
+                &c.spectrum_freq_hz,
+                clip(&c.master_spectrum_db),
+                RESULT_COLOUR,
+                1,
+            ),
             (&c.band_center_hz, clip(&c.target_mid_db), TARGET_COLOUR, 2),
         ] {
             for run in runs(x, &data) {
@@ -796,7 +803,11 @@ fn spectrum_plot(report: &Report) -> Result<String> {
 fn waveform_plot(report: &Report) -> Result<String> {
     let c = &report.curves;
     let hop = c.envelope_hop_s;
-    let duration = report.render.duration_s.max(hop * c.mix_peak.len() as f64).max(0.1);
+    let duration = report
+        .render
+        .duration_s
+        .max(hop * c.mix_peak.len() as f64)
+        .max(0.1);
     let points = |v: &[f64]| -> Vec<(f64, f64)> {
         v.iter()
             .enumerate()
@@ -810,7 +821,7 @@ fn waveform_plot(report: &Report) -> Result<String> {
         .fold(1.0f64, |m, &p| m.max(p.min(1.5)));
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption("Waveform (peak envelope)", ("sans-serif", 17))
+            .caption("Waveform (peak envelope)", ("sans-serif", 19))
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(52)
@@ -823,8 +834,8 @@ fn waveform_plot(report: &Report) -> Result<String> {
             .x_label_formatter(&time_axis_label)
             .y_label_formatter(&|y| format!("{y:.1}"))
             .light_line_style(WHITE.mix(0.0))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 14))
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(|e| e.to_string())?;
         for (data, colour) in [(&c.master_peak, RESULT_COLOUR), (&c.mix_peak, MIX_COLOUR)] {

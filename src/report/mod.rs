@@ -419,16 +419,21 @@ fn curves(input: &ReportInput, notes: &Notes) -> Curves {
             Vec::new()
         },
     );
-    let ((envelope_hop_s, mix_peak, master_peak), (spectrum_freq_hz, mix_spectrum_db, master_spectrum_db)) =
-        match input.audio {
-            Some((mix, master)) => {
-                let ((hop, a), (_, b)) = (signal::peak_envelope(mix), signal::peak_envelope(master));
-                let (f, x) = signal::fine_spectrum(mix, before.loudness.integrated_lufs);
-                let (_, y) = signal::fine_spectrum(master, after.loudness.integrated_lufs);
-                ((hop, a, b), (f, x, y))
-            }
-            None => ((0.0, Vec::new(), Vec::new()), (Vec::new(), Vec::new(), Vec::new())),
-        };
+    let (
+        (envelope_hop_s, mix_peak, master_peak),
+        (spectrum_freq_hz, mix_spectrum_db, master_spectrum_db),
+    ) = match input.audio {
+        Some((mix, master)) => {
+            let ((hop, a), (_, b)) = (signal::peak_envelope(mix), signal::peak_envelope(master));
+            let (f, x) = signal::fine_spectrum(mix, before.loudness.integrated_lufs);
+            let (_, y) = signal::fine_spectrum(master, after.loudness.integrated_lufs);
+            ((hop, a, b), (f, x, y))
+        }
+        None => (
+            (0.0, Vec::new(), Vec::new()),
+            (Vec::new(), Vec::new(), Vec::new()),
+        ),
+    };
     let (lim_hop, lim_gr) = match &log.limiter {
         Some(l) => (l.curve_hop_s, finite(&l.gain_reduction_curve_db)),
         None => (0.1, Vec::new()),

@@ -60,7 +60,10 @@ pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) ->
             fit_eq(&mid, fs, None),
             (log.channels == 2).then(|| fit_eq(&side, fs, log.width.mono_bass_below_hz)),
         ),
-        None => (EqFit::flat(fs), (log.channels == 2).then(|| EqFit::flat(fs))),
+        None => (
+            EqFit::flat(fs),
+            (log.channels == 2).then(|| EqFit::flat(fs)),
+        ),
     };
     let mut lines = vec![
         "Chain: EQ (mid/side, linear phase) -> compressor (linked) -> width -> gain -> \

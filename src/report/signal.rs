@@ -58,14 +58,7 @@ pub fn fine_spectrum(audio: &AudioBuffer, integrated_lufs: f64) -> (Vec<f64>, Ve
     }
     let scale = 1.0 / audio.num_channels() as f64;
     let mid: Vec<f64> = (0..frames)
-        .map(|i| {
-            audio
-                .channels
-                .iter()
-                .map(|c| f64::from(c[i]))
-                .sum::<f64>()
-                * scale
-        })
+        .map(|i| audio.channels.iter().map(|c| f64::from(c[i])).sum::<f64>() * scale)
         .collect();
     let window: Vec<f64> = (0..n)
         .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
@@ -78,7 +71,10 @@ pub fn fine_spectrum(audio: &AudioBuffer, integrated_lufs: f64) -> (Vec<f64>, Ve
     let mut count = 0usize;
     let mut start = 0;
     while start + n <= frames {
-        for (x, (s, w)) in input.iter_mut().zip(mid[start..start + n].iter().zip(&window)) {
+        for (x, (s, w)) in input
+            .iter_mut()
+            .zip(mid[start..start + n].iter().zip(&window))
+        {
             *x = s * w;
         }
         fft.process(&mut input, &mut output)
@@ -108,7 +104,10 @@ pub fn fine_spectrum(audio: &AudioBuffer, integrated_lufs: f64) -> (Vec<f64>, Ve
     for i in 0..=points {
         let f = 20.0 * 2f64.powf(i as f64 / POINTS_PER_OCTAVE);
         let (lo, hi) = (f / half, f * half);
-        let (k0, k1) = ((lo / bin_hz).round() as usize, (hi / bin_hz).round() as usize);
+        let (k0, k1) = (
+            (lo / bin_hz).round() as usize,
+            (hi / bin_hz).round() as usize,
+        );
         let k1 = k1.max(k0).min(density.len() - 1);
         let mean = density[k0..=k1].iter().sum::<f64>() / (k1 - k0 + 1) as f64;
         let band_power = mean * third * f;
@@ -157,6 +156,10 @@ mod tests {
         let third = 10f64.powf(0.05) - 10f64.powf(-0.05);
         let expected = 10.0 * (0.125 * third * f[i] / width_hz).log10();
         // 0.05 dB: the Hann window's leakage outside the 1/24-octave window (< 1 %).
-        assert!((l[i].unwrap() - expected).abs() < 0.05, "{:?} vs {expected}", l[i]);
+        assert!(
+            (l[i].unwrap() - expected).abs() < 0.05,
+            "{:?} vs {expected}",
+            l[i]
+        );
     }
 }

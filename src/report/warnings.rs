@@ -32,11 +32,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::Features;
-use crate::targets::{TargetSource, Targets};
 use crate::render::chain::{
     RenderLog, W_CEILING_LIMITS_LOUDNESS, W_LIMIT_EXTREME, W_LOUDNESS_NOT_REACHED, W_MONO_NO_WIDTH,
     W_SAFETY_TRIM, W_SILENCE, W_TOO_SHORT_FOR_COMPRESSION,
 };
+use crate::targets::{TargetSource, Targets};
 
 pub const W_CLIPPING: &str = "W_CLIPPING";
 pub const W_TRUE_PEAK_OVER: &str = "W_TRUE_PEAK_OVER";
@@ -284,7 +284,10 @@ pub fn target_warnings(targets: &Targets) -> Vec<Warning> {
         let mut what = Vec::new();
         let mut evidence = vec![("bandwidth_hz", e.bandwidth_hz)];
         if e.band_limited {
-            what.push(format!("its content stops at {}", format_hz(e.bandwidth_hz)));
+            what.push(format!(
+                "its content stops at {}",
+                format_hz(e.bandwidth_hz)
+            ));
         }
         if let Some(c) = e.side_cutoff_hz {
             what.push(format!(

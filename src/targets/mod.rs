@@ -21,7 +21,10 @@ pub enum TargetSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lossy: Option<crate::analysis::quality::LossyEvidence>,
     },
-    Model { genre: String, confidence: f64 },
+    Model {
+        genre: String,
+        confidence: f64,
+    },
     Manual,
 }
 

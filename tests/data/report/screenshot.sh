@@ -14,13 +14,18 @@ if [[ -z "$browser" ]]; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cargo run --quiet -- match tests/data/example/mix.flac tests/data/example/reference.flac \
-    -o "$work/master.wav" --preset spotify --report "$work/report.html" >/dev/null
-cp "$work/report.json" tests/data/report/example-report.json
-cp "$work/report.html" tests/data/report/example-report.html
+# A fixed date keeps the committed example reproducible; --preview shows the players (the
+# preview WAVs themselves are not committed: the example's players point at files made here).
+SOURCE_DATE_EPOCH=1764547200 cargo run --quiet -- match tests/data/example/mix.flac \
+    tests/data/example/reference.flac -o "$work/master.wav" --preset spotify --preview \
+    --report "$work/example-report.html" >/dev/null
+for f in example-report.json example-report.html example-report.eq-ms.wav \
+    example-report.eq-lr.wav example-report.eq-apo.txt; do
+    cp "$work/$f" "tests/data/report/$f"
+done
 # A tall window holds the whole page; --hide-scrollbars keeps the picture clean.
 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
-    --user-data-dir="$work/profile" --window-size=900,3700 \
-    --screenshot="$out" "file://$work/report.html" 2>/dev/null
+    --user-data-dir="$work/profile" --window-size=900,5200 \
+    --screenshot="$out" "file://$work/example-report.html" 2>/dev/null
 echo "wrote $out"
