@@ -160,4 +160,3 @@ pub fn lossy_evidence(f: &Features) -> Option<LossyEvidence> {
         side_loss_db: side.map_or(0.0, |s| s.1),
     })
 }
-
