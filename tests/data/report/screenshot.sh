@@ -26,6 +26,6 @@ done
 # A tall window holds the whole page; --hide-scrollbars keeps the picture clean.
 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
-    --user-data-dir="$work/profile" --window-size=900,5200 \
+    --user-data-dir="$work/profile" --window-size=900,6300 \
     --screenshot="$out" "file://$work/example-report.html" 2>/dev/null
 echo "wrote $out"
