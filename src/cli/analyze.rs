@@ -99,15 +99,22 @@ pub fn analyze_file(path: &Path) -> anyhow::Result<Features> {
 }
 
 /// The report's input warnings (one table of stable codes), plus silence, which the report
-/// never sees because nothing is rendered from it.
+/// never sees because nothing is rendered from it. The report speaks of "the mix"; `analyze`
+/// measures any file (often a master), so here it is "the file".
 pub fn warnings(f: &Features) -> Vec<String> {
     if !f.loudness.integrated_lufs.is_finite() {
         return vec!["W_SILENCE: no audio above the -70 LUFS gate; loudness is -inf".to_string()];
     }
     lathe::report::warnings::input_warnings(f)
         .into_iter()
-        .map(|w| format!("{}: {}", w.code, w.message))
+        .map(|w| format!("{}: {}", w.code, of_the_file(&w.message)))
         .collect()
+}
+
+fn of_the_file(message: &str) -> String {
+    message
+        .replace("The mix", "The file")
+        .replace("the mix", "the file")
 }
 
 pub fn summary<'a>(path: &Path, f: &'a Features) -> Summary<'a> {

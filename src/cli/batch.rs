@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use lathe::analysis::Features;
+use lathe::report::warnings::all_warnings;
 use lathe::targets::model::Model;
 use lathe::targets::reference::from_reference;
 use lathe::Targets;
@@ -226,7 +227,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     });
     bars.finish();
-    print_summary(&rows)?;
+    if !super::term::quiet() {
+        print_summary(&rows)?;
+    }
     Ok(if rows.iter().any(|r| r.result.is_err()) {
         ExitCode::FAILURE
     } else {
@@ -391,7 +394,18 @@ fn single(
             },
         );
         match result {
-            Ok(m) => rows.push(done_row(plan, &job, features, &m)),
+            Ok(m) => {
+                if !super::term::quiet() {
+                    let colour = super::term::stderr_colour();
+                    let about = file_name(&job.paths.output);
+                    for w in all_warnings(features, &m.targets, &m.log) {
+                        let line =
+                            super::term::warning_line(Some(&about), &w.code, &w.message, colour);
+                        bars.println(&line);
+                    }
+                }
+                rows.push(done_row(plan, &job, features, &m));
+            }
             Err(e) => {
                 let mut failed = fail(e);
                 // `fail` made a row per job; keep the ones for this job only.
@@ -481,19 +495,25 @@ struct Bars {
 
 impl Bars {
     fn new(plans: &[Plan], album: bool) -> Self {
-        let multi = if std::io::stderr().is_terminal() {
+        let multi = if super::term::progress_visible() {
             MultiProgress::new()
         } else {
             MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
         };
-        let style =
-            ProgressStyle::with_template("{prefix:<28!} {msg:<24!} [{bar:30}] {percent:>3}%")
-                .expect("static template")
-                .progress_chars("=> ");
-        let total_style =
-            ProgressStyle::with_template("{prefix:<28!} {msg:<24!} [{bar:30}] {pos}/{len} files")
-                .expect("static template")
-                .progress_chars("=> ");
+        // Fit the terminal: the name and stage columns take what they need up to a third of
+        // the width, the bar (`wide_bar`) the rest, so 80 columns never wrap.
+        let columns = usize::from(console::Term::stderr().size().1).max(40);
+        let name_w = (columns / 3).clamp(8, 28);
+        let msg_w = 16.min(columns / 4);
+        let template = |tail: &str| {
+            ProgressStyle::with_template(&format!(
+                "{{prefix:<{name_w}!}} {{msg:<{msg_w}!}} [{{wide_bar}}] {tail}"
+            ))
+            .expect("the template is well formed")
+            .progress_chars("=> ")
+        };
+        let style = template("{percent:>3}%");
+        let total_style = template("{pos}/{len}");
         let files = plans
             .iter()
             .map(|p| {
@@ -519,9 +539,19 @@ impl Bars {
         self.total.set_message(msg.to_string());
     }
 
-    /// Prints an error above the bars (or plainly when they are hidden).
+    /// Prints a line on stderr above the bars, through their own println so no bar breaks
+    /// (plainly when they are hidden).
+    fn println(&self, line: &str) {
+        if self.multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
+    }
+
+    /// Prints an error above the bars: the one place a file's error is told in full.
     fn error(&self, msg: &str) {
-        self.multi.suspend(|| eprintln!("Error: {msg}"));
+        self.println(&format!("Error: {msg}"));
     }
 
     fn finish(&self) {
@@ -577,16 +607,16 @@ fn print_summary(rows: &[Row]) -> std::io::Result<()> {
                     String::new()
                 }
             )?,
-            Err(e) => writeln!(
+            // The error itself was printed once, on stderr, when it happened.
+            Err(_) => writeln!(
                 out,
-                "{:<w$} {}{:<6} {:>10} {:>10} {:>10}  {}",
+                "{:<w$} {}{:<6} {:>10} {:>10} {:>10}  (the error is above)",
                 name(r),
                 preset_col(r.preset),
                 "FAILED",
                 "-",
                 "-",
                 "-",
-                e
             )?,
         }
     }

@@ -10,7 +10,7 @@
 //! (temporary file, then rename) and checked before any rendering starts.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,17 +22,18 @@ use serde::Serialize;
 
 use lathe::analysis::Features;
 use lathe::io::encode::{self, OutputFormat, SampleFormat};
+use lathe::io::tags::Tags;
 use lathe::render;
 use lathe::render::chain::{RenderLog, RenderSettings};
 use lathe::report::export::{eq_impulse_responses, equalizer_apo_preset};
 use lathe::report::preview::{self, PREVIEW_LENGTH_S};
 use lathe::report::provenance::{date_utc_now, InputInfo, Provenance};
+use lathe::report::warnings::all_warnings;
 use lathe::report::{self, relative_url, Aim, EqExportLinks, PresetAim, PreviewLinks, ReportInput};
 use lathe::targets::blend::Overrides;
 use lathe::targets::presets::{self, Preset};
 use lathe::{AudioBuffer, Targets};
 
-use super::analyze::{summary, Summary};
 
 /// Longest mix lathe renders: one hour keeps peak memory near 2 GB at 48 kHz stereo; the
 /// analysis of longer files still works.
@@ -77,6 +78,13 @@ pub struct ToneArgs {
     /// Output sample format (default 24; FLAC takes 16 or 24).
     #[arg(long, value_enum)]
     pub bits: Option<Bits>,
+    /// Output sample rate in Hz (default: the preset's, else the mix's). The mix is converted
+    /// (rubato, windowed sinc) before the EQ and the limiter, so the ceiling holds at this rate.
+    #[arg(long, value_name = "HZ")]
+    pub sample_rate: Option<u32>,
+    /// Do not copy the mix's tags (title, artist, album, ISRC, track number...) to the output.
+    #[arg(long)]
+    pub no_tags: bool,
 }
 
 impl ToneArgs {
@@ -110,17 +118,38 @@ impl ToneArgs {
         }
     }
 
-    pub fn sample_format(&self) -> Option<SampleFormat> {
-        self.bits.map(|b| match b {
-            Bits::Int16 => SampleFormat::Int16,
-            Bits::Int24 => SampleFormat::Int24,
-            Bits::Float32 => SampleFormat::Float32,
-        })
+    /// Explicit `--bits`, else the preset's (`cd`: 16); `None` is the encoder's default.
+    pub fn sample_format(&self, preset: Option<&Preset>) -> Option<SampleFormat> {
+        match self.bits {
+            Some(Bits::Int16) => Some(SampleFormat::Int16),
+            Some(Bits::Int24) => Some(SampleFormat::Int24),
+            Some(Bits::Float32) => Some(SampleFormat::Float32),
+            None => match preset.and_then(|p| p.bits) {
+                Some(16) => Some(SampleFormat::Int16),
+                Some(24) => Some(SampleFormat::Int24),
+                _ => None,
+            },
+        }
+    }
+
+    /// Explicit `--sample-rate`, else the preset's (`cd`: 44.1 kHz); `None` keeps the mix's.
+    pub fn sample_rate_hz(&self, preset: Option<&Preset>) -> Option<u32> {
+        self.sample_rate.or(preset.and_then(|p| p.sample_rate_hz))
     }
 
     /// Checks every option that can be checked before any audio is read.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.settings()?;
+        if let Some(hz) = self.sample_rate {
+            let range = lathe::audio::MIN_SAMPLE_RATE_HZ..=lathe::audio::MAX_SAMPLE_RATE_HZ;
+            if !range.contains(&hz) {
+                anyhow::bail!(
+                    "--sample-rate {hz} is outside {}..={} Hz",
+                    range.start(),
+                    range.end()
+                );
+            }
+        }
         for p in self.presets()? {
             self.overrides(p).validate()?;
         }
@@ -150,10 +179,20 @@ pub struct RenderArgs {
     /// Overwrite the outputs if they exist (never an input).
     #[arg(long)]
     pub force: bool,
-    /// Print the settings used and the before/after measurements as JSON (an array with
-    /// several presets).
+    /// Print a short JSON summary on stdout: format, targets, levels before and after,
+    /// warnings (an array with several presets; fields in the README).
     #[arg(long)]
     pub json: bool,
+    /// Like --json, plus the full targets, the render log (curves) and both files' analysis.
+    #[arg(long)]
+    pub json_full: bool,
+}
+
+impl RenderArgs {
+    /// `--json` or `--json-full`.
+    pub fn any_json(&self) -> bool {
+        self.json || self.json_full
+    }
 }
 
 /// Where one render's files go.
@@ -281,7 +320,7 @@ impl RenderArgs {
         let jobs = self.jobs()?;
         check_job_outputs(&jobs, inputs, self.force)?;
         for job in &jobs {
-            OutputFormat::from_path(&job.paths.output, self.tone.sample_format())?;
+            OutputFormat::from_path(&job.paths.output, self.tone.sample_format(job.preset))?;
         }
         Ok(())
     }
@@ -314,7 +353,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(json: bool) -> Self {
-        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = (!json && super::term::progress_visible()).then(|| {
             let bar = ProgressBar::new(1000);
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg:<12} [{bar:30}] {percent:>3}%")
@@ -331,6 +370,14 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.set_message(name.to_string());
             b.set_position((fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+        }
+    }
+
+    /// Prints a line on stderr above the bar (through the bar, so it is not broken).
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -359,22 +406,6 @@ pub fn name_file(path: &Path, err: lathe::Error) -> anyhow::Error {
     } else {
         anyhow::Error::new(err).context(quoted)
     }
-}
-
-/// What `--json` prints after a render.
-#[derive(Serialize)]
-struct RenderJson<'a> {
-    mix: String,
-    output: String,
-    format: String,
-    preset: Option<&'static str>,
-    targets: &'a Targets,
-    before: Summary<'a>,
-    after: Summary<'a>,
-    log: &'a RenderLog,
-    report_html: Option<String>,
-    report_json: Option<String>,
-    preview: Option<PreviewJson>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -425,12 +456,24 @@ pub fn master_one(
         return Err(lathe::Error::Silence { what: "master" }).with_context(ctx);
     }
     let settings = tone.settings()?;
-    let format = OutputFormat::from_path(&job.paths.output, tone.sample_format())?;
+    let format = OutputFormat::from_path(&job.paths.output, tone.sample_format(job.preset))?;
     let mut targets = tone.overrides(job.preset).apply(targets.clone())?;
     if let Some(offset) = job.album_offset_lu {
         targets.integrated_lufs += offset;
     }
 
+    // A new rate comes first, so the limiter's ceiling holds at the rate that is written. The
+    // mix's features stay those of the file as given (bands, loudness and dynamics do not
+    // depend on the rate up to 20 kHz).
+    let converted;
+    let mix = match tone.sample_rate_hz(job.preset) {
+        Some(hz) if hz != mix.sample_rate_hz => {
+            progress("resampling", 0.0);
+            converted = lathe::io::resample::resample(mix, hz).with_context(ctx)?;
+            &converted
+        }
+        _ => mix,
+    };
     progress("rendering", 0.0);
     let rendered =
         render::chain::render_with_progress(mix, mix_features, &targets, &settings, &|f| {
@@ -440,7 +483,13 @@ pub fn master_one(
 
     progress("writing", 0.85);
     let out = &job.paths.output;
-    encode::write_file(out, &rendered.audio, format, DITHER_SEED)?;
+    // Tags are a courtesy: a mix whose tags cannot be read is still mastered, untagged.
+    let tags = if tone.no_tags {
+        Tags::default()
+    } else {
+        lathe::io::tags::read_tags(mix_path).unwrap_or_default()
+    };
+    encode::write_file_tagged(out, &rendered.audio, format, DITHER_SEED, &tags)?;
 
     lathe::timing::mark("written");
     let wants_report = job.paths.report_html.is_some() || job.paths.report_json.is_some();
@@ -585,6 +634,7 @@ pub fn render_and_write(
     let n = jobs.len() as f64;
     let mut json = Vec::new();
     let mut lines = Vec::new();
+    let mut printed: Vec<String> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         let m = master_one(
             mix_path,
@@ -593,12 +643,23 @@ pub fn render_and_write(
             &targets,
             &args.tone,
             job,
-            args.json,
+            args.any_json(),
             made,
             &|stage, f| progress.stage(stage, 0.3 + 0.7 * (j as f64 + f) / n),
         )?;
+        if !super::term::quiet() {
+            // The report's warnings, on stderr: the mix's once, each render's own.
+            let colour = super::term::stderr_colour();
+            for w in all_warnings(mix_features, &m.targets, &m.log) {
+                let line = super::term::warning_line(None, &w.code, &w.message, colour);
+                if !printed.contains(&line) {
+                    progress.println(&line);
+                    printed.push(line);
+                }
+            }
+        }
         let out = &job.paths.output;
-        if args.json {
+        if args.any_json() {
             json.push((job, m));
         } else {
             let l = &m.log.loudness;
@@ -614,9 +675,6 @@ pub fn render_and_write(
             );
             if let Some(p) = job.preset {
                 text += &format!(" [{}]", p.label);
-            }
-            for w in &m.log.warnings {
-                text += &format!("\n  warning: {w}");
             }
             for p in [&job.paths.report_html, &job.paths.report_json]
                 .into_iter()
@@ -636,32 +694,26 @@ pub fn render_and_write(
     progress.finish();
 
     let mut out = std::io::stdout().lock();
-    if args.json {
-        let objects: Vec<RenderJson> = json
+    if args.any_json() {
+        let objects: Vec<super::json::RenderJson> = json
             .iter()
-            .map(|(job, m)| RenderJson {
-                mix: mix_path.display().to_string(),
-                output: job.paths.output.display().to_string(),
-                format: format!("{:?}", m.format),
-                preset: job.preset.map(|p| p.name),
-                targets: &m.targets,
-                before: summary(mix_path, mix_features),
-                after: summary(
-                    &job.paths.output,
-                    m.after.as_ref().expect("measured when --json"),
-                ),
-                log: &m.log,
-                report_html: job
-                    .paths
-                    .report_html
-                    .as_ref()
-                    .map(|p| p.display().to_string()),
-                report_json: job
-                    .paths
-                    .report_json
-                    .as_ref()
-                    .map(|p| p.display().to_string()),
-                preview: m.preview.clone(),
+            .map(|(job, m)| {
+                super::json::render_json(
+                    &super::json::RenderFacts {
+                        mix_path,
+                        output: &job.paths.output,
+                        format: m.format,
+                        preset: job.preset.map(|p| p.name),
+                        mix: mix_features,
+                        after: m.after.as_ref().expect("measured when --json"),
+                        targets: &m.targets,
+                        log: &m.log,
+                        report_html: job.paths.report_html.as_deref(),
+                        report_json: job.paths.report_json.as_deref(),
+                        preview: m.preview.clone(),
+                    },
+                    args.json_full,
+                )
             })
             .collect();
         if objects.len() == 1 {
@@ -670,7 +722,7 @@ pub fn render_and_write(
             serde_json::to_writer_pretty(&mut out, &objects)?;
         }
         writeln!(out)?;
-    } else {
+    } else if !super::term::quiet() {
         for l in lines {
             writeln!(out, "{l}")?;
         }

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Some(model.resolve_genre(&args.genre)?)
     };
-    let progress = Progress::new(args.render.json);
+    let progress = Progress::new(args.render.any_json());
     progress.stage("decoding", 0.0);
     let mix = decode(&args.mix)?;
     progress.stage("analysing", 0.15);
@@ -55,11 +55,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let (genre, probability, _) = model
                 .detect_genre(&features)
                 .with_context(|| format!("'{}'", args.mix.display()))?;
-            if !args.render.json {
-                eprintln!(
+            if !super::term::quiet() {
+                progress.println(&format!(
                     "genre: detected {genre} ({:.0} % sure); pass --genre to choose",
                     probability * 100.0
-                );
+                ));
             }
             model.predict(&features, &genre)
         }

@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Refuse a clobber or a bad option before spending any time.
     args.render.check_outputs(&[&args.mix, &args.reference])?;
-    let progress = Progress::new(args.render.json);
+    let progress = Progress::new(args.render.any_json());
     progress.stage("decoding", 0.0);
     let (mix, reference) = rayon::join(|| decode(&args.mix), || decode(&args.reference));
     let (mix, reference) = (mix?, reference?);

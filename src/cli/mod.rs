@@ -4,9 +4,11 @@ mod analyze;
 mod batch;
 mod common;
 mod dataset;
+mod json;
 mod master;
 mod match_;
 mod provenance;
+pub mod term;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "lathe", version, about, long_about = None)]
 pub struct Cli {
+    /// Print only errors and the results asked for (`analyze`'s table, `--json`): no progress,
+    /// notices, warnings or summaries.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,12 +40,22 @@ pub enum Command {
     /// Master many files (or folders) in parallel, with one reference; --album keeps the
     /// tracks' loudness relationships.
     Batch(batch::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
     /// Build the genre model's training rows from a manifest of masters (see datasets.md).
     #[command(hide = true)]
     Dataset(dataset::Args),
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    term::set_quiet(cli.quiet);
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Match(args) => match_::run(args),
@@ -47,5 +63,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Genres(args) => master::genres(args),
         Command::Batch(args) => batch::run(args),
         Command::Dataset(args) => dataset::run(args),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "lathe", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

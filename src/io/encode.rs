@@ -22,6 +22,7 @@ use rayon::prelude::*;
 
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
+use crate::io::tags::{self, Tags};
 use crate::render::dither::{quantize_round, quantize_tpdf, DitherRng};
 
 /// How each sample is stored.
@@ -113,6 +114,18 @@ pub fn write_file(
     format: OutputFormat,
     dither_seed: u64,
 ) -> Result<()> {
+    write_file_tagged(path, audio, format, dither_seed, &Tags::default())
+}
+
+/// [`write_file`] with `tags`: a VORBIS_COMMENT block in FLAC, `LIST`/`INFO` and `id3 ` chunks
+/// (before the samples) in WAV; see [`crate::io::tags`].
+pub fn write_file_tagged(
+    path: &Path,
+    audio: &AudioBuffer,
+    format: OutputFormat,
+    dither_seed: u64,
+    tags: &Tags,
+) -> Result<()> {
     if format.container == Container::Flac && format.sample_format == SampleFormat::Float32 {
         return Err(Error::UnsupportedOutput {
             path: path.to_path_buf(),
@@ -137,8 +150,8 @@ pub fn write_file(
         });
     }
     write_atomically(path, |file| match format.container {
-        Container::Wav => write_wav(file, path, audio, format.sample_format, dither_seed),
-        Container::Flac => write_flac(file, path, audio, format.sample_format, dither_seed),
+        Container::Wav => write_wav(file, path, audio, format.sample_format, dither_seed, tags),
+        Container::Flac => write_flac(file, path, audio, format.sample_format, dither_seed, tags),
     })
 }
 
@@ -286,6 +299,7 @@ fn write_wav(
     audio: &AudioBuffer,
     sample_format: SampleFormat,
     seed: u64,
+    tags: &Tags,
 ) -> Result<()> {
     let spec = hound::WavSpec {
         channels: audio.num_channels() as u16,
@@ -307,10 +321,20 @@ fn write_wav(
     // hound writes the header (its choice of WAVE_FORMAT_PCM or _EXTENSIBLE); lathe packs the
     // samples itself, blocks in parallel: hound's per-sample calls took 200 ms for 4 minutes
     // of 24-bit stereo, this takes 60 ms, most of it the file system's.
+    // Float: lathe's own header (see `float_wav_header`).
     let mut header = Vec::new();
-    hound::WavWriter::new(std::io::Cursor::new(&mut header), spec)
-        .and_then(hound::WavWriter::finalize)
-        .map_err(hound_err)?;
+    if sample_format == SampleFormat::Float32 {
+        header = float_wav_header(spec.channels, spec.sample_rate, audio.frames());
+    } else {
+        hound::WavWriter::new(std::io::Cursor::new(&mut header), spec)
+            .and_then(hound::WavWriter::finalize)
+            .map_err(hound_err)?;
+    }
+    // Tags go before the data chunk: symphonia (and so lathe) reads no chunk after it.
+    if header.len() >= 8 {
+        let at = header.len() - 8;
+        header.splice(at..at, tags::riff_chunks(tags));
+    }
     let channels = audio.num_channels();
     let bytes_per_sample = sample_format.bits() as usize / 8;
     let data_len = audio.frames() as u64 * (channels * bytes_per_sample) as u64;
@@ -396,6 +420,54 @@ fn write_wav(
     out.flush().map_err(io_err)
 }
 
+/// The header of a 32-bit float WAV up to the data chunk's header (its length filled in by
+/// the caller). Mono and stereo: a plain `WAVE_FORMAT_IEEE_FLOAT` fmt chunk with `cbSize` 0, as
+/// the RIFF spec (Microsoft, "Multimedia Programming Interface and Data Specifications 1.0",
+/// and its 1994 update for non-PCM formats) asks; sox reads hound's WAVE_FORMAT_EXTENSIBLE
+/// float header with "wave header missing extended part of fmt chunk". More channels:
+/// WAVE_FORMAT_EXTENSIBLE with the float subformat (a channel mask needs it). Both with the
+/// `fact` chunk every non-PCM format must have.
+fn float_wav_header(channels: u16, sample_rate_hz: u32, frames: usize) -> Vec<u8> {
+    const WAVE_FORMAT_IEEE_FLOAT: u16 = 3;
+    const WAVE_FORMAT_EXTENSIBLE: u16 = 0xfffe;
+    // KSDATAFORMAT_SUBTYPE_IEEE_FLOAT, 00000003-0000-0010-8000-00aa00389b71.
+    const SUBTYPE_IEEE_FLOAT: [u8; 16] = [
+        3, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71,
+    ];
+    let block_align = channels * 4;
+    let mut fmt = Vec::with_capacity(40);
+    let tag = if channels <= 2 {
+        WAVE_FORMAT_IEEE_FLOAT
+    } else {
+        WAVE_FORMAT_EXTENSIBLE
+    };
+    fmt.extend_from_slice(&tag.to_le_bytes());
+    fmt.extend_from_slice(&channels.to_le_bytes());
+    fmt.extend_from_slice(&sample_rate_hz.to_le_bytes());
+    fmt.extend_from_slice(&(sample_rate_hz * u32::from(block_align)).to_le_bytes());
+    fmt.extend_from_slice(&block_align.to_le_bytes());
+    fmt.extend_from_slice(&32u16.to_le_bytes());
+    if tag == WAVE_FORMAT_EXTENSIBLE {
+        fmt.extend_from_slice(&22u16.to_le_bytes());
+        fmt.extend_from_slice(&32u16.to_le_bytes());
+        // Front left, front right, centre...: the first `channels` speaker bits.
+        let mask: u32 = (1u32 << channels.min(18)) - 1;
+        fmt.extend_from_slice(&mask.to_le_bytes());
+        fmt.extend_from_slice(&SUBTYPE_IEEE_FLOAT);
+    } else {
+        fmt.extend_from_slice(&0u16.to_le_bytes());
+    }
+    let mut h = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+    h.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+    h.extend_from_slice(&fmt);
+    h.extend_from_slice(b"fact");
+    h.extend_from_slice(&4u32.to_le_bytes());
+    // Frames per channel; a file this long is refused as over 4 GiB further on.
+    h.extend_from_slice(&(frames.min(u32::MAX as usize) as u32).to_le_bytes());
+    h.extend_from_slice(b"data\0\0\0\0");
+    h
+}
+
 /// Frames packed per parallel task, and per write.
 const WAV_BLOCK_FRAMES: usize = 1 << 14;
 const WAV_WRITE_FRAMES: usize = 1 << 18;
@@ -435,8 +507,9 @@ fn write_flac(
     audio: &AudioBuffer,
     sample_format: SampleFormat,
     seed: u64,
+    tags: &Tags,
 ) -> Result<()> {
-    use flacenc::component::{BitRepr, Frame, Stream, StreamInfo};
+    use flacenc::component::{BitRepr, Frame, MetadataBlockData, Stream, StreamInfo};
     use flacenc::error::Verify;
     use flacenc::source::{Context, Fill, FrameBuf};
     use rayon::prelude::*;
@@ -501,9 +574,15 @@ fn write_flac(
 
     // "fLaC" and the STREAMINFO block, then the frames.
     let mut sink = flacenc::bitsink::ByteSink::new();
-    Stream::with_stream_info(info)
-        .write(&mut sink)
-        .map_err(|e| flac_err(&e))?;
+    let mut stream = Stream::with_stream_info(info);
+    if !tags.is_empty() {
+        // Block type 4: VORBIS_COMMENT (RFC 9639 section 8.1).
+        let vendor = concat!("lathe ", env!("CARGO_PKG_VERSION"));
+        let block = MetadataBlockData::new_unknown(4, &tags::vorbis_comment(tags, vendor))
+            .map_err(|e| flac_err(&e))?;
+        stream.add_metadata_block(block);
+    }
+    stream.write(&mut sink).map_err(|e| flac_err(&e))?;
     for frame in &encoded {
         frame.write(&mut sink).map_err(|e| flac_err(&e))?;
     }

@@ -5,7 +5,9 @@
 //! - [`encode`]: WAV (16-bit with TPDF dither, 24-bit, 32-bit float) and FLAC (16/24-bit),
 //!   written atomically; [`encode::check_output`] refuses to clobber.
 //! - [`resample`]: rubato sinc resampling.
+//! - [`tags`]: title, artist, ISRC...: read from a mix, written to its master.
 
 pub mod decode;
 pub mod encode;
 pub mod resample;
+pub mod tags;

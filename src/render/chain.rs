@@ -55,6 +55,13 @@ pub const W_MONO_NO_WIDTH: &str = "W_MONO_NO_WIDTH";
 /// The audio is too short for the short-term statistics the compressor needs: not compressed.
 pub const W_TOO_SHORT_FOR_COMPRESSION: &str = "W_TOO_SHORT_FOR_COMPRESSION";
 
+/// The compressor stays off when the mix's short-term loudness spread (95th - 10th percentile)
+/// is at most this much above the target's, LU: less is inaudible as a change of dynamics.
+pub const COMPRESSION_TOLERANCE_LU: f64 = 0.5;
+/// Safety trims smaller than this, dB, are not worth a warning: they are the f32 rounding of
+/// the gain and the detector's last hundredth of a dB, inaudible.
+pub const SAFETY_TRIM_WARN_DB: f64 = 0.05;
+
 /// Most limiting the loudness stage will ask for, dB of gain reduction at the highest peak.
 pub const MAX_LIMITING_DB: f64 = 12.0;
 /// Bounds of the width stage's side gain.
@@ -621,7 +628,7 @@ fn plan_compressor(
     let mix_spread = d.short_term_p95_lufs - d.short_term_p10_lufs;
     let needed_lu = mix_spread - targets.short_term_spread_lu;
     // Already as compressed as the target (or more), or no valid statistics: leave it.
-    if !needed_lu.is_finite() || needed_lu <= 0.5 || settings.amount == 0.0 {
+    if !needed_lu.is_finite() || needed_lu <= COMPRESSION_TOLERANCE_LU || settings.amount == 0.0 {
         return comp;
     }
     let mut levels = short_term_levels_db(channels, fs);
@@ -940,9 +947,11 @@ fn loudness_stage(
             let trim_db = gain_to_db(db_to_gain(ceiling - 0.01) / peak) - 0.001;
             out = scaled(&out, trim_db);
             peak *= db_to_gain(trim_db);
-            warnings.push(format!(
-                "{W_SAFETY_TRIM}: true peak overshoot corrected by {trim_db:.3} dB"
-            ));
+            if trim_db.abs() >= SAFETY_TRIM_WARN_DB {
+                warnings.push(format!(
+                    "{W_SAFETY_TRIM}: true peak overshoot corrected by {trim_db:.3} dB"
+                ));
+            }
         }
         if target - achieved > tolerance {
             warnings.push(format!(
@@ -1059,7 +1068,7 @@ fn loudness_stage(
             target - achieved
         ));
     }
-    if report.safety_trim_db != 0.0 {
+    if report.safety_trim_db.abs() >= SAFETY_TRIM_WARN_DB {
         warnings.push(format!(
             "{W_SAFETY_TRIM}: the limiter's output was trimmed by {:.3} dB to hold the ceiling",
             report.safety_trim_db

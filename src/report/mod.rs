@@ -269,9 +269,7 @@ pub fn build(input: &ReportInput) -> Report {
         ..
     } = *input;
     let notes = notes::write(before, after, log, aim);
-    let mut warnings = warnings::input_warnings(before);
-    warnings.extend(warnings::target_warnings(targets));
-    warnings.extend(warnings::render_warnings(log));
+    let warnings = warnings::all_warnings(before, targets, log);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         lathe_version: env!("CARGO_PKG_VERSION").to_string(),

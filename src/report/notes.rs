@@ -9,7 +9,7 @@ use super::fit::{self, fit_curve, EqFit, FilterKind};
 use super::warnings::format_hz;
 use super::Aim;
 use crate::analysis::Features;
-use crate::render::chain::RenderLog;
+use crate::render::chain::{RenderLog, COMPRESSION_TOLERANCE_LU};
 use crate::render::eq::MatchedEq;
 
 /// The notes: plain sentences, plus the fitted EQs behind the EQ sentences.
@@ -77,7 +77,7 @@ pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) ->
         None => lines.push("Side EQ: none (mono).".to_string()),
     }
     lines.push(width_line(log));
-    lines.push(compressor_line(log));
+    lines.push(compressor_line(before, log));
     lines.push(limiter_line(log));
     Notes {
         lines,
@@ -183,12 +183,16 @@ fn width_line(log: &RenderLog) -> String {
     )
 }
 
-fn compressor_line(log: &RenderLog) -> String {
+fn compressor_line(before: &Features, log: &RenderLog) -> String {
     let c = &log.compressor;
     if !c.applied {
-        return "Compressor: not used (the mix's short-term loudness spread is within the \
-                target's)."
-            .to_string();
+        let d = &before.dynamics;
+        return format!(
+            "Compressor: not used: the mix's short-term loudness spread ({:.1} LU, 95th - 10th \
+             percentile) is at most {COMPRESSION_TOLERANCE_LU} LU above the target's, lathe's \
+             tolerance for a change of dynamics.",
+            d.short_term_p95_lufs - d.short_term_p10_lufs
+        );
     }
     let s = &c.settings;
     let amount = if s.amount < 1.0 {

@@ -22,7 +22,7 @@
 //! | `W_LIMIT_EXTREME` | (renderer) the target needed more than 12 dB of limiting; held there |
 //! | `W_LOUDNESS_NOT_REACHED` | (renderer) the output missed the loudness target |
 //! | `W_CEILING_LIMITS_LOUDNESS` | (renderer) limiter off: the ceiling held the gain down |
-//! | `W_SAFETY_TRIM` | (renderer) a final trim held the true-peak ceiling |
+//! | `W_SAFETY_TRIM` | (renderer) a final trim of 0.05 dB or more held the true-peak ceiling |
 //! | `W_MONO_NO_WIDTH` | (renderer) width asked of a mono input |
 //! | `W_TOO_SHORT_FOR_COMPRESSION` | (renderer) too short for the compressor's statistics |
 //! | `W_RENDER` | (renderer) a message without a code of its own |
@@ -141,7 +141,7 @@ pub const CODES: &[CodeInfo] = &[
     },
     CodeInfo {
         code: W_SAFETY_TRIM,
-        meaning: "a final trim held the true-peak ceiling (renderer)",
+        meaning: "a final trim of 0.05 dB or more held the true-peak ceiling (renderer)",
     },
     CodeInfo {
         code: W_MONO_NO_WIDTH,
@@ -323,6 +323,15 @@ fn low_end_level_db(mix: &Features) -> f64 {
         .copied()
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Every warning of one render, as the report holds them: the mix's, the targets', the
+/// render's.
+pub fn all_warnings(mix: &Features, targets: &Targets, log: &RenderLog) -> Vec<Warning> {
+    let mut w = input_warnings(mix);
+    w.extend(target_warnings(targets));
+    w.extend(render_warnings(log));
+    w
 }
 
 /// Checks of what the render did, then the renderer's own warnings.

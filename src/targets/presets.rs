@@ -21,6 +21,10 @@ pub struct Preset {
     pub label: &'static str,
     pub integrated_lufs: f64,
     pub ceiling_dbtp: f64,
+    /// Output sample rate the medium needs (`cd`: 44.1 kHz); `None` keeps the mix's.
+    pub sample_rate_hz: Option<u32>,
+    /// Output bits the medium needs (`cd`: 16, TPDF-dithered); `None` keeps lathe's default.
+    pub bits: Option<u32>,
     /// Where the numbers come from.
     pub source: &'static str,
 }
@@ -32,6 +36,8 @@ pub const PRESETS: &[Preset] = &[
         label: "Spotify",
         integrated_lufs: -14.0,
         ceiling_dbtp: -1.0,
+        sample_rate_hz: None,
+        bits: None,
         source:
             "Spotify for Artists, 'Loudness normalization': -14 LUFS, keep masters under -1 dB \
                  true peak",
@@ -41,6 +47,8 @@ pub const PRESETS: &[Preset] = &[
         label: "Apple Music",
         integrated_lufs: -16.0,
         ceiling_dbtp: -1.0,
+        sample_rate_hz: None,
+        bits: None,
         source:
             "Sound Check's reference level as measured (Apple publishes no LUFS figure), also AES \
                  TD1008's level for track-normalised music; -1 dBTP per AES TD1008",
@@ -50,6 +58,8 @@ pub const PRESETS: &[Preset] = &[
         label: "YouTube",
         integrated_lufs: -14.0,
         ceiling_dbtp: -1.0,
+        sample_rate_hz: None,
+        bits: None,
         source: "YouTube's reference level as its 'content loudness' shows (no published figure); \
                  -1 dBTP per AES TD1008",
     },
@@ -58,6 +68,8 @@ pub const PRESETS: &[Preset] = &[
         label: "Amazon Music",
         integrated_lufs: -14.0,
         ceiling_dbtp: -2.0,
+        sample_rate_hz: None,
+        bits: None,
         source:
             "Amazon Music's reference level as distributors report it (no published figure); -2 \
                  dBTP as Spotify advises for loud masters",
@@ -67,6 +79,8 @@ pub const PRESETS: &[Preset] = &[
         label: "TIDAL",
         integrated_lufs: -14.0,
         ceiling_dbtp: -1.0,
+        sample_rate_hz: None,
+        bits: None,
         source:
             "TIDAL normalises to -14 LUFS by ITU-R BS.1770-4 (TIDAL to MeterPlugs, 2016); -1 dBTP \
                  per AES TD1008",
@@ -76,6 +90,8 @@ pub const PRESETS: &[Preset] = &[
         label: "Deezer",
         integrated_lufs: -15.0,
         ceiling_dbtp: -1.0,
+        sample_rate_hz: None,
+        bits: None,
         source: "Deezer's reference level as distributors report it; -1 dBTP per AES TD1008",
     },
     Preset {
@@ -83,15 +99,19 @@ pub const PRESETS: &[Preset] = &[
         label: "CD (loud)",
         integrated_lufs: -9.0,
         ceiling_dbtp: -0.3,
+        sample_rate_hz: Some(44_100),
+        bits: Some(16),
         source: "no published target (the Red Book, IEC 60908, sets none): lathe's choice, a \
                  loud but not crushed CD level; -0.3 dBTP keeps the player's reconstruction \
-                 under full scale",
+                 under full scale; 44.1 kHz 16-bit (TPDF dither), the Red Book's format",
     },
     Preset {
         name: "club",
         label: "Club / DJ",
         integrated_lufs: -8.0,
         ceiling_dbtp: -0.5,
+        sample_rate_hz: None,
+        bits: None,
         source: "no published target: lathe's choice for DJ play next to loud dance masters; \
                  -0.5 dBTP leaves room for the lossy files DJ stores sell",
     },
@@ -100,6 +120,8 @@ pub const PRESETS: &[Preset] = &[
         label: "EBU R128 (broadcast)",
         integrated_lufs: -23.0,
         ceiling_dbtp: -1.0,
+        sample_rate_hz: None,
+        bits: None,
         source: "EBU R 128 (2020): programme loudness -23.0 LUFS, maximum true peak -1 dBTP",
     },
 ];
@@ -174,6 +196,8 @@ mod tests {
         assert_eq!(get("amazon").ceiling_dbtp, -2.0);
         assert_eq!(get("deezer").integrated_lufs, -15.0);
         assert_eq!(get("R128").integrated_lufs, -23.0);
+        // The Red Book's format: 44.1 kHz, 16 bit.
+        assert_eq!((get("cd").sample_rate_hz, get("cd").bits), (Some(44_100), Some(16)));
         for p in PRESETS {
             assert!(LUFS_RANGE.contains(&p.integrated_lufs), "{}", p.name);
             assert!(CEILING_RANGE_DBTP.contains(&p.ceiling_dbtp), "{}", p.name);
