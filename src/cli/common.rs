@@ -34,7 +34,6 @@ use lathe::targets::blend::Overrides;
 use lathe::targets::presets::{self, Preset};
 use lathe::{AudioBuffer, Targets};
 
-
 /// Longest mix lathe renders: one hour keeps peak memory near 2 GB at 48 kHz stereo; the
 /// analysis of longer files still works.
 pub const MAX_RENDER_DURATION_S: f64 = 3600.0;

@@ -41,4 +41,3 @@ pub fn warning_line(about: Option<&str>, code: &str, message: &str, colour: bool
     let message = message.replace(['\n', '\r'], " ");
     format!("{about}{word}: {code}: {message}")
 }
-

@@ -60,21 +60,111 @@ struct KeyNames {
 /// frames per id3.org's "ID3 tag version 2.4.0 - Native Frames" (`TRCK` and `TPOS` carry
 /// "number/total", so the totals have no frame of their own; the comment is a `COMM` frame).
 const KEYS: &[KeyNames] = &[
-    k(TagKey::Title, StandardTagKey::TrackTitle, "TITLE", Some(b"INAM"), Some(b"TIT2")),
-    k(TagKey::Artist, StandardTagKey::Artist, "ARTIST", Some(b"IART"), Some(b"TPE1")),
-    k(TagKey::Album, StandardTagKey::Album, "ALBUM", Some(b"IPRD"), Some(b"TALB")),
-    k(TagKey::AlbumArtist, StandardTagKey::AlbumArtist, "ALBUMARTIST", None, Some(b"TPE2")),
-    k(TagKey::TrackNumber, StandardTagKey::TrackNumber, "TRACKNUMBER", Some(b"IPRT"), Some(b"TRCK")),
-    k(TagKey::TrackTotal, StandardTagKey::TrackTotal, "TRACKTOTAL", Some(b"IFRM"), None),
-    k(TagKey::DiscNumber, StandardTagKey::DiscNumber, "DISCNUMBER", None, Some(b"TPOS")),
-    k(TagKey::DiscTotal, StandardTagKey::DiscTotal, "DISCTOTAL", None, None),
-    k(TagKey::Date, StandardTagKey::Date, "DATE", Some(b"ICRD"), Some(b"TDRC")),
-    k(TagKey::Genre, StandardTagKey::Genre, "GENRE", Some(b"IGNR"), Some(b"TCON")),
-    k(TagKey::Composer, StandardTagKey::Composer, "COMPOSER", Some(b"IMUS"), Some(b"TCOM")),
-    k(TagKey::Isrc, StandardTagKey::IdentIsrc, "ISRC", None, Some(b"TSRC")),
-    k(TagKey::Comment, StandardTagKey::Comment, "COMMENT", Some(b"ICMT"), Some(b"COMM")),
-    k(TagKey::Copyright, StandardTagKey::Copyright, "COPYRIGHT", Some(b"ICOP"), Some(b"TCOP")),
-    k(TagKey::Label, StandardTagKey::Label, "LABEL", None, Some(b"TPUB")),
+    k(
+        TagKey::Title,
+        StandardTagKey::TrackTitle,
+        "TITLE",
+        Some(b"INAM"),
+        Some(b"TIT2"),
+    ),
+    k(
+        TagKey::Artist,
+        StandardTagKey::Artist,
+        "ARTIST",
+        Some(b"IART"),
+        Some(b"TPE1"),
+    ),
+    k(
+        TagKey::Album,
+        StandardTagKey::Album,
+        "ALBUM",
+        Some(b"IPRD"),
+        Some(b"TALB"),
+    ),
+    k(
+        TagKey::AlbumArtist,
+        StandardTagKey::AlbumArtist,
+        "ALBUMARTIST",
+        None,
+        Some(b"TPE2"),
+    ),
+    k(
+        TagKey::TrackNumber,
+        StandardTagKey::TrackNumber,
+        "TRACKNUMBER",
+        Some(b"IPRT"),
+        Some(b"TRCK"),
+    ),
+    k(
+        TagKey::TrackTotal,
+        StandardTagKey::TrackTotal,
+        "TRACKTOTAL",
+        Some(b"IFRM"),
+        None,
+    ),
+    k(
+        TagKey::DiscNumber,
+        StandardTagKey::DiscNumber,
+        "DISCNUMBER",
+        None,
+        Some(b"TPOS"),
+    ),
+    k(
+        TagKey::DiscTotal,
+        StandardTagKey::DiscTotal,
+        "DISCTOTAL",
+        None,
+        None,
+    ),
+    k(
+        TagKey::Date,
+        StandardTagKey::Date,
+        "DATE",
+        Some(b"ICRD"),
+        Some(b"TDRC"),
+    ),
+    k(
+        TagKey::Genre,
+        StandardTagKey::Genre,
+        "GENRE",
+        Some(b"IGNR"),
+        Some(b"TCON"),
+    ),
+    k(
+        TagKey::Composer,
+        StandardTagKey::Composer,
+        "COMPOSER",
+        Some(b"IMUS"),
+        Some(b"TCOM"),
+    ),
+    k(
+        TagKey::Isrc,
+        StandardTagKey::IdentIsrc,
+        "ISRC",
+        None,
+        Some(b"TSRC"),
+    ),
+    k(
+        TagKey::Comment,
+        StandardTagKey::Comment,
+        "COMMENT",
+        Some(b"ICMT"),
+        Some(b"COMM"),
+    ),
+    k(
+        TagKey::Copyright,
+        StandardTagKey::Copyright,
+        "COPYRIGHT",
+        Some(b"ICOP"),
+        Some(b"TCOP"),
+    ),
+    k(
+        TagKey::Label,
+        StandardTagKey::Label,
+        "LABEL",
+        None,
+        Some(b"TPUB"),
+    ),
 ];
 
 const fn k(
@@ -241,7 +331,10 @@ pub fn vorbis_comment(tags: &Tags, vendor: &str) -> Vec<u8> {
     put(&mut out, vendor.as_bytes());
     out.extend_from_slice(&(tags.entries.len() as u32).to_le_bytes());
     for (key, value) in &tags.entries {
-        put(&mut out, format!("{}={value}", key.vorbis_name()).as_bytes());
+        put(
+            &mut out,
+            format!("{}={value}", key.vorbis_name()).as_bytes(),
+        );
     }
     out
 }

@@ -197,7 +197,10 @@ mod tests {
         assert_eq!(get("deezer").integrated_lufs, -15.0);
         assert_eq!(get("R128").integrated_lufs, -23.0);
         // The Red Book's format: 44.1 kHz, 16 bit.
-        assert_eq!((get("cd").sample_rate_hz, get("cd").bits), (Some(44_100), Some(16)));
+        assert_eq!(
+            (get("cd").sample_rate_hz, get("cd").bits),
+            (Some(44_100), Some(16))
+        );
         for p in PRESETS {
             assert!(LUFS_RANGE.contains(&p.integrated_lufs), "{}", p.name);
             assert!(CEILING_RANGE_DBTP.contains(&p.ceiling_dbtp), "{}", p.name);
