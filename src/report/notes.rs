@@ -187,11 +187,16 @@ fn compressor_line(before: &Features, log: &RenderLog) -> String {
     let c = &log.compressor;
     if !c.applied {
         let d = &before.dynamics;
+        let spread = d.short_term_p95_lufs - d.short_term_p10_lufs;
+        if !spread.is_finite() {
+            return "Compressor: not used (the mix has no short-term loudness to measure)."
+                .to_string();
+        }
         return format!(
             "Compressor: not used: the mix's short-term loudness spread ({:.1} LU, 95th - 10th \
              percentile) is at most {COMPRESSION_TOLERANCE_LU} LU above the target's, lathe's \
              tolerance for a change of dynamics.",
-            d.short_term_p95_lufs - d.short_term_p10_lufs
+            spread
         );
     }
     let s = &c.settings;
