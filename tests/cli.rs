@@ -471,7 +471,7 @@ fn master_every_genre_under_the_ceiling() {
         let lufs = integrated_lufs(&out);
         assert!((-30.0..=-5.0).contains(&lufs), "{}: {lufs} LUFS", g.name);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(v["targets"]["source"]["genre"], g.name.as_str());
+        assert_eq!(v["target"]["source"]["genre"], g.name.as_str());
         loudness.insert(g.name.clone(), lufs);
     }
     let (rock, ambient) = (loudness["rock-metal"], loudness["ambient"]);
