@@ -532,6 +532,7 @@ fn features(
             clipped_samples: 0,
             looks_limited: false,
         },
+        rhythm: Default::default(),
     }
 }
 

@@ -47,6 +47,16 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
 /// Dynamics of planar `channels` at `sample_rate_hz`; the octave crest is measured on their
 /// mid (the mean of the channels), made frame by frame.
 pub fn measure(channels: &[&[f32]], sample_rate_hz: u32, loudness: &Loudness) -> Dynamics {
+    measure_with_frames(channels, sample_rate_hz, loudness).0
+}
+
+/// [`measure`], also returning the octave-band frame powers it computed (read by
+/// [`super::rhythm`], so the genre features need no transform of their own).
+pub(crate) fn measure_with_frames(
+    channels: &[&[f32]],
+    sample_rate_hz: u32,
+    loudness: &Loudness,
+) -> (Dynamics, OctaveFrames) {
     // Short-term readings after the first 3 s, above the -70 LUFS absolute gate.
     let skip = (3.0 / loudness.curve_hop_s).round() as usize - 1;
     let st: Vec<f64> = loudness
@@ -57,17 +67,30 @@ pub fn measure(channels: &[&[f32]], sample_rate_hz: u32, loudness: &Loudness) ->
         .filter(|v| *v > -70.0)
         .collect();
     let octave_center_hz = octave_centres_hz();
-    let octave_crest_db = octave_crest_db(channels, sample_rate_hz, &octave_center_hz);
-    Dynamics {
+    let frames = octave_frames(channels, sample_rate_hz, &octave_center_hz);
+    let octave_crest_db = octave_crest_db(&frames);
+    let dynamics = Dynamics {
         short_term_p10_lufs: percentile(&st, 10.0),
         short_term_p50_lufs: percentile(&st, 50.0),
         short_term_p95_lufs: percentile(&st, 95.0),
         octave_center_hz,
         octave_crest_db,
-    }
+    };
+    (dynamics, frames)
 }
 
-fn octave_crest_db(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> Vec<f64> {
+/// Power of each 46 ms mid frame (50 % overlap), in total and per octave band.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OctaveFrames {
+    /// Seconds between frame starts.
+    pub hop_s: f64,
+    /// Total power of each frame.
+    pub total: Vec<f64>,
+    /// `per_band[b][t]`: power of octave band `b` in frame `t`.
+    pub per_band: Vec<Vec<f64>>,
+}
+
+fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> OctaveFrames {
     let frames = channels.first().map_or(0, |c| c.len());
     let rate = f64::from(sample_rate_hz);
     let n = ((rate * 0.046 / 256.0).round() as usize).max(1) * 256;
@@ -110,8 +133,18 @@ fn octave_crest_db(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) ->
     let per_band: Vec<Vec<f64>> = (0..centres.len())
         .map(|b| frames.iter().map(|f| f.1[b]).collect())
         .collect();
-    let kept = gate(&total, CREST_GATE_DB);
-    per_band
+    OctaveFrames {
+        hop_s: (n / 2) as f64 / rate,
+        total,
+        per_band,
+    }
+}
+
+/// 99th percentile over mean of each band's frame powers, on the gated frames.
+fn octave_crest_db(frames: &OctaveFrames) -> Vec<f64> {
+    let kept = gate(&frames.total, CREST_GATE_DB);
+    frames
+        .per_band
         .iter()
         .map(|band| {
             let v: Vec<f64> = kept.iter().map(|&i| band[i]).collect();
@@ -163,8 +196,8 @@ mod tests {
             .position(|&c| (c - 1000.0).abs() < 1.0)
             .unwrap();
         // A mono signal is its own mid.
-        let c_steady = octave_crest_db(&[&steady], rate, &octave_centres_hz());
-        let c_bursts = octave_crest_db(&[&bursts], rate, &octave_centres_hz());
+        let c_steady = octave_crest_db(&octave_frames(&[&steady], rate, &octave_centres_hz()));
+        let c_bursts = octave_crest_db(&octave_frames(&[&bursts], rate, &octave_centres_hz()));
         // A steady sine: every frame has the same power, crest 0 dB (to 0.1 dB of leakage).
         assert!(c_steady[octave] < 0.1, "steady {}", c_steady[octave]);
         // 20 dB bursts half the time: peak power 1, mean about (1 + 0.01) / 2, crest ~3 dB.

@@ -7,6 +7,8 @@
 //!   (IEC 61260 base-10 centres), gated to the loud parts.
 //! - [`dynamics`]: short-term loudness statistics and per-octave crest factors.
 //! - [`stereo`]: side/mid energy, inter-channel correlation, low-end mono compatibility.
+//! - [`rhythm`]: genre features (onset rate, tempo strength, spectral flux, octave level
+//!   spread, spectral contrast), read from the dynamics' frames and the long-term spectrum.
 //!
 //! `Features` is versioned ([`FEATURES_SCHEMA_VERSION`]): the model's input vector is built
 //! from it, and a model trained on another schema is refused.
@@ -15,6 +17,7 @@ pub mod dynamics;
 pub mod loudness;
 pub mod meter;
 pub mod quality;
+pub mod rhythm;
 pub mod spectrum;
 pub mod stereo;
 pub mod true_peak;
@@ -25,7 +28,7 @@ use crate::audio::AudioBuffer;
 use crate::error::Result;
 
 /// Bump when a field is added, removed or computed differently.
-pub const FEATURES_SCHEMA_VERSION: u32 = 1;
+pub const FEATURES_SCHEMA_VERSION: u32 = 2;
 
 /// Everything lathe measures about one piece of audio.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,6 +43,9 @@ pub struct Features {
     pub dynamics: Dynamics,
     pub stereo: Stereo,
     pub quality: Quality,
+    /// Genre features (schema 2; files written by schema 1 read zeros).
+    #[serde(default)]
+    pub rhythm: Rhythm,
 }
 
 /// BS.1770 / R128 measurements. Silence gives `-inf` loudness (serialised as `null`).
@@ -111,6 +117,24 @@ pub struct Stereo {
     pub low_end_mono_loss_db: f64,
 }
 
+/// Rhythm and texture: what tells genres apart (see [`rhythm`] for the definitions).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rhythm {
+    /// Detected onsets per second of (gated) audio.
+    pub onset_rate_hz: f64,
+    /// Mean rectified increase of octave-band level per 23 ms frame, dB.
+    pub spectral_flux_db: f64,
+    /// Peak normalised autocorrelation of the onset envelope at 30..240 BPM (0..1).
+    pub tempo_strength: f64,
+    /// Tempo of that peak, beats per minute (0 when nothing was found).
+    pub tempo_bpm: f64,
+    /// Standard deviation over time of each octave band's level (octaves of
+    /// [`Dynamics::octave_center_hz`]), dB.
+    pub octave_level_std_db: Vec<f64>,
+    /// Peak-to-valley ratio of the long-term mid spectrum in each octave, dB.
+    pub spectral_contrast_db: Vec<f64>,
+}
+
 /// Technical condition of the file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
@@ -134,12 +158,13 @@ pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
     let (measured, lts) = rayon::join(
         || -> Result<_> {
             let (loudness, sweep) = loudness::measure_with_sweep(audio)?;
-            let dynamics = dynamics::measure(&views, rate, &loudness);
-            Ok((loudness, sweep, dynamics))
+            let (dynamics, frames) = dynamics::measure_with_frames(&views, rate, &loudness);
+            Ok((loudness, sweep, dynamics, frames))
         },
         || spectrum::long_term_of_views(&views, rate),
     );
-    let (loudness, sweep, dynamics) = measured?;
+    let (loudness, sweep, dynamics, frames) = measured?;
+    let rhythm = rhythm::measure(&frames, &lts);
     let spectrum = lts.bands(loudness.integrated_lufs);
     let stereo = stereo::measure(&sweep, &lts, &spectrum);
     let quality = quality::measure(audio, &sweep, &lts, &loudness);
@@ -154,5 +179,6 @@ pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
         dynamics,
         stereo,
         quality,
+        rhythm,
     })
 }

@@ -14,9 +14,15 @@ pub struct Args {
     pub manifest: PathBuf,
     /// Output CSV: one row per (degraded mix, original master) pair.
     pub output: PathBuf,
-    /// Un-mastered variants per track.
+    /// Rendered variants per track (the master itself included).
     #[arg(long, default_value_t = 3)]
     pub variants: usize,
+    /// Feature-domain tonal variants per rendered variant ("no change" included).
+    #[arg(long, default_value_t = 8)]
+    pub tonal: usize,
+    /// Longest stretch of each track analysed (its centre), seconds.
+    #[arg(long, default_value_t = lathe::dataset::MAX_SECONDS)]
+    pub max_seconds: f64,
     /// Seed of the random degradations.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -35,7 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = lathe::dataset::build_dataset(
         &args.manifest,
         &args.output,
-        args.variants,
+        lathe::dataset::Variants {
+            audio: args.variants,
+            tonal: args.tonal,
+            max_seconds: args.max_seconds,
+        },
         args.seed,
         &progress,
     )

@@ -54,6 +54,23 @@ fn coefficients(sample_rate_hz: u32) -> [([f64; 3], [f64; 3]); 2] {
     [shelf, highpass]
 }
 
+/// Power response of the K-weighting at `freq_hz`, dB: both BS.1770-4 biquads of this rate
+/// evaluated on the unit circle (used to predict how an EQ moves integrated loudness).
+pub fn response_db(freq_hz: f64, sample_rate_hz: u32) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq_hz / f64::from(sample_rate_hz);
+    coefficients(sample_rate_hz)
+        .iter()
+        .map(|(b, a)| {
+            let z = |c: &[f64; 3]| {
+                let re = c[0] + c[1] * w.cos() + c[2] * (2.0 * w).cos();
+                let im = -(c[1] * w.sin() + c[2] * (2.0 * w).sin());
+                re * re + im * im
+            };
+            10.0 * (z(b) / z(a)).log10()
+        })
+        .sum()
+}
+
 /// Squares of the K-weighted signal of one channel.
 fn weighted_squares(x: &[f32], sample_rate_hz: u32) -> Vec<f32> {
     let [(b1, a1), (b2, a2)] = coefficients(sample_rate_hz);

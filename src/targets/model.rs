@@ -1,15 +1,17 @@
-//! Targets predicted by lathe's ONNX model from the mix's own [`Features`] and a genre.
+//! Target ranges predicted by lathe's ONNX model from the mix's own [`Features`] and a genre.
 //!
 //! # The contract between Rust and the training scripts
 //!
-//! The model is one ONNX graph (IR 8, opset 17) with two float inputs and two outputs:
+//! The model is one ONNX graph (IR 8, opset 17) with two float inputs and four outputs:
 //!
-//! - `features` `[N, input_names().len()]`: [`input_vector`] of the mix;
+//! - `features` `[N, input_names().len()]`: [`input_vector`] of the mix (the table [`INPUTS`]);
 //! - `genre` `[N, genres]`: one-hot genre (all zeros when only the classifier is wanted);
-//! - `targets` `[N, output_names().len()]`: the master's features to aim for, see
-//!   [`output_names`]: mid and side band curves (third-octave level minus integrated loudness,
-//!   exactly [`crate::analysis::Spectrum::mid_norm_db`]), integrated loudness, PLR, short-term
-//!   loudness spread (p95 - p10) and side/mid width;
+//! - `targets_low`, `targets`, `targets_high` `[N, output_names().len()]`: the 10th
+//!   percentile, median and 90th percentile of where a master of this mix and genre lies, for
+//!   every output of the table [`OUTPUTS`]: mid and side band curves (third-octave level minus
+//!   integrated loudness, exactly [`crate::analysis::Spectrum::mid_norm_db`]), integrated
+//!   loudness, PLR, short-term loudness spread (p95 - p10) and side/mid width. The graph
+//!   builds low and high as the median minus and plus a softplus, so they never cross it;
 //! - `genre_probabilities` `[N, genres]`: the genre classifier's softmax.
 //!
 //! The training set is written by [`crate::dataset`] with these same functions
@@ -18,13 +20,14 @@
 //!
 //! Metadata travels inside the ONNX file (`metadata_props`, read here with a small protobuf
 //! reader because the tract backend does not expose it): `lathe.features_schema_version`,
-//! `lathe.input_names`, `lathe.output_names`, `lathe.genres` (JSON with minutes and tracks),
+//! `lathe.input_names`, `lathe.output_names`, `lathe.quantiles`, `lathe.genres` (JSON with
+//! minutes and tracks),
 //! `lathe.band_centers_hz`, `lathe.data_fingerprint`, `lathe.created`. A model whose schema or
 //! inputs differ from this build's is refused with [`Error::Model`].
 //!
 //! # Input conventions
 //!
-//! Every input is clamped to a documented range ([`INPUT_RANGES`]): the analysis floors
+//! Every input is clamped to the range its [`INPUTS`] entry gives: the analysis floors
 //! silent bands at -150 dB and silence at `-inf` LUFS, and a network should never see those.
 //! Bands above the mix's measured bandwidth are passed as measured (clamped, usually at the
 //! -100 dB floor) together with the bandwidth itself (`log2_bandwidth_khz`), so the network
@@ -63,26 +66,240 @@ pub const MONO_BASS_WIDTH_DB: f64 = -20.0;
 /// Default true-peak ceiling of model targets, dBTP.
 pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
 
-/// Clamp ranges `(name prefix, low, high)` of the scalar inputs (band curves use
-/// [`BAND_FLOOR_DB`]..20 dB).
-pub const INPUT_RANGES: &[(&str, f64, f64)] = &[
-    ("integrated_lufs", -70.0, 5.0),
-    ("plr_db", 0.0, 40.0),
-    ("lra_lu", 0.0, 40.0),
-    ("crest_db", 0.0, 40.0),
-    ("true_peak_dbtp", -60.0, 12.0),
-    ("short_term_p10_rel_lu", -40.0, 20.0),
-    ("short_term_p50_rel_lu", -40.0, 20.0),
-    ("short_term_p95_rel_lu", -40.0, 20.0),
-    ("max_short_term_rel_lu", -10.0, 30.0),
-    ("max_momentary_rel_lu", -10.0, 30.0),
-    ("octave_crest_db", 0.0, 40.0),
-    ("width_db", -60.0, 10.0),
-    ("correlation", -1.0, 1.0),
-    ("low_end_correlation", -1.0, 1.0),
-    ("low_end_mono_loss_db", -40.0, 6.0),
-    ("log2_bandwidth_khz", -3.0, 4.5),
-    ("looks_limited", 0.0, 1.0),
+/// How one entry of the model's input or output table reads [`Features`].
+#[derive(Clone, Copy)]
+pub enum Read {
+    /// One value.
+    Scalar(fn(&Features) -> f64),
+    /// `len` values, named `<name>_00`, `<name>_01`, ...; a missing element reads the low bound.
+    Vector(usize, fn(&Features) -> &[f64]),
+}
+
+/// One entry of a model table: a name, the range its values are clamped to, how to read it.
+#[derive(Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub low: f64,
+    pub high: f64,
+    pub read: Read,
+}
+
+/// Value relative to the integrated loudness; silence (-inf - -inf) reads NaN (the floor).
+fn rel(f: &Features, x: f64) -> f64 {
+    let i = f.loudness.integrated_lufs;
+    if i.is_finite() {
+        x - i
+    } else {
+        f64::NAN
+    }
+}
+
+fn log2_bandwidth_khz(f: &Features) -> f64 {
+    let khz = f.quality.bandwidth_hz / 1000.0;
+    if khz > 0.0 {
+        khz.log2()
+    } else {
+        f64::NAN
+    }
+}
+
+/// THE table of model inputs (the columns `x_<name>` of the dataset, in order): names,
+/// clamp ranges and values all come from here, and the training scripts read the names from
+/// the dataset header and the model's metadata. Changing it means bumping
+/// [`FEATURES_SCHEMA_VERSION`] and retraining.
+///
+/// Clamping: the analysis floors silent bands at -150 dB and silence at `-inf` LUFS; a network
+/// should never see those. NaN and `-inf` read the low bound, `+inf` the high one.
+pub const INPUTS: &[Column] = &[
+    Column {
+        name: "mid_norm_db",
+        low: BAND_FLOOR_DB,
+        high: 20.0,
+        read: Read::Vector(BANDS, |f| &f.spectrum.mid_norm_db),
+    },
+    Column {
+        name: "side_norm_db",
+        low: BAND_FLOOR_DB,
+        high: 20.0,
+        read: Read::Vector(BANDS, |f| &f.spectrum.side_norm_db),
+    },
+    Column {
+        name: "integrated_lufs",
+        low: -70.0,
+        high: 5.0,
+        read: Read::Scalar(|f| f.loudness.integrated_lufs),
+    },
+    Column {
+        name: "plr_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Scalar(|f| f.loudness.plr_db),
+    },
+    Column {
+        name: "lra_lu",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Scalar(|f| f.loudness.lra_lu),
+    },
+    Column {
+        name: "crest_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Scalar(|f| f.loudness.crest_db),
+    },
+    Column {
+        name: "true_peak_dbtp",
+        low: -60.0,
+        high: 12.0,
+        read: Read::Scalar(|f| f.loudness.true_peak_dbtp),
+    },
+    Column {
+        name: "short_term_p10_rel_lu",
+        low: -40.0,
+        high: 20.0,
+        read: Read::Scalar(|f| rel(f, f.dynamics.short_term_p10_lufs)),
+    },
+    Column {
+        name: "short_term_p50_rel_lu",
+        low: -40.0,
+        high: 20.0,
+        read: Read::Scalar(|f| rel(f, f.dynamics.short_term_p50_lufs)),
+    },
+    Column {
+        name: "short_term_p95_rel_lu",
+        low: -40.0,
+        high: 20.0,
+        read: Read::Scalar(|f| rel(f, f.dynamics.short_term_p95_lufs)),
+    },
+    Column {
+        name: "max_short_term_rel_lu",
+        low: -10.0,
+        high: 30.0,
+        read: Read::Scalar(|f| rel(f, f.loudness.max_short_term_lufs)),
+    },
+    Column {
+        name: "max_momentary_rel_lu",
+        low: -10.0,
+        high: 30.0,
+        read: Read::Scalar(|f| rel(f, f.loudness.max_momentary_lufs)),
+    },
+    Column {
+        name: "octave_crest_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Vector(OCTAVES, |f| &f.dynamics.octave_crest_db),
+    },
+    Column {
+        name: "width_db",
+        low: -60.0,
+        high: 10.0,
+        read: Read::Scalar(|f| f.stereo.width_db),
+    },
+    Column {
+        name: "correlation",
+        low: -1.0,
+        high: 1.0,
+        read: Read::Scalar(|f| f.stereo.correlation),
+    },
+    Column {
+        name: "low_end_correlation",
+        low: -1.0,
+        high: 1.0,
+        read: Read::Scalar(|f| f.stereo.low_end_correlation),
+    },
+    Column {
+        name: "low_end_mono_loss_db",
+        low: -40.0,
+        high: 6.0,
+        read: Read::Scalar(|f| f.stereo.low_end_mono_loss_db),
+    },
+    Column {
+        name: "log2_bandwidth_khz",
+        low: -3.0,
+        high: 4.5,
+        read: Read::Scalar(log2_bandwidth_khz),
+    },
+    Column {
+        name: "looks_limited",
+        low: 0.0,
+        high: 1.0,
+        read: Read::Scalar(|f| f64::from(u8::from(f.quality.looks_limited))),
+    },
+    // Genre features (schema 2, `analysis::rhythm`).
+    Column {
+        name: "onset_rate_hz",
+        low: 0.0,
+        high: 20.0,
+        read: Read::Scalar(|f| f.rhythm.onset_rate_hz),
+    },
+    Column {
+        name: "spectral_flux_db",
+        low: 0.0,
+        high: 20.0,
+        read: Read::Scalar(|f| f.rhythm.spectral_flux_db),
+    },
+    Column {
+        name: "tempo_strength",
+        low: 0.0,
+        high: 1.0,
+        read: Read::Scalar(|f| f.rhythm.tempo_strength),
+    },
+    Column {
+        name: "octave_level_std_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Vector(OCTAVES, |f| &f.rhythm.octave_level_std_db),
+    },
+    Column {
+        name: "spectral_contrast_db",
+        low: 0.0,
+        high: 60.0,
+        read: Read::Vector(OCTAVES, |f| &f.rhythm.spectral_contrast_db),
+    },
+];
+
+/// THE table of model outputs (the columns `y_<name>` of the dataset): what the model
+/// predicts, measured on a master. Each has a low, centre and high output (see the module
+/// docs); the clamp ranges bound the targets read back from the model.
+pub const OUTPUTS: &[Column] = &[
+    Column {
+        name: "target_mid_db",
+        low: BAND_FLOOR_DB,
+        high: 20.0,
+        read: Read::Vector(BANDS, |f| &f.spectrum.mid_norm_db),
+    },
+    Column {
+        name: "target_side_db",
+        low: BAND_FLOOR_DB,
+        high: 20.0,
+        read: Read::Vector(BANDS, |f| &f.spectrum.side_norm_db),
+    },
+    // The loudest commercial masters sit near -5 LUFS, nothing sensible is mastered below
+    // -30; PLR and spread outside these ranges are measurement noise.
+    Column {
+        name: "target_integrated_lufs",
+        low: -30.0,
+        high: -5.0,
+        read: Read::Scalar(|f| f.loudness.integrated_lufs),
+    },
+    Column {
+        name: "target_plr_db",
+        low: 3.0,
+        high: 30.0,
+        read: Read::Scalar(|f| f.loudness.plr_db),
+    },
+    Column {
+        name: "target_short_term_spread_lu",
+        low: 0.0,
+        high: 30.0,
+        read: Read::Scalar(|f| f.dynamics.short_term_p95_lufs - f.dynamics.short_term_p10_lufs),
+    },
+    Column {
+        name: "target_width_db",
+        low: -40.0,
+        high: 3.0,
+        read: Read::Scalar(|f| f.stereo.width_db),
+    },
 ];
 
 /// Clamps to `lo..=hi`; NaN and `-inf` read `lo`, `+inf` reads `hi`.
@@ -91,141 +308,89 @@ fn clamp(v: f64, lo: f64, hi: f64) -> f32 {
     v as f32
 }
 
-fn range(name: &str) -> (f64, f64) {
-    INPUT_RANGES
-        .iter()
-        .find(|(p, _, _)| name.starts_with(p))
-        .map_or((-1e3, 1e3), |&(_, lo, hi)| (lo, hi))
+fn names_of(table: &[Column]) -> Vec<String> {
+    let mut n = Vec::new();
+    for c in table {
+        match c.read {
+            Read::Scalar(_) => n.push(c.name.to_string()),
+            Read::Vector(len, _) => n.extend((0..len).map(|i| format!("{}_{i:02}", c.name))),
+        }
+    }
+    n
+}
+
+fn vector_of(table: &[Column], f: &Features) -> Vec<f32> {
+    let mut v = Vec::new();
+    for c in table {
+        match c.read {
+            Read::Scalar(get) => v.push(clamp(get(f), c.low, c.high)),
+            Read::Vector(len, get) => {
+                let x = get(f);
+                v.extend(
+                    (0..len).map(|i| clamp(x.get(i).copied().unwrap_or(c.low), c.low, c.high)),
+                );
+            }
+        }
+    }
+    v
+}
+
+/// `(low, high)` clamp range of every value of a table, in order.
+fn bounds_of(table: &[Column]) -> Vec<(f64, f64)> {
+    let mut b = Vec::new();
+    for c in table {
+        let len = match c.read {
+            Read::Scalar(_) => 1,
+            Read::Vector(len, _) => len,
+        };
+        b.extend(std::iter::repeat_n((c.low, c.high), len));
+    }
+    b
 }
 
 /// Names of the model's inputs, in order (the columns `x_<name>` of the dataset).
 pub fn input_names() -> Vec<String> {
-    let mut n = Vec::new();
-    n.extend((0..BANDS).map(|i| format!("mid_norm_db_{i:02}")));
-    n.extend((0..BANDS).map(|i| format!("side_norm_db_{i:02}")));
-    for s in [
-        "integrated_lufs",
-        "plr_db",
-        "lra_lu",
-        "crest_db",
-        "true_peak_dbtp",
-        "short_term_p10_rel_lu",
-        "short_term_p50_rel_lu",
-        "short_term_p95_rel_lu",
-        "max_short_term_rel_lu",
-        "max_momentary_rel_lu",
-    ] {
-        n.push(s.to_string());
-    }
-    n.extend((0..OCTAVES).map(|i| format!("octave_crest_db_{i:02}")));
-    for s in [
-        "width_db",
-        "correlation",
-        "low_end_correlation",
-        "low_end_mono_loss_db",
-        "log2_bandwidth_khz",
-        "looks_limited",
-    ] {
-        n.push(s.to_string());
-    }
-    n
+    names_of(INPUTS)
 }
 
-fn band(v: &[f64], i: usize) -> f32 {
-    clamp(
-        v.get(i).copied().unwrap_or(BAND_FLOOR_DB),
-        BAND_FLOOR_DB,
-        20.0,
-    )
-}
-
-/// The model input for a mix: see [`input_names`] and the module docs for the conventions.
+/// The model input for a mix: see [`INPUTS`].
 pub fn input_vector(mix: &Features) -> Vec<f32> {
-    let l = &mix.loudness;
-    let d = &mix.dynamics;
-    let s = &mix.stereo;
-    let i = l.integrated_lufs;
-    let mut v = Vec::with_capacity(input_names().len());
-    v.extend((0..BANDS).map(|b| band(&mix.spectrum.mid_norm_db, b)));
-    v.extend((0..BANDS).map(|b| band(&mix.spectrum.side_norm_db, b)));
-    // Values relative to integrated loudness; silence (-inf - -inf = NaN) reads the floor.
-    let rel = |x: f64| if i.is_finite() { x - i } else { f64::NAN };
-    let scalars = [
-        ("integrated_lufs", i),
-        ("plr_db", l.plr_db),
-        ("lra_lu", l.lra_lu),
-        ("crest_db", l.crest_db),
-        ("true_peak_dbtp", l.true_peak_dbtp),
-        ("short_term_p10_rel_lu", rel(d.short_term_p10_lufs)),
-        ("short_term_p50_rel_lu", rel(d.short_term_p50_lufs)),
-        ("short_term_p95_rel_lu", rel(d.short_term_p95_lufs)),
-        ("max_short_term_rel_lu", rel(l.max_short_term_lufs)),
-        ("max_momentary_rel_lu", rel(l.max_momentary_lufs)),
-    ];
-    for (name, x) in scalars {
-        let (lo, hi) = range(name);
-        v.push(clamp(x, lo, hi));
-    }
-    let (lo, hi) = range("octave_crest_db");
-    v.extend((0..OCTAVES).map(|o| clamp(d.octave_crest_db.get(o).copied().unwrap_or(lo), lo, hi)));
-    let bandwidth_khz = mix.quality.bandwidth_hz / 1000.0;
-    let tail = [
-        ("width_db", s.width_db),
-        ("correlation", s.correlation),
-        ("low_end_correlation", s.low_end_correlation),
-        ("low_end_mono_loss_db", s.low_end_mono_loss_db),
-        (
-            "log2_bandwidth_khz",
-            if bandwidth_khz > 0.0 {
-                bandwidth_khz.log2()
-            } else {
-                f64::NAN
-            },
-        ),
-        (
-            "looks_limited",
-            f64::from(u8::from(mix.quality.looks_limited)),
-        ),
-    ];
-    for (name, x) in tail {
-        let (lo, hi) = range(name);
-        v.push(clamp(x, lo, hi));
-    }
-    v
+    vector_of(INPUTS, mix)
 }
 
 /// Names of the model's outputs, in order (the columns `y_<name>` of the dataset).
 pub fn output_names() -> Vec<String> {
-    let mut n = Vec::new();
-    n.extend((0..BANDS).map(|i| format!("target_mid_db_{i:02}")));
-    n.extend((0..BANDS).map(|i| format!("target_side_db_{i:02}")));
-    for s in [
-        "target_integrated_lufs",
-        "target_plr_db",
-        "target_short_term_spread_lu",
-        "target_width_db",
-    ] {
-        n.push(s.to_string());
-    }
-    n
+    names_of(OUTPUTS)
 }
 
-/// What the model learns to predict, measured on a master: see [`output_names`].
+/// What the model learns to predict, measured on a master: see [`OUTPUTS`].
 pub fn target_vector(master: &Features) -> Vec<f32> {
-    let l = &master.loudness;
-    let d = &master.dynamics;
-    let mut v = Vec::with_capacity(output_names().len());
-    v.extend((0..BANDS).map(|b| band(&master.spectrum.mid_norm_db, b)));
-    v.extend((0..BANDS).map(|b| band(&master.spectrum.side_norm_db, b)));
-    v.push(clamp(l.integrated_lufs, -70.0, 5.0));
-    v.push(clamp(l.plr_db, 0.0, 40.0));
-    v.push(clamp(
-        d.short_term_p95_lufs - d.short_term_p10_lufs,
-        0.0,
-        40.0,
-    ));
-    v.push(clamp(master.stereo.width_db, -60.0, 10.0));
-    v
+    vector_of(OUTPUTS, master)
+}
+
+/// `(low, high)` bounds of each output, in [`output_names`] order.
+pub fn output_bounds() -> Vec<(f64, f64)> {
+    bounds_of(OUTPUTS)
+}
+
+/// What the graph returns for one mix: each output's 10th percentile, median and 90th
+/// percentile (in [`output_names`] order), and the genre classifier's probabilities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    pub low: Vec<f32>,
+    pub centre: Vec<f32>,
+    pub high: Vec<f32>,
+    pub genre_probabilities: Vec<f32>,
+}
+
+/// The model's percentiles for one mix and genre: `(low, centre, high)` per output, in
+/// [`output_names`] order, with `low <= centre <= high`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Percentiles {
+    pub genre: String,
+    /// The classifier's probability for `genre` on this mix.
+    pub confidence: f64,
+    pub values: Vec<(f64, f64, f64)>,
 }
 
 /// `(best genre, its probability, every genre with its probability, most likely first)`.
@@ -242,12 +407,16 @@ pub struct ModelMetadata {
     pub data_fingerprint: String,
     pub created: String,
     pub description: String,
+    /// The graph has `targets_low` and `targets_high` (metadata `lathe.quantiles`).
+    pub has_ranges: bool,
 }
 
 /// A loaded targets model: an ONNX session plus its metadata.
 pub struct Model {
     session: Mutex<Session>,
     metadata: ModelMetadata,
+    /// Position in [`input_names`] of each of the model's inputs.
+    input_index: Vec<usize>,
 }
 
 impl std::fmt::Debug for Model {
@@ -303,9 +472,16 @@ impl Model {
             .map_err(|e| model_err("cannot set the optimisation level", e))?
             .commit_from_memory(bytes)
             .map_err(|e| model_err("cannot load the ONNX graph", e))?;
+        let all = input_names();
+        let input_index = metadata
+            .input_names
+            .iter()
+            .map(|n| all.iter().position(|a| a == n).unwrap_or(0))
+            .collect();
         Ok(Self {
             session: Mutex::new(session),
             metadata,
+            input_index,
         })
     }
 
@@ -331,13 +507,20 @@ impl Model {
         genre::resolve(word, &self.genre_names())
     }
 
-    /// Runs the graph on one mix: `(targets, genre probabilities)`.
-    pub fn run(&self, mix: &Features, genre_one_hot: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
-        self.run_raw(&input_vector(mix), genre_one_hot)
+    /// The model's input row for a mix: the [`INPUTS`] values this model lists, in its order
+    /// (a model may use any subset of the table, e.g. one trained before a feature was added).
+    pub fn input_row(&self, mix: &Features) -> Vec<f32> {
+        let all = input_vector(mix);
+        self.input_index.iter().map(|&i| all[i]).collect()
+    }
+
+    /// Runs the graph on one mix.
+    pub fn run(&self, mix: &Features, genre_one_hot: &[f32]) -> Result<Outputs> {
+        self.run_raw(&self.input_row(mix), genre_one_hot)
     }
 
     /// Runs the graph on a raw input row (used by the golden-file test).
-    pub fn run_raw(&self, features: &[f32], genre_one_hot: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
+    pub fn run_raw(&self, features: &[f32], genre_one_hot: &[f32]) -> Result<Outputs> {
         let n_in = self.metadata.input_names.len();
         let n_genres = self.metadata.genres.len();
         if features.len() != n_in || genre_one_hot.len() != n_genres {
@@ -381,33 +564,82 @@ impl Model {
             }
             Ok(data.to_vec())
         };
-        let targets = extract("targets", self.metadata.output_names.len())?;
-        let probabilities = extract("genre_probabilities", n_genres)?;
-        Ok((targets, probabilities))
+        let n_out = self.metadata.output_names.len();
+        let centre = extract("targets", n_out)?;
+        // A model without percentile outputs (trained before ranges) predicts points.
+        let (low, high) = if self.metadata.has_ranges {
+            (
+                extract("targets_low", n_out)?,
+                extract("targets_high", n_out)?,
+            )
+        } else {
+            (centre.clone(), centre.clone())
+        };
+        Ok(Outputs {
+            low,
+            centre,
+            high,
+            genre_probabilities: extract("genre_probabilities", n_genres)?,
+        })
     }
 
-    /// Predicts the targets for mastering `mix` as `genre` (a name or alias).
+    /// The one-hot row of a genre name of this model.
+    fn one_hot(&self, name: &str) -> Vec<f32> {
+        self.genre_names()
+            .iter()
+            .map(|g| if g == name { 1.0 } else { 0.0 })
+            .collect()
+    }
+
+    /// Where a master of `mix` as `genre` (a name or alias) plausibly lies: every output's
+    /// 10th, 50th and 90th percentile, bounded by [`OUTPUTS`] and ordered.
     ///
     /// `TargetSource::Model::confidence` is the genre classifier's probability for that genre
     /// on this mix (how much the mix already sounds like it), whoever chose the genre.
-    pub fn predict(&self, mix: &Features, genre: &str) -> Result<Targets> {
+    pub fn predict_percentiles(&self, mix: &Features, genre: &str) -> Result<Percentiles> {
         let name = self.resolve_genre(genre)?;
-        let names = self.genre_names();
-        let one_hot: Vec<f32> = names
+        let out = self.run(mix, &self.one_hot(&name))?;
+        let k = self
+            .genre_names()
             .iter()
-            .map(|g| if *g == name { 1.0 } else { 0.0 })
+            .position(|g| *g == name)
+            .unwrap_or(0);
+        let confidence = f64::from(out.genre_probabilities[k]);
+        let bounds = output_bounds();
+        let values = (0..out.centre.len())
+            .map(|i| {
+                let (lo, hi) = bounds.get(i).copied().unwrap_or((-1e3, 1e3));
+                let c = f64::from(out.centre[i]).clamp(lo, hi);
+                let l = f64::from(out.low[i]).clamp(lo, hi).min(c);
+                let h = f64::from(out.high[i]).clamp(lo, hi).max(c);
+                (l, c, h)
+            })
             .collect();
-        let (y, p) = self.run(mix, &one_hot)?;
-        let k = names.iter().position(|g| *g == name).unwrap_or(0);
-        Ok(self.targets_from_output(mix, &y, name, f64::from(p[k])))
+        Ok(Percentiles {
+            genre: name,
+            confidence,
+            values,
+        })
     }
 
-    /// Targets for a genre the user chose (rather than one detected from the mix): the model's
-    /// prediction, with loudness and PLR pulled toward the genre's typical master by how
-    /// little the mix sounds like that genre (1 - the classifier's probability for it); see
-    /// [`crate::targets::blend::toward_genre`].
+    /// The median targets for mastering `mix` as `genre` (a name or alias): the centre of
+    /// [`Model::predict_percentiles`].
+    pub fn predict(&self, mix: &Features, genre: &str) -> Result<Targets> {
+        let p = self.predict_percentiles(mix, genre)?;
+        let centre: Vec<f64> = p.values.iter().map(|v| v.1).collect();
+        Ok(self.targets_from_values(mix, &centre, p.genre, p.confidence))
+    }
+
+    /// Targets for a genre the user chose. A range model's genre input sets the genre's
+    /// percentiles itself: the same as [`Model::predict`]. A point model (trained before
+    /// ranges, whose genre input barely moves its targets) keeps the old behaviour: loudness
+    /// and PLR pulled toward the genre's typical master by how little the mix sounds like it
+    /// ([`crate::targets::blend::toward_genre`]).
     pub fn predict_chosen(&self, mix: &Features, genre: &str) -> Result<Targets> {
         let targets = self.predict(mix, genre)?;
+        if self.metadata.has_ranges {
+            return Ok(targets);
+        }
         let (name, confidence) = match &targets.source {
             TargetSource::Model { genre, confidence } => (genre.clone(), *confidence),
             _ => return Ok(targets),
@@ -418,30 +650,23 @@ impl Model {
         })
     }
 
-    fn targets_from_output(
+    fn targets_from_values(
         &self,
         mix: &Features,
-        y: &[f32],
+        y: &[f64],
         genre: String,
         confidence: f64,
     ) -> Targets {
-        let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-        let mid_db: Vec<f64> = y64[..BANDS]
-            .iter()
-            .map(|v| v.clamp(BAND_FLOOR_DB, 20.0))
-            .collect();
-        let side_db: Vec<f64> = y64[BANDS..2 * BANDS]
-            .iter()
-            .map(|v| v.clamp(BAND_FLOOR_DB, 20.0))
-            .collect();
-        let scalar = |name: &str, lo: f64, hi: f64| -> f64 {
+        let mid_db = y[..BANDS].to_vec();
+        let side_db = y[BANDS..2 * BANDS].to_vec();
+        let scalar = |name: &str| -> f64 {
             let k = self
                 .metadata
                 .output_names
                 .iter()
                 .position(|n| n == name)
                 .unwrap_or(0);
-            y64.get(k).copied().unwrap_or(lo).clamp(lo, hi)
+            y.get(k).copied().unwrap_or(0.0)
         };
         // Checked equal (to the metadata's rounding) when the model was loaded; the exact
         // values are the analysis's, so the renderer can line the curves up band by band.
@@ -454,12 +679,10 @@ impl Model {
             center_hz,
             mid_db,
             side_db,
-            // Bounds: the loudest commercial masters sit near -5 LUFS, nothing sensible is
-            // mastered below -30; PLR and spread outside these ranges are measurement noise.
-            integrated_lufs: scalar("target_integrated_lufs", -30.0, -5.0),
-            plr_db: scalar("target_plr_db", 3.0, 30.0),
-            short_term_spread_lu: scalar("target_short_term_spread_lu", 0.0, 30.0),
-            width_db: scalar("target_width_db", -40.0, 3.0),
+            integrated_lufs: scalar("target_integrated_lufs"),
+            plr_db: scalar("target_plr_db"),
+            short_term_spread_lu: scalar("target_short_term_spread_lu"),
+            width_db: scalar("target_width_db"),
             mono_bass_below_hz,
             bandwidth_hz: mix.quality.bandwidth_hz,
             ceiling_dbtp: DEFAULT_CEILING_DBTP,
@@ -469,10 +692,10 @@ impl Model {
     /// Detects the genre of a mix: `(best genre, its probability, all genres by probability)`.
     pub fn detect_genre(&self, mix: &Features) -> Result<GenreGuess> {
         let names = self.genre_names();
-        let (_, p) = self.run(mix, &vec![0.0; names.len()])?;
+        let out = self.run(mix, &vec![0.0; names.len()])?;
         let mut ranked: Vec<(String, f64)> = names
             .into_iter()
-            .zip(p.iter().map(|&v| f64::from(v)))
+            .zip(out.genre_probabilities.iter().map(|&v| f64::from(v)))
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let (best, prob) = ranked
@@ -606,7 +829,9 @@ fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
             "feature schema version '{schema_text}' is not a number"
         ))
     })?;
-    if schema != FEATURES_SCHEMA_VERSION {
+    // Schema 2 only added inputs (the genre features); a schema-1 model's inputs are computed
+    // as they were, so it still runs. A newer schema than this lathe's cannot.
+    if schema == 0 || schema > FEATURES_SCHEMA_VERSION {
         return Err(Error::Model(format!(
             "the model was trained on feature schema {schema}, but this lathe measures schema \
              {FEATURES_SCHEMA_VERSION}; retrain it (training/run_all.sh) or use a matching lathe"
@@ -620,24 +845,17 @@ fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
             .collect()
     };
     let input_names = split(get("lathe.input_names")?);
-    let expected = self::input_names();
-    if input_names != expected {
-        let first = input_names
-            .iter()
-            .zip(&expected)
-            .position(|(a, b)| a != b)
-            .map_or(String::new(), |k| {
-                format!(
-                    "; first difference at input {k}: model '{}', lathe '{}'",
-                    input_names[k], expected[k]
-                )
-            });
+    let known = self::input_names();
+    if let Some(unknown) = input_names.iter().find(|n| !known.contains(n)) {
         return Err(Error::Model(format!(
-            "the model expects {} inputs, this lathe provides {} (same schema version {schema}, \
-             different input layout{first})",
+            "the model reads input '{unknown}', which this lathe does not measure (schema \
+             {schema} model, {} inputs; this lathe provides {} inputs)",
             input_names.len(),
-            expected.len()
+            known.len()
         )));
+    }
+    if input_names.is_empty() {
+        return Err(Error::Model("the model lists no inputs".into()));
     }
     let output_names = split(get("lathe.output_names")?);
     if output_names != self::output_names() {
@@ -692,6 +910,7 @@ fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
         data_fingerprint: get("lathe.data_fingerprint").unwrap_or_default(),
         created: get("lathe.created").unwrap_or_default(),
         description: get("lathe.description").unwrap_or_default(),
+        has_ranges: get("lathe.quantiles").is_ok(),
     })
 }
 
