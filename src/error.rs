@@ -68,6 +68,18 @@ pub enum Error {
     InvalidSetting(String),
     #[error("model: {0}")]
     Model(String),
+    #[error(
+        "target range for {what} is not ordered low <= centre <= high (or not finite): \
+         {low} / {centre} / {high}"
+    )]
+    InvalidRange {
+        what: String,
+        low: f64,
+        centre: f64,
+        high: f64,
+    },
+    #[error("style profile '{}': {reason}", path.display())]
+    Profile { path: PathBuf, reason: String },
     #[error("report: cannot make the {what}: {reason}")]
     Report { what: &'static str, reason: String },
 }

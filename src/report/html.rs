@@ -248,6 +248,11 @@ fn aim_text(report: &Report) -> String {
             "mastered by the genre model: {genre} ({:.0} % confidence)",
             confidence * 100.0
         ),
+        TargetSource::Profile { name, references } => format!(
+            "matched to the style profile '{name}' ({} reference{})",
+            references.len(),
+            if references.len() == 1 { "" } else { "s" }
+        ),
         TargetSource::Manual => "manual targets".to_string(),
     }];
     if let Some(p) = &report.aim.preset {

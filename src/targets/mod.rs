@@ -1,14 +1,25 @@
-//! [`Targets`]: what the renderer should reach. Built from a reference track
-//! ([`reference`]) or predicted by the model (`model`), then scaled by the user's intensity
-//! and overrides ([`blend`]). The renderer reads nothing else.
+//! [`Targets`]: what the renderer should reach, and [`TargetRange`]: where a master plausibly
+//! lies. Every source produces a range (a reference track ([`reference`]) or a saved style
+//! profile as a point or per-band spread, the model (`model`) as percentiles); the one
+//! correction law [`TargetRange::resolve`] turns a range and the mix's own features into
+//! `Targets`, which the user's intensity and overrides ([`blend`]) then adjust. The renderer
+//! reads nothing else:
+//!
+//! ```text
+//! reference / profile / model -> TargetRange -> resolve(mix) -> Targets -> blend -> render
+//! ```
 
 pub mod blend;
 pub mod genre;
 pub mod model;
 pub mod presets;
+pub mod profile;
 pub mod reference;
 
 use serde::{Deserialize, Serialize};
+
+use crate::analysis::Features;
+use crate::error::{Error, Result};
 
 /// Where a set of targets came from, for reports.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +35,11 @@ pub enum TargetSource {
     Model {
         genre: String,
         confidence: f64,
+    },
+    /// A saved style profile (`lathe profile`), measured from these references.
+    Profile {
+        name: String,
+        references: Vec<String>,
     },
     Manual,
 }
@@ -52,4 +68,337 @@ pub struct Targets {
     pub bandwidth_hz: f64,
     /// True-peak ceiling of the output.
     pub ceiling_dbtp: f64,
+}
+
+/// Where a master plausibly lies: `low <= centre <= high` (e.g. the 10th, 50th and 90th
+/// percentile of masters like this one). A reference track is a point: all three equal.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub low: f64,
+    pub centre: f64,
+    pub high: f64,
+}
+
+impl Range {
+    /// A range of one value (a reference: "exactly this").
+    pub fn point(value: f64) -> Self {
+        Self {
+            low: value,
+            centre: value,
+            high: value,
+        }
+    }
+
+    /// A checked range: an [`Error::InvalidRange`] naming `what` unless every value is finite
+    /// and `low <= centre <= high`.
+    pub fn new(what: &str, low: f64, centre: f64, high: f64) -> Result<Self> {
+        let r = Self { low, centre, high };
+        r.validate(what)?;
+        Ok(r)
+    }
+
+    /// Checks that the values are finite and ordered; `what` names the quantity in the error.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        let finite = self.low.is_finite() && self.centre.is_finite() && self.high.is_finite();
+        if finite && self.low <= self.centre && self.centre <= self.high {
+            Ok(())
+        } else {
+            Err(Error::InvalidRange {
+                what: what.to_string(),
+                low: self.low,
+                centre: self.centre,
+                high: self.high,
+            })
+        }
+    }
+
+    /// Whether `value` lies within `low..=high`.
+    pub fn contains(&self, value: f64) -> bool {
+        (self.low..=self.high).contains(&value)
+    }
+
+    /// Where a quantity the mix has at `value` should end up: [`resolve_value`].
+    pub fn resolve(&self, value: f64) -> f64 {
+        resolve_value(value, self)
+    }
+}
+
+/// The correction law, in one place: where a quantity the mix has at `x` should end up
+/// (`training/` mirrors it; keep the two in step).
+///
+/// With `l`, `c`, `h` = low, centre, high:
+///
+/// ```text
+/// l <= x <= h:   t = x                                  (inside: left as the mix has it)
+/// x > h:         e = x - h,  w = h - c,  t = c + w * w^2 / (w^2 + e^2)
+/// x < l:         e = l - x,  w = c - l,  t = c - w * w^2 / (w^2 + e^2)
+/// ```
+///
+/// `e` is how far the value lies outside, `w` the half-width of the range on that side.
+/// Outside, the target starts at the edge (`e -> 0`: `t -> h`, continuous with the inside)
+/// and moves toward the centre as `e` grows, a quarter of the way at `e = w/sqrt 3`, half
+/// way at `e = w`, 90 % at `e = 3w`: the correction `x - t` grows faster than the excess
+/// itself, so a value far out is pulled to the centre and one just out barely past the
+/// edge. With `w = 0` (a point range, a reference) every value goes exactly to the centre.
+/// A value that is not a number (an unmeasurable mix) goes to the centre.
+///
+/// Example: range -1.5 / 0 / +1.5 dB, a +6 dB band: `e = 4.5`, `t = 1.5 * 2.25 / 22.5 =
+/// 0.15`, an EQ of -5.85 dB; a band at +1.4 dB gets none.
+///
+/// [`TargetRange::resolve`] applies this to every mid and side band (`mid_norm_db`,
+/// `side_norm_db`), the PLR, the short-term spread (p95 - p10) and the width; the integrated
+/// loudness always takes the centre.
+pub fn resolve_value(x: f64, range: &Range) -> f64 {
+    let Range { low, centre, high } = *range;
+    if x.is_nan() {
+        centre
+    } else if x > high {
+        let (e, w) = (x - high, (high - centre).max(0.0));
+        centre + w * kept_share(e, w)
+    } else if x < low {
+        let (e, w) = (low - x, (centre - low).max(0.0));
+        centre - w * kept_share(e, w)
+    } else {
+        x
+    }
+}
+
+/// `w^2 / (w^2 + e^2)`: the share of the half-width `w` the target keeps at excess `e > 0`
+/// (1 at the edge, 0 far out, exactly 0 when `w` is 0 or `e` infinite).
+fn kept_share(e: f64, w: f64) -> f64 {
+    let (e2, w2) = (e * e, w * w);
+    if w2 == 0.0 || e2.is_infinite() {
+        0.0
+    } else {
+        w2 / (w2 + e2)
+    }
+}
+
+/// Where a master plausibly lies, for every quantity of [`Targets`]: the target of a genre
+/// (from the model), of a style profile (several references) or of one reference (a point).
+/// [`TargetRange::resolve`] turns it into `Targets` for one mix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetRange {
+    pub source: TargetSource,
+    /// Band centres, the same band definition as [`Targets::center_hz`].
+    pub center_hz: Vec<f64>,
+    /// Band level minus integrated loudness, as [`Targets::mid_db`], dB.
+    pub mid_db: Vec<Range>,
+    pub side_db: Vec<Range>,
+    pub integrated_lufs: Range,
+    /// True peak minus integrated loudness, dB.
+    pub plr_db: Range,
+    /// Short-term loudness p95 - p10, LU.
+    pub short_term_spread_lu: Range,
+    /// Side/mid energy ratio, dB.
+    pub width_db: Range,
+    pub mono_bass_below_hz: Option<f64>,
+    pub bandwidth_hz: f64,
+    pub ceiling_dbtp: f64,
+}
+
+impl TargetRange {
+    /// The range of exactly these targets (low = centre = high everywhere): what a reference
+    /// gives. `point(t).resolve(mix) == t` for every mix.
+    pub fn point(targets: &Targets) -> Self {
+        let points = |v: &[f64]| v.iter().copied().map(Range::point).collect();
+        Self {
+            source: targets.source.clone(),
+            center_hz: targets.center_hz.clone(),
+            mid_db: points(&targets.mid_db),
+            side_db: points(&targets.side_db),
+            integrated_lufs: Range::point(targets.integrated_lufs),
+            plr_db: Range::point(targets.plr_db),
+            short_term_spread_lu: Range::point(targets.short_term_spread_lu),
+            width_db: Range::point(targets.width_db),
+            mono_bass_below_hz: targets.mono_bass_below_hz,
+            bandwidth_hz: targets.bandwidth_hz,
+            ceiling_dbtp: targets.ceiling_dbtp,
+        }
+    }
+
+    /// The centres as targets: the typical master, whatever the mix.
+    pub fn centre(&self) -> Targets {
+        let centres = |v: &[Range]| v.iter().map(|r| r.centre).collect();
+        Targets {
+            source: self.source.clone(),
+            center_hz: self.center_hz.clone(),
+            mid_db: centres(&self.mid_db),
+            side_db: centres(&self.side_db),
+            integrated_lufs: self.integrated_lufs.centre,
+            plr_db: self.plr_db.centre,
+            short_term_spread_lu: self.short_term_spread_lu.centre,
+            width_db: self.width_db.centre,
+            mono_bass_below_hz: self.mono_bass_below_hz,
+            bandwidth_hz: self.bandwidth_hz,
+            ceiling_dbtp: self.ceiling_dbtp,
+        }
+    }
+
+    /// Checks every range (finite, `low <= centre <= high`) and that the band lists agree in
+    /// length; the error names the first bad quantity ("mid band 12 (400 Hz)").
+    pub fn validate(&self) -> Result<()> {
+        let n = self.center_hz.len();
+        if self.mid_db.len() != n || self.side_db.len() != n {
+            return Err(Error::InvalidSetting(format!(
+                "target range has {n} band centres but {} mid and {} side bands",
+                self.mid_db.len(),
+                self.side_db.len()
+            )));
+        }
+        for (name, bands) in [("mid", &self.mid_db), ("side", &self.side_db)] {
+            for (i, (r, f)) in bands.iter().zip(&self.center_hz).enumerate() {
+                r.validate(&format!("{name} band {i} ({f:.0} Hz)"))?;
+            }
+        }
+        self.integrated_lufs.validate("integrated loudness")?;
+        self.plr_db.validate("PLR")?;
+        self.short_term_spread_lu.validate("short-term loudness spread")?;
+        self.width_db.validate("width")?;
+        Ok(())
+    }
+
+    /// The targets for `mix`: every band, the PLR, the short-term spread and the width by
+    /// [`Range::resolve`] (inside its range a value stays where the mix has it; outside it is
+    /// pulled toward the centre, harder the further out); the loudness at the centre (a master
+    /// must land at a loudness). The renderer's EQ is then `target - mix` per band, as for any
+    /// `Targets`.
+    ///
+    /// Call [`TargetRange::validate`] first: on an unordered range the law still returns
+    /// finite targets, but they mean nothing. A band the mix lacks (another band grid) takes
+    /// the centre; the renderer refuses mismatched grids anyway.
+    pub fn resolve(&self, mix: &Features) -> Targets {
+        let bands = |ranges: &[Range], mix_db: &[f64]| -> Vec<f64> {
+            ranges
+                .iter()
+                .enumerate()
+                .map(|(i, r)| mix_db.get(i).map_or(r.centre, |&x| r.resolve(x)))
+                .collect()
+        };
+        let d = &mix.dynamics;
+        Targets {
+            source: self.source.clone(),
+            center_hz: self.center_hz.clone(),
+            mid_db: bands(&self.mid_db, &mix.spectrum.mid_norm_db),
+            side_db: bands(&self.side_db, &mix.spectrum.side_norm_db),
+            integrated_lufs: self.integrated_lufs.centre,
+            plr_db: self.plr_db.resolve(mix.loudness.plr_db),
+            short_term_spread_lu: self.short_term_spread_lu.resolve(reference::spread(
+                d.short_term_p95_lufs,
+                d.short_term_p10_lufs,
+            )),
+            width_db: self.width_db.resolve(mix.stereo.width_db),
+            mono_bass_below_hz: self.mono_bass_below_hz,
+            bandwidth_hz: self.bandwidth_hz,
+            ceiling_dbtp: self.ceiling_dbtp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_the_range_the_value_stays() {
+        let r = Range::new("test", -1.5, 0.0, 1.5).unwrap();
+        for x in [-1.5, -0.7, 0.0, 0.3, 1.4, 1.5] {
+            assert_eq!(r.resolve(x), x, "x = {x}");
+        }
+    }
+
+    #[test]
+    fn outside_the_law_matches_its_formula() {
+        // Hand-computed from the doc formula: w = 1.5.
+        let r = Range::new("test", -1.5, 0.0, 1.5).unwrap();
+        // e = 4.5: t = 1.5 * 2.25 / (2.25 + 20.25) = 0.15.
+        assert!((r.resolve(6.0) - 0.15).abs() < 1e-12, "{}", r.resolve(6.0));
+        assert!((r.resolve(-6.0) + 0.15).abs() < 1e-12);
+        // e = w: half way from the edge to the centre.
+        assert!((r.resolve(3.0) - 0.75).abs() < 1e-12);
+        // Just outside: continuous with the inside (t -> edge).
+        assert!((r.resolve(1.5 + 1e-9) - 1.5).abs() < 1e-8);
+        // Far out: the centre.
+        assert!(r.resolve(1e6).abs() < 1e-6);
+        assert_eq!(r.resolve(f64::INFINITY), 0.0);
+        assert_eq!(r.resolve(f64::NEG_INFINITY), 0.0);
+        assert_eq!(r.resolve(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn correction_grows_faster_than_the_excess() {
+        // Asymmetric range: each side uses its own half-width.
+        let r = Range::new("test", -4.0, -1.0, 0.0).unwrap();
+        let mut last = 0.0;
+        for k in 1..200 {
+            let x = f64::from(k) * 0.05;
+            let correction = x - r.resolve(x);
+            assert!(correction >= x - r.high - 1e-12, "x = {x}: {correction}");
+            assert!(correction > last, "x = {x}: {correction} <= {last}");
+            last = correction;
+        }
+        // Below: w = 3, e = 3 -> half way from -4 to -1.
+        assert!((r.resolve(-7.0) + 2.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_point_range_gives_exactly_the_centre() {
+        let r = Range::point(-13.7);
+        for x in [-100.0, -13.700000001, -13.7, -13.0, 5.0, f64::NAN] {
+            assert_eq!(r.resolve(x).to_bits(), (-13.7f64).to_bits(), "x = {x}");
+        }
+    }
+
+    #[test]
+    fn unordered_or_non_finite_ranges_are_errors() {
+        assert!(Range::new("a", 1.0, 0.0, 2.0).is_err());
+        assert!(Range::new("a", 0.0, 3.0, 2.0).is_err());
+        assert!(Range::new("a", f64::NAN, 0.0, 2.0).is_err());
+        assert!(Range::new("a", 0.0, 0.0, f64::INFINITY).is_err());
+        let e = Range::new("mid band 3", 1.0, 0.0, 2.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mid band 3") && e.contains("1 / 0 / 2"), "{e}");
+        assert!(Range::new("a", 0.0, 0.0, 0.0).is_ok());
+    }
+
+    fn targets() -> Targets {
+        Targets {
+            source: TargetSource::Manual,
+            center_hz: vec![100.0, 1000.0],
+            mid_db: vec![-20.0, -25.0],
+            side_db: vec![-40.0, -45.0],
+            integrated_lufs: -11.0,
+            plr_db: 9.0,
+            short_term_spread_lu: 5.0,
+            width_db: -12.0,
+            mono_bass_below_hz: Some(120.0),
+            bandwidth_hz: 18_000.0,
+            ceiling_dbtp: -1.0,
+        }
+    }
+
+    #[test]
+    fn target_range_validation_names_the_band() {
+        let mut r = TargetRange::point(&targets());
+        assert!(r.validate().is_ok());
+        r.side_db[1] = Range {
+            low: 0.0,
+            centre: -1.0,
+            high: 1.0,
+        };
+        let e = r.validate().unwrap_err().to_string();
+        assert!(e.contains("side band 1 (1000 Hz)"), "{e}");
+        let mut r = TargetRange::point(&targets());
+        r.mid_db.pop();
+        assert!(r.validate().is_err());
+        let mut r = TargetRange::point(&targets());
+        r.width_db.low = f64::NAN;
+        assert!(r.validate().unwrap_err().to_string().contains("width"));
+    }
+
+    #[test]
+    fn centre_of_a_point_range_is_the_targets() {
+        assert_eq!(TargetRange::point(&targets()).centre(), targets());
+    }
 }

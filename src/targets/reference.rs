@@ -10,7 +10,7 @@
 //! ([`SILENT_BAND_DB`]), which the renderer leaves unequalised, so the codec's damage is not
 //! copied onto the master.
 
-use super::{TargetSource, Targets};
+use super::{TargetRange, TargetSource, Targets};
 use crate::analysis::quality::{lossy_evidence, LossyEvidence};
 use crate::analysis::spectrum::third_octave_edges_hz;
 use crate::analysis::{Features, SILENT_BAND_DB};
@@ -68,6 +68,12 @@ fn limit_to_real_bandwidth(targets: &mut Targets, evidence: &LossyEvidence) {
             targets.side_db[i] = SILENT_BAND_DB;
         }
     }
+}
+
+/// The target range of a reference: a point (low = centre = high), so resolving it against
+/// any mix gives exactly [`from_reference`]'s targets.
+pub fn range_from_reference(reference: &Features, name: &str) -> Result<TargetRange> {
+    Ok(TargetRange::point(&from_reference(reference, name)?))
 }
 
 /// p95 - p10 of short-term loudness; 0 when either is missing (audio shorter than 3 s).

@@ -1,0 +1,164 @@
+//! The correction law of [`TargetRange::resolve`] through the real renderer and the analysis:
+//! a mix inside its range is left alone, a bump outside it is removed, and a point range (a
+//! reference) renders exactly what the plain targets render.
+//!
+//! Signals are generated (`report_signals`); every measurement is the analysis of the
+//! rendered audio, as `lathe analyze` would report it.
+
+mod report_signals;
+
+use lathe::analysis::Features;
+use lathe::render::chain::render;
+use lathe::render::RenderSettings;
+use lathe::targets::reference::from_reference;
+use lathe::targets::{Range, TargetRange, TargetSource};
+use lathe::AudioBuffer;
+use report_signals::{bump, programme};
+
+/// 12 s: enough short-term windows for the dynamics statistics.
+const FRAMES: usize = 12 * 44_100;
+
+fn analyse(audio: &AudioBuffer) -> Features {
+    lathe::analyze(audio).unwrap()
+}
+
+/// A range around `centre` curves: `centre - below ..= centre + above` per band.
+fn around(centre: &[f64], below: f64, shift: f64, above: f64) -> Vec<Range> {
+    centre
+        .iter()
+        .map(|&c| Range::new("band", c - below, c + shift, c + above).unwrap())
+        .collect()
+}
+
+/// A range built around a measured master, with half-widths `half_db` for the bands.
+fn range_around(f: &Features, half_db: f64) -> TargetRange {
+    let spread = f.dynamics.short_term_p95_lufs - f.dynamics.short_term_p10_lufs;
+    TargetRange {
+        source: TargetSource::Manual,
+        center_hz: f.spectrum.center_hz.clone(),
+        mid_db: around(&f.spectrum.mid_norm_db, half_db, 0.0, half_db),
+        side_db: around(&f.spectrum.side_norm_db, half_db, 0.0, half_db),
+        integrated_lufs: Range::new("lufs", -16.0, -14.0, -10.0).unwrap(),
+        plr_db: Range::new("plr", 6.0, 9.0, 14.0).unwrap(),
+        short_term_spread_lu: Range::new("spread", spread - 2.0, spread, spread + 2.0).unwrap(),
+        width_db: Range::new("width", f.stereo.width_db - 1.0, f.stereo.width_db, f.stereo.width_db + 1.0)
+            .unwrap(),
+        mono_bass_below_hz: None,
+        bandwidth_hz: f.quality.bandwidth_hz,
+        ceiling_dbtp: -1.0,
+    }
+}
+
+/// Indices of the bands from 40 Hz to 16 kHz (the "applied EQ" span).
+fn audible(f: &Features) -> Vec<usize> {
+    (0..f.spectrum.center_hz.len())
+        .filter(|&i| (40.0..=16_000.0).contains(&f.spectrum.center_hz[i]))
+        .collect()
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0f64, |a, &b| a.max(b.abs()))
+}
+
+#[test]
+fn a_mix_inside_its_range_gets_no_eq() {
+    let audio = programme(FRAMES, 1, -20.0, |f| bump(f, 200.0, 2.0, 1.0));
+    let mix = analyse(&audio);
+    // Every band inside, off-centre (the centre is 0.6 dB above the mix, the edges 1 and
+    // 1.5 dB away): the law must not pull toward the centre from inside.
+    let mut range = range_around(&mix, 1.0);
+    range.mid_db = around(&mix.spectrum.mid_norm_db, 1.0, 0.6, 1.5);
+    range.side_db = around(&mix.spectrum.side_norm_db, 1.0, -0.6, 1.5);
+    range.validate().unwrap();
+    let targets = range.resolve(&mix);
+    assert_eq!(targets.mid_db, mix.spectrum.mid_norm_db);
+    assert_eq!(targets.side_db, mix.spectrum.side_norm_db);
+    assert_eq!(targets.width_db, mix.stereo.width_db);
+    assert_eq!(targets.integrated_lufs, -14.0);
+
+    let out = render(&audio, &mix, &targets, &RenderSettings::default()).unwrap();
+    let eq = &out.log.eq;
+    let idx = audible(&mix);
+    let mid: Vec<f64> = idx.iter().map(|&i| eq.mid_gain_db[i]).collect();
+    let side: Vec<f64> = idx.iter().map(|&i| eq.side_gain_db[i]).collect();
+    // < 0.1 dB: the "nearly no EQ" (task brief).
+    assert!(max_abs(&mid) < 0.1, "mid EQ {mid:?}");
+    assert!(max_abs(&side) < 0.1, "side EQ {side:?}");
+    assert_eq!(out.log.compressor.ratio, 1.0, "no compression needed");
+    // The width stage measures its own way; inside the range it should barely move.
+    assert!(
+        out.log.width.side_gain_db.abs() < 0.25,
+        "width gain {} dB",
+        out.log.width.side_gain_db
+    );
+
+    // And the rendered audio's tonal shape is the mix's: per band, after the level change,
+    // within 0.2 dB (limiting 6 dB louder changes band power relative to loudness slightly).
+    let after = analyse(&out.audio);
+    let d: Vec<f64> = idx
+        .iter()
+        .map(|&i| after.spectrum.mid_norm_db[i] - mix.spectrum.mid_norm_db[i])
+        .collect();
+    eprintln!("inside: shape change per band {d:.2?}");
+    assert!(max_abs(&d) < 0.2, "{d:?}");
+}
+
+#[test]
+fn a_bump_outside_the_range_is_mostly_removed() {
+    // The "masters of this genre": flat (pink); the range +-1.5 dB around their curve.
+    let master = analyse(&programme(FRAMES, 2, -14.0, |_| 0.0));
+    let range = range_around(&master, 1.5);
+    range.validate().unwrap();
+    // The mix: another flat programme with a +6 dB bell at 1 kHz (half an octave wide).
+    let audio = programme(FRAMES, 3, -20.0, |f| bump(f, 1000.0, 6.0, 0.5));
+    let mix = analyse(&audio);
+    let targets = range.resolve(&mix);
+    let out = render(&audio, &mix, &targets, &RenderSettings::default()).unwrap();
+    let after = analyse(&out.audio);
+
+    // Bump height: the curve minus the master's at 1 kHz, relative to the median difference
+    // over the bands away from the bump (a uniform offset is loudness normalisation).
+    let c = &master.spectrum.center_hz;
+    let k = c.iter().position(|&f| (f - 1000.0).abs() < 1.0).unwrap();
+    let height = |f: &Features| -> f64 {
+        let mut away: Vec<f64> = audible(f)
+            .into_iter()
+            .filter(|&i| (c[i] / 1000.0).log2().abs() > 2.0)
+            .map(|i| f.spectrum.mid_norm_db[i] - master.spectrum.mid_norm_db[i])
+            .collect();
+        away.sort_by(f64::total_cmp);
+        let median = away[away.len() / 2];
+        f.spectrum.mid_norm_db[k] - master.spectrum.mid_norm_db[k] - median
+    };
+    let (before_db, after_db) = (height(&mix), height(&after));
+    eprintln!(
+        "bump at 1 kHz: {before_db:.2} -> {after_db:.2} dB; applied EQ there {:.2} dB",
+        out.log.eq.mid_gain_db[k]
+    );
+    // The signal carries the bump (a third-octave band of a 6 dB half-octave bell reads
+    // nearly all of it).
+    assert!(before_db > 5.0, "{before_db}");
+    // "Mostly removed": at least 75 % of it gone, so what is left lies inside the range.
+    assert!(after_db.abs() < 0.25 * before_db, "{before_db} -> {after_db}");
+    assert!(after_db.abs() < 1.5);
+}
+
+#[test]
+fn a_point_range_renders_exactly_what_the_reference_targets_render() {
+    let reference = analyse(&programme(FRAMES, 4, -12.0, |f| bump(f, 4000.0, -3.0, 1.0)));
+    let audio = programme(FRAMES, 5, -20.0, |f| bump(f, 150.0, 3.0, 1.0));
+    let mix = analyse(&audio);
+    let old = from_reference(&reference, "reference.wav").unwrap();
+    let range = TargetRange::point(&old);
+    range.validate().unwrap();
+    let new = range.resolve(&mix);
+    // Bit for bit, every field (f64 `==` on finite values is bitwise here: no NaN, no -0).
+    assert_eq!(new, old);
+    let settings = RenderSettings::default();
+    let a = render(&audio, &mix, &old, &settings).unwrap();
+    let b = render(&audio, &mix, &new, &settings).unwrap();
+    for (x, y) in a.audio.channels.iter().zip(&b.audio.channels) {
+        assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+    assert_eq!(a.log, b.log);
+}
