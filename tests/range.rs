@@ -41,8 +41,13 @@ fn range_around(f: &Features, half_db: f64) -> TargetRange {
         integrated_lufs: Range::new("lufs", -16.0, -14.0, -10.0).unwrap(),
         plr_db: Range::new("plr", 6.0, 9.0, 14.0).unwrap(),
         short_term_spread_lu: Range::new("spread", spread - 2.0, spread, spread + 2.0).unwrap(),
-        width_db: Range::new("width", f.stereo.width_db - 1.0, f.stereo.width_db, f.stereo.width_db + 1.0)
-            .unwrap(),
+        width_db: Range::new(
+            "width",
+            f.stereo.width_db - 1.0,
+            f.stereo.width_db,
+            f.stereo.width_db + 1.0,
+        )
+        .unwrap(),
         mono_bass_below_hz: None,
         bandwidth_hz: f.quality.bandwidth_hz,
         ceiling_dbtp: -1.0,
@@ -84,7 +89,10 @@ fn a_mix_inside_its_range_gets_no_eq() {
     // < 0.1 dB: the "nearly no EQ" (task brief).
     assert!(max_abs(&mid) < 0.1, "mid EQ {mid:?}");
     assert!(max_abs(&side) < 0.1, "side EQ {side:?}");
-    assert_eq!(out.log.compressor.ratio, 1.0, "no compression needed");
+    assert_eq!(
+        out.log.compressor.settings.ratio, 1.0,
+        "no compression needed"
+    );
     // The width stage measures its own way; inside the range it should barely move.
     assert!(
         out.log.width.side_gain_db.abs() < 0.25,
@@ -139,7 +147,10 @@ fn a_bump_outside_the_range_is_mostly_removed() {
     // nearly all of it).
     assert!(before_db > 5.0, "{before_db}");
     // "Mostly removed": at least 75 % of it gone, so what is left lies inside the range.
-    assert!(after_db.abs() < 0.25 * before_db, "{before_db} -> {after_db}");
+    assert!(
+        after_db.abs() < 0.25 * before_db,
+        "{before_db} -> {after_db}"
+    );
     assert!(after_db.abs() < 1.5);
 }
 

@@ -270,7 +270,11 @@ pub fn resolve(word: &str, known: &[String]) -> Result<String> {
 /// to the earlier word (genre names first).
 fn nearest_word(w: &str, known: &[String]) -> Option<(String, String)> {
     let mut words: Vec<String> = known.iter().map(|k| normalise(k)).collect();
-    words.extend(ALIASES.iter().flat_map(|(_, a)| a.iter().map(|s| (*s).to_string())));
+    words.extend(
+        ALIASES
+            .iter()
+            .flat_map(|(_, a)| a.iter().map(|s| (*s).to_string())),
+    );
     words.extend(STAND_INS.iter().map(|(s, _)| (*s).to_string()));
     let mut best: Option<(usize, String, String)> = None;
     for candidate in words {
@@ -398,7 +402,10 @@ mod tests {
             c.note.as_deref(),
             Some("folk: no folk masters in the training data; using orchestral")
         );
-        assert_eq!(stand_ins("folk-world", &six())[..3], ["jazz", "swing", "blues"]);
+        assert_eq!(
+            stand_ins("folk-world", &six())[..3],
+            ["jazz", "swing", "blues"]
+        );
         assert!(stand_ins("electronic", &six()).contains(&"pop".to_string()));
     }
 
@@ -406,7 +413,10 @@ mod tests {
     fn unknown_word_names_the_nearest_and_the_known_list() {
         let e = resolve("jaz", &six()).unwrap_err().to_string();
         assert!(e.contains("nearest: 'jazz' (folk-world)"), "{e}");
-        assert!(e.contains("known genres: orchestral, electronic, ambient"), "{e}");
+        assert!(
+            e.contains("known genres: orchestral, electronic, ambient"),
+            "{e}"
+        );
         let e = resolve("tecno", &six()).unwrap_err().to_string();
         assert!(e.contains("nearest: 'techno' (electronic)"), "{e}");
         let e = resolve("orchestrl", &six()).unwrap_err().to_string();

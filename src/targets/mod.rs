@@ -253,7 +253,8 @@ impl TargetRange {
         }
         self.integrated_lufs.validate("integrated loudness")?;
         self.plr_db.validate("PLR")?;
-        self.short_term_spread_lu.validate("short-term loudness spread")?;
+        self.short_term_spread_lu
+            .validate("short-term loudness spread")?;
         self.width_db.validate("width")?;
         Ok(())
     }

@@ -83,9 +83,8 @@ pub fn from_references(name: &str, references: &[(String, Features)]) -> Result<
     };
     let mut targets: Vec<Targets> = Vec::with_capacity(references.len());
     for (ref_name, f) in references {
-        let t = reference::from_reference(f, ref_name).map_err(|e| {
-            Error::InvalidSetting(format!("reference '{ref_name}': {e}"))
-        })?;
+        let t = reference::from_reference(f, ref_name)
+            .map_err(|e| Error::InvalidSetting(format!("reference '{ref_name}': {e}")))?;
         if t.center_hz != first.spectrum.center_hz {
             return Err(Error::InvalidSetting(format!(
                 "reference '{ref_name}' was measured on another band grid ({} bands)",
@@ -153,8 +152,8 @@ impl StyleProfile {
             path: path.to_path_buf(),
             reason,
         };
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
         let format = value.get("format").and_then(serde_json::Value::as_str);
         if format != Some(PROFILE_FORMAT) {
             return Err(bad(format!(
