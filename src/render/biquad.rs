@@ -167,7 +167,9 @@ mod tests {
         assert!((hs.response_db(40_000.0, fs) - 4.0).abs() < 0.1);
         assert!(hs.response_db(40.0, fs).abs() < 0.01);
         let ls = Biquad::low_shelf(200.0, -3.0, q, fs);
-        assert!((ls.response_db(200.0, fs) + 1.5).abs() < 1e-9);
+        // 1e-6, not 1e-9: at w0 = 0.013 rad the power-form response (cos w, cos 2w) loses
+        // about 4e-8 dB to cancellation (measured), a rounding effect, not the filter's.
+        assert!((ls.response_db(200.0, fs) + 1.5).abs() < 1e-6);
         assert!((ls.response_db(10.0, fs) + 3.0).abs() < 0.05);
         // Shelf slope S = 1 is Q = 1/sqrt 2 (cookbook: 1/Q = sqrt((A + 1/A)(1/S - 1) + 2)).
         let s1 = Biquad::high_shelf_slope(4000.0, 4.0, 1.0, fs);

@@ -920,7 +920,12 @@ mod tests {
 
     #[test]
     fn names_match_vector_lengths() {
-        assert_eq!(input_names().len(), 2 * BANDS + 10 + OCTAVES + 6);
+        // Bands (mid, side), 10 loudness scalars, octave crests, 6 stereo/quality scalars,
+        // then the rhythm block: 3 scalars and two octave vectors (level spread, contrast).
+        assert_eq!(
+            input_names().len(),
+            2 * BANDS + 10 + OCTAVES + 6 + 3 + 2 * OCTAVES
+        );
         assert_eq!(output_names().len(), 2 * BANDS + 4);
     }
 
