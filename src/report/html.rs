@@ -448,11 +448,8 @@ fn tonal_plot(
     result: &[Option<f64>],
 ) -> Result<String> {
     let (lo, hi) = range_of(mix.iter().chain(target).chain(result)).unwrap_or((-40.0, 0.0));
-    let top = (hi / 5.0).ceil() * 5.0 + 2.0;
-    let bottom = ((lo.max(hi - TONAL_RANGE_DB)) / 5.0).floor() * 5.0 - 2.0;
-    let clip = |v: &[Option<f64>]| -> Vec<Option<f64>> {
-        v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
-    };
+    let (bottom, top) = tonal_axis_db(lo, hi);
+    let clip = |v: &[Option<f64>]| clip_below(v, bottom);
     svg(|root| {
         let mut chart = chart(
             root,
@@ -771,11 +768,8 @@ fn spectrum_plot(report: &Report) -> Result<String> {
             .chain(&c.target_mid_db),
     )
     .unwrap_or((-40.0, 0.0));
-    let top = (hi / 5.0).ceil() * 5.0 + 2.0;
-    let bottom = ((lo.max(hi - TONAL_RANGE_DB)) / 5.0).floor() * 5.0 - 2.0;
-    let clip = |v: &[Option<f64>]| -> Vec<Option<f64>> {
-        v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
-    };
+    let (bottom, top) = tonal_axis_db(lo, hi);
+    let clip = |v: &[Option<f64>]| clip_below(v, bottom);
     svg(|root| {
         let mut chart = chart(
             root,
@@ -854,6 +848,19 @@ fn waveform_plot(report: &Report) -> Result<String> {
         }
         Ok(())
     })
+}
+
+/// The dB axis of a tonal plot: 5 dB steps with 2 dB of margin, at most [`TONAL_RANGE_DB`]
+/// below the highest value (shared by the tonal-balance and spectrum plots).
+fn tonal_axis_db(lo: f64, hi: f64) -> (f64, f64) {
+    let top = (hi / 5.0).ceil() * 5.0 + 2.0;
+    let bottom = ((lo.max(hi - TONAL_RANGE_DB)) / 5.0).floor() * 5.0 - 2.0;
+    (bottom, top)
+}
+
+/// Drops the points under the axis's bottom, so curves end at the frame instead of crossing it.
+fn clip_below(v: &[Option<f64>], bottom: f64) -> Vec<Option<f64>> {
+    v.iter().map(|x| x.filter(|&x| x >= bottom)).collect()
 }
 
 #[cfg(test)]
