@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Cuts the central SECONDS of every track of a manifest without re-encoding (ffmpeg stream
-copy: the Vorbis, Opus, MP3 or FLAC packets are copied, so the decoded audio is the source's),
+"""Cuts the central SECONDS of every track of a manifest without lossy re-encoding (ffmpeg stream
+copy: the Vorbis, Opus or MP3 packets are copied, so the decoded audio is the source's; FLAC is
+re-encoded as FLAC, which is lossless, because a stream copy keeps the source's STREAMINFO and
+its promise of the whole track's length, which lathe rightly reads as a truncated file),
 and writes a manifest of the cuts with the same columns. `lathe dataset` then decodes 40 s per
 track instead of whole tracks (decoding was most of the dataset's time).
 
@@ -34,9 +36,10 @@ def main():
         dst = out_dir / r["source"] / (Path(r["path"]).stem + src.suffix)
         dst.parent.mkdir(parents=True, exist_ok=True)
         if not dst.exists():
+            codec = "flac" if src.suffix.lower() == ".flac" else "copy"
             tmp = dst.with_name(dst.stem + ".part" + dst.suffix)
             res = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-t",
-                                  f"{a.seconds:.3f}", "-i", str(src), "-map", "0:a", "-c", "copy", str(tmp)])
+                                  f"{a.seconds:.3f}", "-i", str(src), "-map", "0:a", "-c:a", codec, str(tmp)])
             if res.returncode != 0:
                 print(f"cannot cut {src}", file=sys.stderr)
                 continue
