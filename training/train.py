@@ -277,7 +277,7 @@ class RangeModel:
     for every target a centre (median) and two softplus offsets (to the 10th and 90th
     percentiles), trained with the pinball loss on standardised residuals."""
 
-    def __init__(self, genres, hidden=96, alpha=1e-4, genre_scale=3.0, epochs=60, lr=2e-3, seed=1):
+    def __init__(self, genres, hidden=96, alpha=1e-4, genre_scale=3.0, epochs=60, lr=2e-3, seed=1, **_ignored):
         self.genres = list(genres)
         self.hidden, self.alpha, self.genre_scale = hidden, alpha, genre_scale
         self.epochs, self.lr, self.seed = epochs, lr, seed
@@ -415,6 +415,86 @@ class RangeModel:
         return scale
 
 
+class LinearRangeModel(RangeModel):
+    """The centre as a ridge-regularised LINEAR correction of the mix's own values (standardised
+    mix features + genre one-hot -> residual), and per-output spreads from the residuals'
+    10th/90th percentiles (then calibrated like the MLP's). Chosen over the MLP because the MLP
+    overfits the training packages: on held-out packages its centre was 18 % worse than leaving
+    the mix alone, the ridge centre 6-7 % better in every genre (REPORT.md, 'Model').
+
+    It is exported through the same graph as the MLP (export_onnx): relu(z) - relu(-z) = z, so
+    W1 = [I, -I] and W2's centre head = [W; -W] compute the linear map exactly; the spread heads
+    are constants (zero weights, biases = softplus^-1 of the offsets). `band_spread` scales the
+    spreads of the band curves only: the renderer leaves a band alone inside its range, so a
+    narrower band range lets the (small, conservative) linear correction act."""
+
+    def __init__(self, genres, ridge=1000.0, genre_scale=3.0, band_spread=1.0, seed=1,
+                 genre_only_outputs=("target_integrated_lufs",), **_ignored):
+        self.genres = list(genres)
+        self.genre_only_outputs = tuple(genre_only_outputs)
+        self.ridge, self.genre_scale, self.band_spread, self.seed = ridge, genre_scale, band_spread, seed
+        self.spread_scale = None
+
+    def fit(self, d, idx):
+        X, Y, G = d.X[idx], d.Yfill[idx], d.genre[idx]
+        self.S = self.base_matrix(d)
+        self.x_mean = X.mean(0)
+        self.x_std = X.std(0) + 1e-3
+        R = Y - X @ self.S
+        self.y_mean = R.mean(0)
+        self.y_std = R.std(0) + 1e-3
+        Rs = (R - self.y_mean) / self.y_std
+        Z = self._inputs(X, G)
+        w = genre_weights(G, self.genres)
+        zm = np.average(Z, axis=0, weights=w)
+        rm = np.average(Rs, axis=0, weights=w)
+        Zc, Rc = Z - zm, Rs - rm
+        # Z's columns are standardised (genre columns scaled by genre_scale), so one ridge
+        # penalty treats every input alike.
+        A = (Zc * w[:, None]).T @ Zc + self.ridge * np.eye(Z.shape[1])
+        Wt = np.linalg.solve(A, (Zc * w[:, None]).T @ Rc)
+        # Loudness is the genre's: its centre is fitted on the genre one-hot alone (a light
+        # penalty). With the mix's features in, the same mix moved by 0.7 LU between rock and
+        # ambient: the degraded mixes keep most of their master's dynamics, so the mix's PLR
+        # "predicts" its master's loudness, which a real unmastered mix does not. Masters of the
+        # genres differ by 4+ LU (rock median -9.5 LUFS, ambient -13.8), and that is the choice
+        # a producer makes by naming a genre.
+        gcols = np.arange(Z.shape[1] - len(self.genres), Z.shape[1])
+        for k, name in enumerate(d.y_names):
+            if name in self.genre_only_outputs:
+                Zg = Zc[:, gcols]
+                Wt[:, k] = 0.0
+                Wt[gcols, k] = np.linalg.solve((Zg * w[:, None]).T @ Zg + 1.0 * np.eye(len(gcols)),
+                                               (Zg * w[:, None]).T @ Rc[:, k])
+        bt = rm - zm @ Wt
+        U = Rs - (Z @ Wt + bt)
+        lo_off = np.maximum(-np.percentile(U, 100 * QUANTILES[0], axis=0), 0.02)
+        hi_off = np.maximum(np.percentile(U, 100 * QUANTILES[2], axis=0), 0.02)
+        band = np.zeros(len(d.y_names), dtype=bool)
+        band[d.curve_y] = True
+        F = Z.shape[1]
+        O = len(d.y_names)
+        self.W1 = np.hstack([np.eye(F), -np.eye(F)])
+        self.b1 = np.zeros(2 * F)
+        W2 = np.zeros((2 * F, 3 * O))
+        W2[:F, :O] = Wt
+        W2[F:, :O] = -Wt
+        inv_softplus = lambda v: np.log(np.expm1(np.maximum(v, 1e-6)))
+        self.W2 = W2
+        self.b2 = np.concatenate([bt, inv_softplus(lo_off), inv_softplus(hi_off)])
+        self.O = O
+        self.hidden = 2 * F
+        self.spread_scale = np.ones(O)
+        self.band_mask = band
+        return self
+
+    def calibrate(self, d, idx):
+        """The MLP's calibration (COVERAGE of held-out masters inside), then the band curves'
+        spreads times `band_spread` (see the class comment)."""
+        scale = RangeModel.calibrate(self, d, idx)
+        return np.where(self.band_mask, scale * self.band_spread, scale)
+
+
 class Classifier:
     """MLP genre classifier on the genre-carrying features (genre-balanced sample weights)."""
 
@@ -450,6 +530,10 @@ def folds_by_source(d, idx, folds, seed=0):
     return np.array([fold_of[s] for s in d.source[idx]])
 
 
+def model_class(cfg):
+    return LinearRangeModel if cfg.get("kind", "linear") == "linear" else RangeModel
+
+
 def fit_calibrated(d, tr, genres, cfg, folds=3):
     """Fits on `tr`; the spread scale comes from grouped folds of `tr` (fit on two thirds of
     the packages, calibrate on the rest, take the median scale over folds)."""
@@ -459,9 +543,9 @@ def fit_calibrated(d, tr, genres, cfg, folds=3):
         fit_idx, cal_idx = tr[f != k], tr[f == k]
         if len(set(d.genre[fit_idx])) < len(genres) or len(cal_idx) == 0:
             continue
-        m = RangeModel(genres, **cfg).fit(d, fit_idx)
+        m = model_class(cfg)(genres, **cfg).fit(d, fit_idx)
         scales.append(m.calibrate(d, cal_idx))
-    model = RangeModel(genres, **cfg).fit(d, tr)
+    model = model_class(cfg)(genres, **cfg).fit(d, tr)
     if scales:
         model.spread_scale = np.median(np.array(scales), axis=0)
     return model
@@ -894,11 +978,26 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
     add("")
     add("## Model")
     add("")
-    add(f"- Range model: one ReLU layer of {cfg['hidden']} units (numpy, Adam, {cfg['epochs']} epochs, L2 "
-        f"{cfg['alpha']:g}); inputs = {len(d.x_names)} mix features (standardised; names from the dataset header) "
-        f"+ genre one-hot (x{cfg['genre_scale']:g}); outputs per target: the median as a correction of the mix's "
-        "own value (loudness absolute), and softplus offsets to the 10th and 90th percentiles; pinball loss, "
-        "genre-balanced sample weights.")
+    if cfg["kind"] == "linear":
+        add(f"- Range model: a ridge-regularised linear correction (penalty {cfg['ridge']:g} on standardised inputs) "
+            f"of the mix's own values; inputs = {len(d.x_names)} mix features (standardised; names from the dataset "
+            f"header) + genre one-hot (x{cfg['genre_scale']:g}); loudness is absolute. Spreads: the residuals' 10th "
+            f"and 90th percentiles, calibrated on held-out training packages; the band curves' spreads are then "
+            f"narrowed x{cfg['band_spread']:g} (the renderer's dead zone: a band inside it is left alone, so the "
+            "small linear correction can act). Genre-balanced sample weights. Exported as an exact two-layer graph "
+            "(relu(z) - relu(-z) = z).")
+        add("- Why linear: the quantile MLP (`--kind mlp`, one ReLU layer of 96 units, pinball loss) fitted the "
+            "training packages and not the music: on the same validation packages its centre as a point target "
+            "was 18 % WORSE than leaving the mix alone (mid curve 1.52 vs 1.29 dB) and, through its calibrated "
+            "ranges, 2 % worse (1.33 dB; worse in ambient, chiptune, folk-world). Ridge regressions measured on the "
+            "same split: penalty 1000 -6.6 %, 3000 -6.0 %, 10000 -5.6 %, 100000 -2.5 % against leave-as-is, better in "
+            "every genre; a larger penalty trades correction for smaller EQ on finished masters.")
+    else:
+        add(f"- Range model: one ReLU layer of {cfg['hidden']} units (numpy, Adam, {cfg['epochs']} epochs, L2 "
+            f"{cfg['alpha']:g}); inputs = {len(d.x_names)} mix features (standardised; names from the dataset header) "
+            f"+ genre one-hot (x{cfg['genre_scale']:g}); outputs per target: the median as a correction of the mix's "
+            "own value (loudness absolute), and softplus offsets to the 10th and 90th percentiles; pinball loss, "
+            "genre-balanced sample weights.")
     if cv_scores:
         add("- Chosen by 3-fold cross-validation grouped by package over the training packages only (mean "
             "mid-curve error after resolve, dB): " + "; ".join(f"{json.dumps(c)}: {s:.3f}" for c, s in cv_scores) + ".")
@@ -947,12 +1046,17 @@ def main():
     ap.add_argument("--report", default=str(HERE / "REPORT.md"))
     ap.add_argument("--val-sources", default=",".join(DEFAULT_VAL_SOURCES),
                     help="comma-separated source packages to validate on, or 'auto'")
+    ap.add_argument("--kind", choices=["linear", "mlp"], default="linear",
+                    help="range model: ridge-linear centre (default) or the quantile MLP")
+    ap.add_argument("--ridge", type=float, default=3000.0, help="linear model: ridge penalty")
+    ap.add_argument("--band-spread", type=float, default=0.1,
+                    help="linear model: the band curves' calibrated spreads times this (the renderer's dead zone)")
     ap.add_argument("--hidden", type=int, default=96)
     ap.add_argument("--alpha", type=float, default=1e-4)
     ap.add_argument("--genre-scale", type=float, default=3.0)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--clf-hidden", type=int, default=32)
-    ap.add_argument("--clf-alpha", type=float, default=1.0)
+    ap.add_argument("--clf-alpha", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--min-genre-sources", type=int, default=2)
     ap.add_argument("--select", action="store_true",
@@ -988,19 +1092,22 @@ def main():
     print(f"{len(d.X)} rows, genres {genres}; train {len(tr)} rows, validation {len(va)} rows ({va_sources})",
           file=sys.stderr)
 
-    cfg = {"hidden": args.hidden, "alpha": args.alpha, "genre_scale": args.genre_scale, "epochs": args.epochs,
-           "seed": args.seed}
+    cfg = {"kind": args.kind, "hidden": args.hidden, "alpha": args.alpha, "genre_scale": args.genre_scale,
+           "epochs": args.epochs, "seed": args.seed, "ridge": args.ridge, "band_spread": args.band_spread}
     cv_scores = []
     if args.select:
         f = folds_by_source(d, tr, 3)
-        for cand in [dict(cfg), dict(cfg, genre_scale=1.0), dict(cfg, hidden=48), dict(cfg, alpha=1e-3)]:
+        grid = ([dict(cfg), dict(cfg, ridge=1000.0), dict(cfg, ridge=10000.0), dict(cfg, band_spread=0.2)]
+                if cfg["kind"] == "linear" else
+                [dict(cfg), dict(cfg, genre_scale=1.0), dict(cfg, hidden=48), dict(cfg, alpha=1e-3)])
+        for cand in grid:
             errs = []
             for k in range(3):
                 fit_idx, ho = tr[f != k], tr[f == k]
                 ho = ho[np.isin(d.genre[ho], list(set(d.genre[fit_idx]))) & ~d.undegraded[ho]]
                 if len(set(d.genre[fit_idx])) < len(genres) or len(ho) == 0:
                     continue
-                m = RangeModel(genres, **cand).fit(d, fit_idx)
+                m = model_class(cand)(genres, **cand).fit(d, fit_idx)
                 errs.append(errors(d, ho, render_outcome(d, ho, *m.predict(d.X[ho], d.genre[ho])))["mid"].mean())
             score = float(np.mean(errs))
             print(f"  cv {cand}: mid error {score:.3f}", file=sys.stderr)
@@ -1041,7 +1148,9 @@ def main():
         "lathe.band_centers_hz": ",".join(f"{c:.4f}" for c in band_centers_hz()),
         "lathe.data_fingerprint": fingerprint([args.manifest, args.dataset]),
         "lathe.created": datetime.date.today().isoformat(),
-        "lathe.description": f"quantile MLP ({cfg['hidden']}) target ranges + MLP ({clf_cfg['hidden']}) genre "
+        "lathe.description": (f"ridge-linear (penalty {cfg['ridge']:g}, band spread x{cfg['band_spread']:g})"
+                              if cfg["kind"] == "linear" else f"quantile MLP ({cfg['hidden']})")
+                             + f" target ranges + MLP ({clf_cfg['hidden']}) genre "
                              f"classifier; validation packages: {', '.join(va_sources)}",
     }
     out = Path(args.model_out)
