@@ -1,6 +1,7 @@
 //! The bundled targets model through the tract backend: golden outputs from Python's
 //! onnxruntime, metadata checks, sane targets for every genre, genre detection.
 
+mod common;
 mod report_signals;
 
 use lathe::analysis::analyze;
@@ -9,6 +10,8 @@ use lathe::dataset::{apply_tonal, TonalChange};
 use lathe::targets::model::{input_names, Model, BANDS, BUNDLED_MODEL};
 use lathe::targets::TargetSource;
 use lathe::Error;
+
+use common::onnx::put_bytes;
 
 /// Stereo test programme: pink-ish noise (sum of a few octave-spaced filtered noises) plus a
 /// bass line and a decorrelated side component, `seconds` long at 44.1 kHz.
@@ -125,24 +128,6 @@ fn varint(b: &[u8], pos: &mut usize) -> u64 {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u64, payload: &[u8]) {
-    put_varint(out, field << 3 | 2);
-    put_varint(out, payload.len() as u64);
-    out.extend_from_slice(payload);
-}
-
 /// The bundled model with metadata `key` set to `value` (other fields copied byte for byte).
 fn with_metadata(key: &str, value: &str) -> Vec<u8> {
     let b = BUNDLED_MODEL;
@@ -250,10 +235,13 @@ fn every_genre_gives_sane_targets() {
     let model = Model::bundled().unwrap();
     let mix = analyze(&generated_mix(12.0)).unwrap();
     for g in model.genres() {
-        let t = model.predict(&mix, &g.name).unwrap();
+        let range = model.predict_range(&mix, &g.name).unwrap();
+        range.validate().unwrap();
+        let t = range.resolve(&mix);
+        // A chosen genre carries no classifier confidence (the classifier did not pick it).
         assert!(
-            matches!(&t.source, TargetSource::Model { genre, confidence }
-                if *genre == g.name && (0.0..=1.0).contains(confidence)),
+            matches!(&t.source, TargetSource::Model { genre, confidence: None }
+                if *genre == g.name),
             "{:?}",
             t.source
         );
@@ -316,6 +304,149 @@ fn percentiles_are_ordered_for_every_genre_on_generated_mixes() {
     }
 }
 
+/// A hand-built model (`tests/common/onnx.rs`) with two genres: every band centre follows the
+/// mix's own band plus `offset_db[genre]`, the loudness centre is `lufs[genre]`, the other
+/// scalars fixed; `half_width`: asymmetric percentile spreads, or `None` for a point model.
+fn test_model(lufs: [f32; 2], offset_db: [f32; 2], ranged: bool) -> Model {
+    use lathe::targets::model::output_names;
+    let inputs = input_names();
+    let outputs = output_names();
+    let o = outputs.len();
+    let out = |name: &str| outputs.iter().position(|n| n == name).unwrap();
+    let centre = |g: usize| -> Vec<f32> {
+        let mut c = vec![offset_db[g]; o];
+        c[out("target_integrated_lufs")] = lufs[g];
+        c[out("target_plr_db")] = 10.0;
+        c[out("target_short_term_spread_lu")] = 6.0;
+        c[out("target_width_db")] = -12.0;
+        c
+    };
+    let follow = (0..2 * BANDS)
+        .map(|k| {
+            let name = if k < BANDS {
+                format!("mid_norm_db_{k:02}")
+            } else {
+                format!("side_norm_db_{:02}", k - BANDS)
+            };
+            (inputs.iter().position(|n| *n == name).unwrap(), k)
+        })
+        .collect();
+    // Below 1 + k/100, above 2 - k/100: every output its own, asymmetric spread.
+    let half_width = ranged.then(|| {
+        (
+            (0..o).map(|k| 1.0 + k as f32 / 100.0).collect(),
+            (0..o).map(|k| 2.0 - k as f32 / 100.0).collect(),
+        )
+    });
+    let bytes = common::onnx::model(&common::onnx::Spec {
+        inputs,
+        genres: vec![
+            ("electronic".into(), 90.0, 30),
+            ("ambient".into(), 75.0, 20),
+        ],
+        centre: vec![centre(0), centre(1)],
+        follow,
+        half_width,
+        // softmax([0, ln 3]) = [0.25, 0.75].
+        logits: vec![0.0, 3f32.ln()],
+    });
+    Model::from_bytes(&bytes).unwrap()
+}
+
+#[test]
+fn a_range_model_gives_its_percentiles_as_an_ordered_range_for_every_genre() {
+    let model = test_model([-9.0, -18.0], [0.5, -0.5], true);
+    assert!(model.metadata().has_ranges);
+    for seconds in [6.0, 12.0] {
+        let mix = analyze(&generated_mix(seconds)).unwrap();
+        for (g, (name, offset)) in [("electronic", 0.5), ("ambient", -0.5)].iter().enumerate() {
+            let r = model.predict_range(&mix, name).unwrap();
+            r.validate().unwrap();
+            for (k, band) in r.mid_db.iter().chain(&r.side_db).enumerate() {
+                assert!(band.low <= band.centre && band.centre <= band.high);
+                // Exactly the graph's numbers: the mix's band (as the f32 input row has it)
+                // plus the genre's offset, minus and plus the output's spreads (f32 sums).
+                let x = if k < BANDS {
+                    mix.spectrum.mid_norm_db[k]
+                } else {
+                    mix.spectrum.side_norm_db[k - BANDS]
+                };
+                let x = x.clamp(-100.0, 20.0) as f32;
+                let c = x + *offset as f32;
+                let (below, above) = (1.0 + k as f32 / 100.0, 2.0 - k as f32 / 100.0);
+                assert_eq!(band.centre, f64::from(c), "{name} output {k}");
+                assert_eq!(band.low, f64::from(c - below), "{name} output {k}");
+                assert_eq!(band.high, f64::from(c + above), "{name} output {k}");
+            }
+            let lufs = [-9.0, -18.0][g];
+            assert_eq!(r.integrated_lufs.centre, lufs);
+            assert!(r.integrated_lufs.low < lufs && lufs < r.integrated_lufs.high);
+            assert_eq!(r.width_db.centre, -12.0);
+            assert!(matches!(&r.source,
+                TargetSource::Model { genre, confidence: None } if genre == name));
+        }
+    }
+}
+
+#[test]
+fn the_bundled_model_gives_an_ordered_range_for_every_genre() {
+    let model = Model::bundled().unwrap();
+    for seconds in [6.0, 12.0] {
+        let mix = analyze(&generated_mix(seconds)).unwrap();
+        for g in model.genres() {
+            let r = model.predict_range(&mix, &g.name).unwrap();
+            r.validate().unwrap();
+            let (_, auto) = model.predict_range_detected(&mix).unwrap();
+            auto.validate().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_point_model_gives_a_point_range_whose_targets_are_its_medians() {
+    let model = test_model([-9.0, -18.0], [0.5, -0.5], false);
+    assert!(!model.metadata().has_ranges);
+    let mix = analyze(&generated_mix(8.0)).unwrap();
+    let r = model.predict_range(&mix, "ambient").unwrap();
+    for band in r.mid_db.iter().chain(&r.side_db).chain([
+        &r.integrated_lufs,
+        &r.plr_db,
+        &r.short_term_spread_lu,
+        &r.width_db,
+    ]) {
+        assert!(
+            band.low == band.centre && band.centre == band.high,
+            "{band:?}"
+        );
+    }
+    // Resolving a point range gives its centres whatever the mix: the old point targets.
+    assert_eq!(r.resolve(&mix), r.centre());
+    assert_eq!(r.integrated_lufs.centre, -18.0);
+}
+
+#[test]
+fn only_a_detected_genre_carries_the_classifier_confidence() {
+    let model = test_model([-9.0, -18.0], [0.0, 0.0], true);
+    let mix = analyze(&generated_mix(6.0)).unwrap();
+    let ((genre, p, all), range) = model.predict_range_detected(&mix).unwrap();
+    assert_eq!(genre, "ambient");
+    assert!((p - 0.75).abs() < 1e-6, "{p}");
+    assert_eq!(all.len(), 2);
+    assert!(matches!(&range.source,
+        TargetSource::Model { genre, confidence: Some(c) } if genre == "ambient" && *c == p));
+    // The detected genre's range is the chosen genre's, apart from the source.
+    let chosen = model.predict_range(&mix, "ambient").unwrap();
+    assert!(matches!(
+        &chosen.source,
+        TargetSource::Model {
+            confidence: None,
+            ..
+        }
+    ));
+    assert_eq!(chosen.mid_db, range.mid_db);
+    assert_eq!(chosen.integrated_lufs, range.integrated_lufs);
+}
+
 #[test]
 fn aliases_and_unknown_genres() {
     let model = Model::bundled().unwrap();
@@ -329,7 +460,7 @@ fn aliases_and_unknown_genres() {
         assert!(msg.contains(n.as_str()), "{msg} should list {n}");
     }
     let mix = analyze(&generated_mix(5.0)).unwrap();
-    assert!(model.predict(&mix, "polka").is_err());
+    assert!(model.predict_range(&mix, "polka").is_err());
 }
 
 #[test]

@@ -5,15 +5,21 @@
 //! Signals are generated (`report_signals`); every measurement is the analysis of the
 //! rendered audio, as `lathe analyze` would report it.
 
+mod common;
 mod report_signals;
+
+use std::path::Path;
+
+use assert_cmd::Command;
 
 use lathe::analysis::Features;
 use lathe::render::chain::render;
 use lathe::render::RenderSettings;
+use lathe::targets::model::{input_names, output_names, target_vector, BANDS};
 use lathe::targets::reference::from_reference;
 use lathe::targets::{Range, TargetRange, TargetSource};
 use lathe::AudioBuffer;
-use report_signals::{bump, programme};
+use report_signals::{bump, programme, write_wav};
 
 /// 12 s: enough short-term windows for the dynamics statistics.
 const FRAMES: usize = 12 * 44_100;
@@ -177,4 +183,193 @@ fn a_point_range_renders_exactly_what_the_reference_targets_render() {
         assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
     }
     assert_eq!(a.log, b.log);
+}
+
+// ----- the same law through `lathe master --genre G --model M`: model -> range -> render ----
+
+/// A two-genre test model (`tests/common/onnx.rs`) whose centres are `centre` (outputs in
+/// `output_names` order) for both genres, with `band_half_db` either side of every band and
+/// the scalars' half-widths `scalar_half`; the classifier says ambient, 75 %.
+fn model_file(dir: &Path, centre: Vec<f32>, band_half_db: f32, scalar_half: f32) -> String {
+    let o = output_names().len();
+    let half: Vec<f32> = (0..o)
+        .map(|k| {
+            if k < 2 * BANDS {
+                band_half_db
+            } else {
+                scalar_half
+            }
+        })
+        .collect();
+    let bytes = common::onnx::model(&common::onnx::Spec {
+        inputs: input_names(),
+        genres: vec![
+            ("electronic".into(), 90.0, 30),
+            ("ambient".into(), 75.0, 20),
+        ],
+        centre: vec![centre.clone(), centre],
+        follow: Vec::new(),
+        half_width: Some((half.clone(), half)),
+        logits: vec![0.0, 3f32.ln()],
+    });
+    let path = dir.join("test-model.onnx");
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// Writes `audio` as a 24-bit WAV and returns its path and its analysis as lathe will read it.
+fn mix_file(dir: &Path, audio: &AudioBuffer) -> (String, Features) {
+    let path = dir.join("mix.wav");
+    write_wav(&path, audio);
+    let decoded = lathe::io::decode::decode_file(&path).unwrap();
+    (path.display().to_string(), analyse(&decoded))
+}
+
+/// Runs `lathe master` with `args`, returning the `--json-full` object and stderr.
+fn master(dir: &Path, args: &[&str]) -> (serde_json::Value, String) {
+    let out = dir.join("out.wav").display().to_string();
+    let run = Command::cargo_bin("lathe")
+        .unwrap()
+        .arg("master")
+        .args(args)
+        .args(["-o", &out, "--force", "--json-full"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "lathe master {args:?}: {stderr}");
+    (serde_json::from_slice(&run.stdout).unwrap(), stderr)
+}
+
+fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn master_with_a_range_model_leaves_a_mix_inside_its_range_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mix_path, mix) = mix_file(
+        dir.path(),
+        &programme(FRAMES, 11, -20.0, |f| bump(f, 200.0, 2.0, 1.0)),
+    );
+    // The model's centre is this mix's own measurement, 0.4 dB above it on every band, with
+    // +-1 dB either side: every band, the PLR, the spread and the width lie inside.
+    let mut centre = target_vector(&mix);
+    for c in &mut centre[..2 * BANDS] {
+        *c += 0.4;
+    }
+    let model = model_file(dir.path(), centre, 1.0, 1.0);
+    let (json, _) = master(
+        dir.path(),
+        &[&mix_path, "--genre", "electronic", "--model", &model],
+    );
+    assert_eq!(
+        json["target"]["source"],
+        serde_json::json!({"kind": "model", "genre": "electronic"}),
+        "a chosen genre carries no classifier confidence"
+    );
+    let log = &json["full"]["log"];
+    let centres = numbers(&log["eq"]["center_hz"]);
+    for what in ["mid_gain_db", "side_gain_db"] {
+        let gains = numbers(&log["eq"][what]);
+        for (f, g) in centres.iter().zip(&gains) {
+            // < 0.1 dB: the "nearly no EQ" (as the renderer-side test above).
+            if (40.0..=16_000.0).contains(f) {
+                assert!(g.abs() < 0.1, "{what} at {f:.0} Hz: {g} dB");
+            }
+        }
+    }
+    assert_eq!(log["compressor"]["applied"], false, "{}", log["compressor"]);
+    let lufs = json["after"]["integrated_lufs"].as_f64().unwrap();
+    let target = f64::from(target_vector(&mix)[2 * BANDS]);
+    // The loudness takes the range's centre (here the mix's own, -20 LUFS): within 0.5 LU,
+    // the renderer's loudness tolerance.
+    assert!((lufs - target).abs() < 0.5, "{lufs} vs {target}");
+}
+
+#[test]
+fn master_with_a_range_model_removes_most_of_a_bump_outside_its_range() {
+    let dir = tempfile::tempdir().unwrap();
+    // Masters of "this genre": flat; the model's range +-1.5 dB around their bands.
+    let master_features = analyse(&programme(FRAMES, 12, -14.0, |_| 0.0));
+    let model = model_file(dir.path(), target_vector(&master_features), 1.5, 2.0);
+    let (mix_path, mix) = mix_file(
+        dir.path(),
+        &programme(FRAMES, 13, -20.0, |f| bump(f, 1000.0, 6.0, 1.0)),
+    );
+    master(
+        dir.path(),
+        &[&mix_path, "--genre", "ambient", "--model", &model],
+    );
+    let after = analyse(&lathe::io::decode::decode_file(&dir.path().join("out.wav")).unwrap());
+    let c = &mix.spectrum.center_hz;
+    let k = c.iter().position(|&f| (f - 1000.0).abs() < 1.0).unwrap();
+    // Bump height against the master's curve, net of the median offset away from the bump
+    // (as in `a_bump_outside_the_range_is_mostly_removed`).
+    let height = |f: &Features| -> f64 {
+        let mut away: Vec<f64> = audible(f)
+            .into_iter()
+            .filter(|&i| (c[i] / 1000.0).log2().abs() > 2.0)
+            .map(|i| f.spectrum.mid_norm_db[i] - master_features.spectrum.mid_norm_db[i])
+            .collect();
+        away.sort_by(f64::total_cmp);
+        let median = away[away.len() / 2];
+        f.spectrum.mid_norm_db[k] - master_features.spectrum.mid_norm_db[k] - median
+    };
+    let (before_db, after_db) = (height(&mix), height(&after));
+    eprintln!("model path: bump at 1 kHz {before_db:.2} -> {after_db:.2} dB");
+    assert!(before_db > 5.0, "{before_db}");
+    // At least 60 % removed, the bound of the renderer-side test (same law, same renderer).
+    assert!(
+        after_db.abs() < 0.4 * before_db,
+        "{before_db} -> {after_db}"
+    );
+}
+
+#[test]
+fn genre_words_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mix_path, mix) = mix_file(dir.path(), &programme(FRAMES, 14, -18.0, |_| 0.0));
+    let model = model_file(dir.path(), target_vector(&mix), 1.0, 1.0);
+    // A word with no data of its own: the nearest genre stands in, and lathe says so.
+    let (_, stderr) = master(
+        dir.path(),
+        &[&mix_path, "--genre", "pop", "--model", &model],
+    );
+    assert!(
+        stderr.contains("pop: no pop masters in the training data; using electronic"),
+        "{stderr}"
+    );
+    // `auto`: the classifier's pick, with its confidence, on stderr and in the JSON.
+    let (json, stderr) = master(
+        dir.path(),
+        &[&mix_path, "--genre", "auto", "--model", &model],
+    );
+    assert!(stderr.contains("detected ambient (75 % sure)"), "{stderr}");
+    let source = &json["target"]["source"];
+    assert_eq!(source["genre"], "ambient");
+    assert!(
+        (source["confidence"].as_f64().unwrap() - 0.75).abs() < 1e-6,
+        "{source}"
+    );
+    // An unknown word: an error naming the known genres, before any audio work.
+    let run = Command::cargo_bin("lathe")
+        .unwrap()
+        .args([
+            "master", &mix_path, "--genre", "polka", "--model", &model, "-o",
+        ])
+        .arg(dir.path().join("never.wav"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("unknown genre 'polka'")
+            && stderr.contains("known genres: electronic, ambient"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("never.wav").exists());
 }

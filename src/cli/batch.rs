@@ -27,7 +27,8 @@ use rayon::prelude::*;
 use lathe::analysis::Features;
 use lathe::report::warnings::all_warnings;
 use lathe::targets::model::Model;
-use lathe::targets::reference::from_reference;
+use lathe::targets::reference::range_from_reference;
+use lathe::targets::TargetRange;
 use lathe::Targets;
 
 use lathe::report::provenance::InputInfo;
@@ -102,8 +103,9 @@ pub struct Args {
 }
 
 /// Where the targets come from: one reference for every file, or the genre model per file.
+/// Either gives a [`TargetRange`], resolved against each file's own features.
 enum TargetSpec {
-    Reference(Targets),
+    Reference(TargetRange),
     /// `genre` `None`: detect each file's genre.
     Genre {
         model: Model,
@@ -114,17 +116,15 @@ enum TargetSpec {
 impl TargetSpec {
     fn targets_for(&self, path: &Path, mix: &Features) -> anyhow::Result<Targets> {
         match self {
-            TargetSpec::Reference(t) => Ok(t.clone()),
+            TargetSpec::Reference(range) => Ok(range.resolve(mix)),
             TargetSpec::Genre { model, genre } => {
                 let ctx = || format!("'{}'", path.display());
-                Ok(match genre {
-                    Some(g) => model.predict_chosen(mix, g),
-                    None => {
-                        let detected = model.detect_genre(mix).with_context(ctx)?.0;
-                        model.predict(mix, &detected)
-                    }
+                let range = match genre {
+                    Some(g) => model.predict_range(mix, g),
+                    None => model.predict_range_detected(mix).map(|(_, range)| range),
                 }
-                .with_context(ctx)?)
+                .with_context(ctx)?;
+                Ok(range.resolve(mix))
             }
         }
     }
@@ -163,7 +163,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let genre = if g.eq_ignore_ascii_case("auto") {
                 None
             } else {
-                Some(model.resolve_genre(g)?)
+                let choice = model.choose_genre(g)?;
+                if let (Some(note), false) = (&choice.note, super::term::quiet()) {
+                    eprintln!("genre: {note}");
+                }
+                Some(choice.genre)
             };
             Some((model, genre))
         }
@@ -198,13 +202,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = match (&args.reference, model) {
         (Some(r), _) => {
             bars.message("analysing the reference");
-            let targets = pool.install(|| -> anyhow::Result<Targets> {
+            let range = pool.install(|| -> anyhow::Result<TargetRange> {
                 let audio = decode(r)?;
                 let features = analyze(r, &audio)?;
-                from_reference(&features, &file_name(r))
+                range_from_reference(&features, &file_name(r))
                     .with_context(|| format!("reference '{}'", r.display()))
             })?;
-            TargetSpec::Reference(targets)
+            TargetSpec::Reference(range)
         }
         (None, Some((model, genre))) => TargetSpec::Genre { model, genre },
         (None, None) => anyhow::bail!("batch needs targets: --reference FILE or --genre GENRE"),

@@ -42,29 +42,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let chosen = if args.genre.eq_ignore_ascii_case("auto") {
         None
     } else {
-        Some(model.resolve_genre(&args.genre)?)
+        let choice = model.choose_genre(&args.genre)?;
+        if let (Some(note), false) = (&choice.note, super::term::quiet()) {
+            eprintln!("genre: {note}");
+        }
+        Some(choice.genre)
     };
     let progress = Progress::new(args.render.any_json());
     progress.stage("decoding", 0.0);
     let mix = decode(&args.mix)?;
     progress.stage("analysing", 0.15);
     let features = analyze(&args.mix, &mix)?;
-    let targets = match chosen {
-        Some(g) => model.predict_chosen(&features, &g),
-        None => {
-            let (genre, probability, _) = model
-                .detect_genre(&features)
-                .with_context(|| format!("'{}'", args.mix.display()))?;
-            if !super::term::quiet() {
-                progress.println(&format!(
-                    "genre: detected {genre} ({:.0} % sure); pass --genre to choose",
-                    probability * 100.0
-                ));
-            }
-            model.predict(&features, &genre)
-        }
+    // Model -> TargetRange -> resolve against this mix: the path a reference and a profile
+    // take too.
+    let range = match chosen {
+        Some(g) => model.predict_range(&features, &g),
+        None => model
+            .predict_range_detected(&features)
+            .map(|((genre, p, _), range)| {
+                if !super::term::quiet() {
+                    progress.println(&format!(
+                        "genre: detected {genre} ({:.0} % sure); pass --genre to choose",
+                        p * 100.0
+                    ));
+                }
+                range
+            }),
     }
     .with_context(|| format!("'{}'", args.mix.display()))?;
+    let targets = range.resolve(&features);
     let m = model.metadata();
     let made = provenance(
         vec![InputInfo::of("mix", &args.mix, &mix)],

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use lathe::targets::reference::from_reference;
+use lathe::targets::reference::range_from_reference;
 
 use lathe::report::provenance::InputInfo;
 
@@ -48,8 +48,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         || args.reference.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let targets = from_reference(&ref_features, &name)
-        .with_context(|| format!("reference '{}'", args.reference.display()))?;
+    // A reference is a point range: resolving it gives exactly its targets.
+    let targets = range_from_reference(&ref_features, &name)
+        .with_context(|| format!("reference '{}'", args.reference.display()))?
+        .resolve(&mix_features);
     render_and_write(
         &args.mix,
         &[&args.mix, &args.reference],

@@ -244,10 +244,18 @@ fn num(v: f64, decimals: usize) -> String {
 fn aim_text(report: &Report) -> String {
     let mut parts = vec![match &report.source {
         TargetSource::Reference { name, .. } => format!("matched to the reference '{name}'"),
-        TargetSource::Model { genre, confidence } => format!(
-            "mastered by the genre model: {genre} ({:.0} % confidence)",
-            confidence * 100.0
+        // The classifier's confidence only when it picked the genre (`--genre auto`).
+        TargetSource::Model {
+            genre,
+            confidence: Some(p),
+        } => format!(
+            "mastered by the genre model: {genre} (detected, {:.0} % confidence)",
+            p * 100.0
         ),
+        TargetSource::Model {
+            genre,
+            confidence: None,
+        } => format!("mastered by the genre model: {genre} (chosen)"),
         TargetSource::Profile { name, references } => format!(
             "matched to the style profile '{name}' ({} reference{})",
             references.len(),

@@ -34,7 +34,10 @@ pub enum TargetSource {
     },
     Model {
         genre: String,
-        confidence: f64,
+        /// With `--genre auto` only: the classifier's probability for the genre it picked.
+        /// A genre the user chose carries none (the classifier did not pick it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confidence: Option<f64>,
     },
     /// A saved style profile (`lathe profile`), measured from these references.
     Profile {

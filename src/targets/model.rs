@@ -46,7 +46,7 @@ use ort::value::Tensor;
 use crate::analysis::{Features, FEATURES_SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::targets::genre::{self, GenreInfo};
-use crate::targets::{TargetSource, Targets};
+use crate::targets::{Range, TargetRange, TargetSource};
 
 /// Third-octave bands in the spectrum (IEC 61260 base-10, k = -17..=13: 20 Hz..20 kHz).
 pub const BANDS: usize = 31;
@@ -507,6 +507,12 @@ impl Model {
         genre::resolve(word, &self.genre_names())
     }
 
+    /// [`Model::resolve_genre`] with the note to show when a nearest genre stands in for a
+    /// word the training data lacks ("pop: ...; using electronic").
+    pub fn choose_genre(&self, word: &str) -> Result<genre::GenreChoice> {
+        genre::choose(word, &self.genre_names())
+    }
+
     /// The model's input row for a mix: the [`INPUTS`] values this model lists, in its order
     /// (a model may use any subset of the table, e.g. one trained before a feature was added).
     pub fn input_row(&self, mix: &Features) -> Vec<f32> {
@@ -594,8 +600,8 @@ impl Model {
     /// Where a master of `mix` as `genre` (a name or alias) plausibly lies: every output's
     /// 10th, 50th and 90th percentile, bounded by [`OUTPUTS`] and ordered.
     ///
-    /// `TargetSource::Model::confidence` is the genre classifier's probability for that genre
-    /// on this mix (how much the mix already sounds like it), whoever chose the genre.
+    /// [`Percentiles::confidence`] is the genre classifier's probability for that genre on
+    /// this mix (how much the mix already sounds like it), whoever chose the genre.
     pub fn predict_percentiles(&self, mix: &Features, genre: &str) -> Result<Percentiles> {
         let name = self.resolve_genre(genre)?;
         let out = self.run(mix, &self.one_hot(&name))?;
@@ -622,63 +628,76 @@ impl Model {
         })
     }
 
-    /// The median targets for mastering `mix` as `genre` (a name or alias): the centre of
-    /// [`Model::predict_percentiles`].
-    pub fn predict(&self, mix: &Features, genre: &str) -> Result<Targets> {
+    /// Where a master of `mix` as `genre` (a name or alias the user chose) plausibly lies:
+    /// the model's 10th / 50th / 90th percentiles as a [`TargetRange`], which
+    /// [`TargetRange::resolve`] turns into targets for this mix (the one path every target
+    /// source takes to the renderer).
+    ///
+    /// The source is `TargetSource::Model` without a confidence: the user chose the genre,
+    /// so the classifier's opinion of the mix is not reported as if lathe had picked it.
+    ///
+    /// A point model (trained before ranges) gives a point range (low = centre = high), so
+    /// resolving it gives exactly the old targets: its medians, with loudness and PLR pulled
+    /// toward the genre's typical master by how little the mix sounds like it
+    /// ([`crate::targets::blend::toward_genre`]), because its genre input barely moves its
+    /// targets. A range model's genre input sets the genre's percentiles itself.
+    pub fn predict_range(&self, mix: &Features, genre: &str) -> Result<TargetRange> {
         let p = self.predict_percentiles(mix, genre)?;
-        let centre: Vec<f64> = p.values.iter().map(|v| v.1).collect();
-        Ok(self.targets_from_values(mix, &centre, p.genre, p.confidence))
-    }
-
-    /// Targets for a genre the user chose. A range model's genre input sets the genre's
-    /// percentiles itself: the same as [`Model::predict`]. A point model (trained before
-    /// ranges, whose genre input barely moves its targets) keeps the old behaviour: loudness
-    /// and PLR pulled toward the genre's typical master by how little the mix sounds like it
-    /// ([`crate::targets::blend::toward_genre`]).
-    pub fn predict_chosen(&self, mix: &Features, genre: &str) -> Result<Targets> {
-        let targets = self.predict(mix, genre)?;
         if self.metadata.has_ranges {
-            return Ok(targets);
+            return Ok(self.range_from_percentiles(mix, &p, None));
         }
-        let (name, confidence) = match &targets.source {
-            TargetSource::Model { genre, confidence } => (genre.clone(), *confidence),
-            _ => return Ok(targets),
-        };
-        Ok(match self.metadata.genres.iter().find(|g| g.name == name) {
-            Some(info) => crate::targets::blend::toward_genre(targets, info, 1.0 - confidence),
-            None => targets,
-        })
+        let confidence = p.confidence;
+        let mut range = self.range_from_percentiles(mix, &p, None);
+        if let Some(info) = self.metadata.genres.iter().find(|g| g.name == p.genre) {
+            let blended =
+                crate::targets::blend::toward_genre(range.centre(), info, 1.0 - confidence);
+            range = TargetRange::point(&blended);
+        }
+        Ok(range)
     }
 
-    fn targets_from_values(
+    /// `--genre auto`: the classifier picks the genre ([`Model::detect_genre`]) and the range
+    /// is that genre's ([`Model::predict_range`] without the point model's genre blend, as
+    /// before ranges). The source carries the classifier's probability for its pick.
+    pub fn predict_range_detected(&self, mix: &Features) -> Result<(GenreGuess, TargetRange)> {
+        let guess = self.detect_genre(mix)?;
+        let p = self.predict_percentiles(mix, &guess.0)?;
+        let range = self.range_from_percentiles(mix, &p, Some(guess.1));
+        Ok((guess, range))
+    }
+
+    /// The range of the model's percentiles for one mix; `confidence` goes into the source
+    /// (only when the classifier picked the genre).
+    fn range_from_percentiles(
         &self,
         mix: &Features,
-        y: &[f64],
-        genre: String,
-        confidence: f64,
-    ) -> Targets {
-        let mid_db = y[..BANDS].to_vec();
-        let side_db = y[BANDS..2 * BANDS].to_vec();
-        let scalar = |name: &str| -> f64 {
-            let k = self
-                .metadata
-                .output_names
-                .iter()
-                .position(|n| n == name)
-                .unwrap_or(0);
-            y.get(k).copied().unwrap_or(0.0)
+        p: &Percentiles,
+        confidence: Option<f64>,
+    ) -> TargetRange {
+        let range = |k: usize| -> Range {
+            let (low, centre, high) = p.values.get(k).copied().unwrap_or((0.0, 0.0, 0.0));
+            Range { low, centre, high }
         };
+        let scalar = |name: &str| -> Range {
+            let k = self.metadata.output_names.iter().position(|n| n == name);
+            k.map_or(Range::point(0.0), range)
+        };
+        let centre: Vec<f64> = p.values.iter().map(|v| v.1).collect();
         // Checked equal (to the metadata's rounding) when the model was loaded; the exact
         // values are the analysis's, so the renderer can line the curves up band by band.
         let center_hz = band_centers_hz();
-        let mono_bass_below_hz = (low_end_width_db(&center_hz, &mid_db, &side_db)
-            < MONO_BASS_WIDTH_DB)
-            .then_some(MONO_BASS_HZ);
-        Targets {
-            source: TargetSource::Model { genre, confidence },
+        let mono_bass_below_hz =
+            (low_end_width_db(&center_hz, &centre[..BANDS], &centre[BANDS..2 * BANDS])
+                < MONO_BASS_WIDTH_DB)
+                .then_some(MONO_BASS_HZ);
+        TargetRange {
+            source: TargetSource::Model {
+                genre: p.genre.clone(),
+                confidence,
+            },
             center_hz,
-            mid_db,
-            side_db,
+            mid_db: (0..BANDS).map(range).collect(),
+            side_db: (BANDS..2 * BANDS).map(range).collect(),
             integrated_lufs: scalar("target_integrated_lufs"),
             plr_db: scalar("target_plr_db"),
             short_term_spread_lu: scalar("target_short_term_spread_lu"),
