@@ -209,7 +209,7 @@ class Lathe:
         return rows
 
     def master(self, mix: Path, out: Path, genre: str):
-        res = run([str(self.path), "master", str(mix), "--genre", genre, "-o", str(out), "--force", "--json",
+        res = run([str(self.path), "master", str(mix), "--genre", genre, "-o", str(out), "--force", "--json-full",
                    *self.model_args],
                   env=self.env)
         j = json.loads(res.stdout)
@@ -404,20 +404,22 @@ def evaluate_track(row: dict, args, lathe: Lathe, data: Path) -> dict:
         }
     for name in ran:
         log = logs[name]
-        ceiling = find_key(log.get("targets", {}), "ceiling_dbtp")
+        # `--json-full`: the short summary's "target", the full targets and render log under "full".
+        tgt = log.get("target") or log.get("targets") or {}
+        ceiling = find_key(tgt, "ceiling_dbtp")
         ceiling = -1.0 if ceiling is None else ceiling
-        eq = find_key(log.get("log", log), "eq") or {}
+        eq = find_key(log.get("full", log).get("log", log), "eq") or {}
         centers = eq.get("center_hz", [])
         core = [k for k, c in enumerate(centers) if BAND_LO_HZ <= c <= BAND_HI_HZ]
         gains = [abs(eq[key][k]) for key in ("mid_gain_db", "side_gain_db") if key in eq for k in core]
-        src_t = find_key(log.get("targets", {}), "source") or {}
+        src_t = find_key(tgt, "source") or {}
         res[name].update({
             "ceiling_dbtp": ceiling,
             "tp_ffmpeg_dbtp": ffmpeg_true_peak_dbtp(outs[name]),
             "eq_max_db": max(gains) if gains else float("nan"),
             "eq_mean_db": sum(gains) / len(gains) if gains else float("nan"),
             "target_genre": find_key(src_t, "genre"),
-            "target_lufs": find_key(log.get("targets", {}), "integrated_lufs"),
+            "target_lufs": find_key(tgt, "integrated_lufs"),
         })
     if not args.keep:
         for p in (mix, *outs.values()):
