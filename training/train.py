@@ -453,20 +453,24 @@ class LinearRangeModel(RangeModel):
         # penalty treats every input alike.
         A = (Zc * w[:, None]).T @ Zc + self.ridge * np.eye(Z.shape[1])
         Wt = np.linalg.solve(A, (Zc * w[:, None]).T @ Rc)
-        # Loudness is the genre's: its centre is fitted on the genre one-hot alone (a light
-        # penalty). With the mix's features in, the same mix moved by 0.7 LU between rock and
-        # ambient: the degraded mixes keep most of their master's dynamics, so the mix's PLR
-        # "predicts" its master's loudness, which a real unmastered mix does not. Masters of the
-        # genres differ by 4+ LU (rock median -9.5 LUFS, ambient -13.8), and that is the choice
-        # a producer makes by naming a genre.
-        gcols = np.arange(Z.shape[1] - len(self.genres), Z.shape[1])
-        for k, name in enumerate(d.y_names):
-            if name in self.genre_only_outputs:
-                Zg = Zc[:, gcols]
-                Wt[:, k] = 0.0
-                Wt[gcols, k] = np.linalg.solve((Zg * w[:, None]).T @ Zg + 1.0 * np.eye(len(gcols)),
-                                               (Zg * w[:, None]).T @ Rc[:, k])
         bt = rm - zm @ Wt
+        # Loudness is the genre's: its range is the genre's 10th/50th/90th percentile of master
+        # loudness, whatever the mix. With the mix's features in, rock and ambient moved the same
+        # mix by 0.7 LU: the degraded mixes keep most of their master's dynamics, so the mix's PLR
+        # "predicted" its master's loudness, which a real unmastered mix does not. Masters of the
+        # genres differ by 4+ LU (rock median -9.5 LUFS, ambient -13.8), and that is the choice a
+        # producer makes by naming a genre.
+        genre_only = [k for k, name in enumerate(d.y_names) if name in self.genre_only_outputs]
+        per_genre = {}
+        for k in genre_only:
+            Wt[:, k] = 0.0
+            bt[k] = 0.0
+            for j, g in enumerate(self.genres):
+                v = Rs[G == g, k]
+                q = np.percentile(v, [100 * t for t in QUANTILES]) if len(v) else np.zeros(3)
+                per_genre[(k, j)] = q
+                # z's genre columns are genre_scale * one-hot (not centred): W picks the median.
+                Wt[Z.shape[1] - len(self.genres) + j, k] = q[1] / self.genre_scale
         U = Rs - (Z @ Wt + bt)
         lo_off = np.maximum(-np.percentile(U, 100 * QUANTILES[0], axis=0), 0.02)
         hi_off = np.maximum(np.percentile(U, 100 * QUANTILES[2], axis=0), 0.02)
@@ -480,8 +484,15 @@ class LinearRangeModel(RangeModel):
         W2[:F, :O] = Wt
         W2[F:, :O] = -Wt
         inv_softplus = lambda v: np.log(np.expm1(np.maximum(v, 1e-6)))
+        b2 = np.concatenate([bt, inv_softplus(lo_off), inv_softplus(hi_off)])
+        for (k, j), q in per_genre.items():
+            row = Z.shape[1] - len(self.genres) + j  # relu(z) of the genre column = genre_scale
+            W2[row, O + k] = inv_softplus(max(q[1] - q[0], 0.02)) / self.genre_scale
+            W2[row, 2 * O + k] = inv_softplus(max(q[2] - q[1], 0.02)) / self.genre_scale
+            b2[O + k] = 0.0
+            b2[2 * O + k] = 0.0
         self.W2 = W2
-        self.b2 = np.concatenate([bt, inv_softplus(lo_off), inv_softplus(hi_off)])
+        self.b2 = b2
         self.O = O
         self.hidden = 2 * F
         self.spread_scale = np.ones(O)
