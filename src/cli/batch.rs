@@ -69,7 +69,7 @@ pub struct Args {
     /// several presets.
     #[arg(long, short = 'd', value_name = "DIR")]
     pub out_dir: PathBuf,
-    /// Match every file to this reference track.
+    /// Match every file to this reference track, or to a style profile saved by `lathe profile`.
     #[arg(long, value_name = "FILE", conflicts_with = "genre")]
     pub reference: Option<PathBuf>,
     /// Master every file for this genre with the genre model (`auto`: detect each file's
@@ -203,6 +203,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(r), _) => {
             bars.message("analysing the reference");
             let range = pool.install(|| -> anyhow::Result<TargetRange> {
+                if super::profile::is_profile(r) {
+                    return Ok(super::profile::read(r)?.0);
+                }
                 let audio = decode(r)?;
                 let features = analyze(r, &audio)?;
                 range_from_reference(&features, &file_name(r))

@@ -23,6 +23,9 @@ pub struct Args {
     /// Use another targets model (ONNX) instead of the bundled one.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+    /// Master toward a style profile saved by `lathe profile` instead of a genre.
+    #[arg(long, value_name = "PATH.json", conflicts_with_all = ["genre", "model"])]
+    pub style: Option<PathBuf>,
     #[command(flatten)]
     pub render: RenderArgs,
 }
@@ -36,6 +39,10 @@ pub fn load_model(path: Option<&PathBuf>) -> anyhow::Result<Model> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(style) = &args.style {
+        let progress = Progress::new(args.render.any_json());
+        return super::match_::match_profile(&args.mix, style, &args.render, &progress);
+    }
     args.render.check_outputs(&[&args.mix])?;
     let model = load_model(args.model.as_ref())?;
     // An unknown genre is an error before any audio work.

@@ -1,6 +1,7 @@
-//! `lathe match MIX REFERENCE -o OUT`: make a mix sound like a reference track.
+//! `lathe match MIX REFERENCE -o OUT`: make a mix sound like a reference track, or like a saved
+//! style profile (`lathe profile`), which is read, not decoded or analysed again.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -15,7 +16,8 @@ use super::common::{analyze, decode, provenance, render_and_write, Progress, Ren
 pub struct Args {
     /// The mix to master.
     pub mix: PathBuf,
-    /// A finished track whose tone, loudness, dynamics and width to match.
+    /// A finished track whose tone, loudness, dynamics and width to match, or a style profile
+    /// saved by `lathe profile` (.json).
     pub reference: PathBuf,
     #[command(flatten)]
     pub render: RenderArgs,
@@ -25,6 +27,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Refuse a clobber or a bad option before spending any time.
     args.render.check_outputs(&[&args.mix, &args.reference])?;
     let progress = Progress::new(args.render.any_json());
+    if super::profile::is_profile(&args.reference) {
+        return match_profile(&args.mix, &args.reference, &args.render, &progress);
+    }
     progress.stage("decoding", 0.0);
     let (mix, reference) = rayon::join(|| decode(&args.mix), || decode(&args.reference));
     let (mix, reference) = (mix?, reference?);
@@ -61,5 +66,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.render,
         &made,
         &progress,
+    )
+}
+
+/// `lathe match MIX style.json` and `lathe master MIX --style style.json`: the profile's
+/// range, resolved against the mix. The profile is read before any audio work.
+pub fn match_profile(
+    mix_path: &Path,
+    profile: &Path,
+    render: &RenderArgs,
+    progress: &Progress,
+) -> anyhow::Result<ExitCode> {
+    render.check_outputs(&[mix_path, profile])?;
+    let (range, info) = super::profile::read(profile)?;
+    progress.stage("decoding", 0.0);
+    let mix = decode(mix_path)?;
+    progress.stage("analysing", 0.15);
+    let mix_features = analyze(mix_path, &mix)?;
+    let made = provenance(vec![InputInfo::of("mix", mix_path, &mix), info], None);
+    let targets = range.resolve(&mix_features);
+    render_and_write(
+        mix_path,
+        &[mix_path, profile],
+        &mix,
+        &mix_features,
+        targets,
+        render,
+        &made,
+        progress,
     )
 }

@@ -7,6 +7,7 @@ mod dataset;
 mod json;
 mod master;
 mod match_;
+mod profile;
 mod provenance;
 pub mod term;
 
@@ -33,8 +34,12 @@ pub enum Command {
     Analyze(analyze::Args),
     /// Master a mix to sound like a reference track (tone, loudness, dynamics, width).
     Match(match_::Args),
-    /// Master a mix for a genre (or a detected one) with the bundled model: no reference needed.
+    /// Master a mix for a genre (or a detected one) with the bundled model, or toward a saved
+    /// style profile (--style): no reference needed.
     Master(master::Args),
+    /// Measure finished tracks (one or several) and save their style as a profile for
+    /// `match`, `master --style` and `batch --reference`.
+    Profile(profile::Args),
     /// List the genres the model knows, with how much training data each had.
     Genres(master::GenresArgs),
     /// Master many files (or folders) in parallel, with one reference; --album keeps the
@@ -60,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(args),
         Command::Match(args) => match_::run(args),
         Command::Master(args) => master::run(args),
+        Command::Profile(args) => profile::run(args),
         Command::Genres(args) => master::genres(args),
         Command::Batch(args) => batch::run(args),
         Command::Dataset(args) => dataset::run(args),

@@ -741,15 +741,23 @@ fn provenance_table(p: &Provenance) -> String {
         h += &row(&s.name, &v);
     }
     for i in &p.inputs {
+        // A style profile is not audio: no rate or channels, the references' total duration.
+        let audio = if i.channels == 0 {
+            String::new()
+        } else {
+            format!(
+                " {} Hz, {} channel{},",
+                i.sample_rate_hz,
+                i.channels,
+                if i.channels == 1 { "" } else { "s" }
+            )
+        };
         h += &row(
             i.role.as_str(),
             &format!(
-                "{}: {}, {} Hz, {} channel{}, {}",
+                "{}: {},{audio} {}",
                 i.name,
                 i.format,
-                i.sample_rate_hz,
-                i.channels,
-                if i.channels == 1 { "" } else { "s" },
                 time_axis_label(&i.duration_s)
             ),
         );
@@ -761,7 +769,7 @@ fn provenance_table(p: &Provenance) -> String {
         "model",
         p.model_version
             .as_deref()
-            .unwrap_or("not used (targets from a reference)"),
+            .unwrap_or("not used (targets from a reference or a style profile)"),
     );
     h += &row("date (UTC)", &p.date_utc);
     h + "</table>\n"

@@ -197,9 +197,15 @@ impl StyleProfile {
 
     /// Reads and checks a profile file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Profile {
+            path: path.to_path_buf(),
+            reason: "not a lathe style profile (not text: an audio file?); make one with \
+                     `lathe profile REF... -o style.json`"
+                .into(),
         })?;
         Self::from_json(path, &text)
     }
