@@ -17,9 +17,10 @@ use lathe::render::chain::render;
 use lathe::render::RenderSettings;
 use lathe::targets::model::{input_names, output_names, target_vector, BANDS};
 use lathe::targets::reference::from_reference;
+use lathe::targets::NEAR_MONO_WIDTH_DB;
 use lathe::targets::{Range, TargetRange, TargetSource};
 use lathe::AudioBuffer;
-use report_signals::{bump, programme, write_wav};
+use report_signals::{at_lufs, buffer, bump, programme, shaped_noise, stereo, write_wav, FS};
 
 /// 12 s: enough short-term windows for the dynamics statistics.
 const FRAMES: usize = 12 * 44_100;
@@ -183,6 +184,49 @@ fn a_point_range_renders_exactly_what_the_reference_targets_render() {
         assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
     }
     assert_eq!(a.log, b.log);
+}
+
+#[test]
+fn a_near_mono_mix_keeps_its_image_under_a_range_but_not_under_a_reference() {
+    // Side 34 dB under the mid (L = a + 0.02 b, R = a - 0.02 b).
+    let (a, b) = (
+        shaped_noise(FRAMES, FS, 21, |_| 0.0),
+        shaped_noise(FRAMES, FS, 22, |_| 0.0),
+    );
+    let audio = buffer(at_lufs(stereo(&a, &b, 0.02), FS, -18.0));
+    let mix = analyse(&audio);
+    assert!(
+        mix.stereo.width_db < NEAR_MONO_WIDTH_DB,
+        "{}",
+        mix.stereo.width_db
+    );
+    // Masters of "this style" are stereo (side/mid -9 dB): their range is far wider.
+    let master = analyse(&programme(FRAMES, 23, -14.0, |_| 0.0));
+    let range = range_around(&master, 1.5);
+    assert!(!range.is_point());
+    let targets = range.resolve(&mix);
+    assert_eq!(targets.side_db, mix.spectrum.side_norm_db);
+    assert_eq!(targets.width_db, mix.stereo.width_db);
+    let out = render(&audio, &mix, &targets, &RenderSettings::default()).unwrap();
+    let idx = audible(&mix);
+    let side: Vec<f64> = idx.iter().map(|&i| out.log.eq.side_gain_db[i]).collect();
+    // < 0.1 dB: "nearly no EQ", as for a mix inside its range.
+    assert!(max_abs(&side) < 0.1, "side EQ {side:?}");
+    let after = analyse(&out.audio);
+    // The image as it was: within 0.5 dB (the mid's EQ and the limiter move the ratio a
+    // little; the +6 dB this rule prevents is an order of magnitude more).
+    assert!(
+        (after.stereo.width_db - mix.stereo.width_db).abs() < 0.5,
+        "{} -> {}",
+        mix.stereo.width_db,
+        after.stereo.width_db
+    );
+    // A reference is a point: matching it still asks for the reference's own width.
+    let point = TargetRange::point(&from_reference(&master, "ref.wav").unwrap());
+    assert!(point.is_point());
+    let t = point.resolve(&mix);
+    assert_eq!(t.width_db, master.stereo.width_db);
+    assert_eq!(t.side_db, master.spectrum.side_norm_db);
 }
 
 // ----- the same law through `lathe master --genre G --model M`: model -> range -> render ----

@@ -177,6 +177,13 @@ fn kept_share(e: f64, w: f64) -> f64 {
     }
 }
 
+/// Side/mid energy ratio under which a mix counts as near-mono, dB: [`TargetRange::resolve`]
+/// then keeps its width and side curve (a range, not a point, only). At -25 dB the side
+/// carries 1/316 of the mid's power: the image is practically mono, and a range built from
+/// stereo masters would widen it by several dB (a held-out chiptune master at -43 dB was
+/// pulled 6 dB wider by the model's range before this rule).
+pub const NEAR_MONO_WIDTH_DB: f64 = -25.0;
+
 /// Where a master plausibly lies, for every quantity of [`Targets`]: the target of a genre
 /// (from the model), of a style profile (several references) or of one reference (a point).
 /// [`TargetRange::resolve`] turns it into `Targets` for one mix.
@@ -238,6 +245,20 @@ impl TargetRange {
         }
     }
 
+    /// Whether every range is a single value (low = high): a reference, or a profile of one.
+    pub fn is_point(&self) -> bool {
+        let point = |r: &Range| r.low == r.high;
+        self.mid_db.iter().chain(&self.side_db).all(point)
+            && [
+                &self.integrated_lufs,
+                &self.plr_db,
+                &self.short_term_spread_lu,
+                &self.width_db,
+            ]
+            .into_iter()
+            .all(point)
+    }
+
     /// Checks every range (finite, `low <= centre <= high`) and that the band lists agree in
     /// length; the error names the first bad quantity ("mid band 12 (400 Hz)").
     pub fn validate(&self) -> Result<()> {
@@ -268,6 +289,9 @@ impl TargetRange {
     /// must land at a loudness). The renderer's EQ is then `target - mix` per band, as for any
     /// `Targets`.
     ///
+    /// A near-mono mix (width under [`NEAR_MONO_WIDTH_DB`]) keeps its side curve and width
+    /// when the range is not a point.
+    ///
     /// Call [`TargetRange::validate`] first: on an unordered range the law still returns
     /// finite targets, but they mean nothing. A band the mix lacks (another band grid) takes
     /// the centre; the renderer refuses mismatched grids anyway.
@@ -280,18 +304,31 @@ impl TargetRange {
                 .collect()
         };
         let d = &mix.dynamics;
+        // A near-mono mix keeps its image: its side channel is a deliberate choice (or a
+        // mono source), not a departure from the style, and widening it EQs what is
+        // little more than noise. A point range (a reference) still asks for exactly its
+        // own width and side curve.
+        let keep_image = !self.is_point() && mix.stereo.width_db < NEAR_MONO_WIDTH_DB;
+        let (side_db, width_db) = if keep_image {
+            (mix.spectrum.side_norm_db.clone(), mix.stereo.width_db)
+        } else {
+            (
+                bands(&self.side_db, &mix.spectrum.side_norm_db),
+                self.width_db.resolve(mix.stereo.width_db),
+            )
+        };
         Targets {
             source: self.source.clone(),
             center_hz: self.center_hz.clone(),
             mid_db: bands(&self.mid_db, &mix.spectrum.mid_norm_db),
-            side_db: bands(&self.side_db, &mix.spectrum.side_norm_db),
+            side_db,
             integrated_lufs: self.integrated_lufs.centre,
             plr_db: self.plr_db.resolve(mix.loudness.plr_db),
             short_term_spread_lu: self.short_term_spread_lu.resolve(reference::spread(
                 d.short_term_p95_lufs,
                 d.short_term_p10_lufs,
             )),
-            width_db: self.width_db.resolve(mix.stereo.width_db),
+            width_db,
             mono_bass_below_hz: self.mono_bass_below_hz,
             bandwidth_hz: self.bandwidth_hz,
             ceiling_dbtp: self.ceiling_dbtp,
