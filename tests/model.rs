@@ -448,6 +448,27 @@ fn only_a_detected_genre_carries_the_classifier_confidence() {
 }
 
 #[test]
+fn the_chosen_genre_moves_the_loudness_target_by_its_range() {
+    // The test: rock vs ambient >= 4 LU apart on the same mix, set by the genre's
+    // range itself (a range model: no post-hoc blend toward genre medians is applied).
+    let model = Model::bundled().unwrap();
+    assert!(
+        model.metadata().has_ranges,
+        "the bundled model must be a range model"
+    );
+    for seconds in [8.0, 12.0] {
+        let mix = analyze(&generated_mix(seconds)).unwrap();
+        let lufs = |g: &str| {
+            let t = model.predict_range(&mix, g).unwrap().resolve(&mix);
+            t.integrated_lufs
+        };
+        let (rock, ambient) = (lufs("rock"), lufs("ambient"));
+        eprintln!("{seconds} s mix: rock {rock:.2} LUFS, ambient {ambient:.2} LUFS");
+        assert!(rock - ambient >= 4.0, "rock {rock} vs ambient {ambient}");
+    }
+}
+
+#[test]
 fn aliases_and_unknown_genres() {
     let model = Model::bundled().unwrap();
     let names: Vec<String> = model.genres().into_iter().map(|g| g.name).collect();
