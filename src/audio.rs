@@ -10,6 +10,87 @@ pub const MIN_SAMPLE_RATE_HZ: u32 = 8_000;
 pub const MAX_SAMPLE_RATE_HZ: u32 = 384_000;
 /// Most channels lathe accepts (7.1).
 pub const MAX_CHANNELS: usize = 8;
+/// Largest sample magnitude whose level lathe measures: 10^6, +120 dBFS. Float files may
+/// carry overs, but nothing real is a million times full scale; beyond it the f32 energies
+/// and spectra of the analysis approach overflow (a sample of 1e20 squares to infinity), so
+/// such a file is refused with the frame, not measured as infinitely loud or as silence.
+pub const MAX_MEASURABLE_SAMPLE: f32 = 1.0e6;
+
+/// Peak memory of analysing audio, bytes per sample (frame x channel): the decoded `f32`
+/// planes, mid/side, spectra and meters (measured: a 2-hour stereo analysis peaked near 8 B).
+pub const ANALYSIS_BYTES_PER_SAMPLE: u64 = 10;
+/// Peak memory of a whole mastering job per sample: decode, analysis, the render chain's
+/// copies, encode and re-analysis (measured: a 1-hour stereo match peaked near 18 B).
+pub const JOB_BYTES_PER_SAMPLE: u64 = 20;
+
+/// Refuses `frames` x `channels` of audio at `sample_rate_hz` when `bytes_per_sample` times
+/// their samples exceed the memory available now (Linux: `MemAvailable` of `/proc/meminfo`,
+/// and the cgroup's `memory.max` less `memory.current` where one is set): up front, with a
+/// clear message, instead of being killed by the OS half way. Elsewhere, no check.
+pub fn check_memory(
+    frames: u64,
+    channels: usize,
+    sample_rate_hz: u32,
+    bytes_per_sample: u64,
+    what: &'static str,
+) -> Result<()> {
+    match available_memory_bytes() {
+        Some(available) => check_memory_against(
+            frames,
+            channels,
+            sample_rate_hz,
+            bytes_per_sample,
+            what,
+            available,
+        ),
+        None => Ok(()),
+    }
+}
+
+fn check_memory_against(
+    frames: u64,
+    channels: usize,
+    sample_rate_hz: u32,
+    bytes_per_sample: u64,
+    what: &'static str,
+    available: u64,
+) -> Result<()> {
+    let needed = frames
+        .saturating_mul(channels as u64)
+        .saturating_mul(bytes_per_sample);
+    if needed <= available {
+        return Ok(());
+    }
+    Err(Error::NotEnoughMemory {
+        what,
+        duration_s: frames as f64 / f64::from(sample_rate_hz.max(1)),
+        needed_mb: needed >> 20,
+        available_mb: available >> 20,
+    })
+}
+
+/// Memory available to this process, bytes, where the system says.
+fn available_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb = meminfo.lines().find_map(|l| {
+        l.strip_prefix("MemAvailable:")?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    })?;
+    let mut available = kb.saturating_mul(1024);
+    // cgroup v2: a container's limit, which MemAvailable (the host's) does not show.
+    let read = |p: &str| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok();
+    if let (Some(max), Some(current)) = (
+        read("/sys/fs/cgroup/memory.max"),
+        read("/sys/fs/cgroup/memory.current"),
+    ) {
+        available = available.min(max.saturating_sub(current));
+    }
+    Some(available)
+}
 
 /// Planar audio: `channels[c][frame]`. All channels have the same length.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +153,28 @@ impl AudioBuffer {
             .min()
     }
 
+    /// The first sample whose level cannot be measured, as `(frame, channel, value)`: NaN,
+    /// infinite, or beyond [`MAX_MEASURABLE_SAMPLE`] in magnitude.
+    pub fn first_unmeasurable(&self) -> Option<(usize, usize, f32)> {
+        const BLOCK: usize = 1 << 14;
+        // |s| > limit, NaN and infinity in one integer comparison: for non-negative floats the
+        // bit patterns are ordered like the values, and NaN and infinity lie above every finite
+        // value.
+        let limit = MAX_MEASURABLE_SAMPLE.to_bits();
+        let bad = |s: &f32| s.to_bits() & 0x7fff_ffff > limit;
+        self.channels
+            .iter()
+            .enumerate()
+            .filter_map(|(c, ch)| {
+                let b = ch
+                    .par_chunks(BLOCK)
+                    .position_first(|block| block.iter().fold(false, |any, s| any | bad(s)))?;
+                let f = ch[b * BLOCK..].iter().position(bad)?;
+                Some((b * BLOCK + f, c, ch[b * BLOCK + f]))
+            })
+            .min_by_key(|&(f, c, _)| (f, c))
+    }
+
     /// True when every sample is exactly zero.
     pub fn is_silent(&self) -> bool {
         self.channels.iter().all(|c| c.iter().all(|&s| s == 0.0))
@@ -104,6 +207,7 @@ impl AudioBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn rejects_bad_shapes() {
@@ -143,5 +247,44 @@ mod tests {
         b[n - 1] = f32::NAN;
         let x = AudioBuffer::new(48_000, vec![a, b]).unwrap();
         assert_eq!(x.first_non_finite(), Some((at, 1)));
+    }
+
+    #[test]
+    fn memory_check_refuses_what_does_not_fit() {
+        // One hour of stereo at 44.1 kHz needs 20 B x 317.5 M samples = 6.35 GB for a job.
+        let hour = 3_600 * 44_100;
+        assert!(check_memory_against(hour, 2, 44_100, JOB_BYTES_PER_SAMPLE, "x", 8 << 30).is_ok());
+        let e = check_memory_against(hour, 2, 44_100, JOB_BYTES_PER_SAMPLE, "mastering", 4 << 30)
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("3600 s long") && msg.contains("6056 MB") && msg.contains("4096 MB"),
+            "{msg}"
+        );
+        // Absurd counts saturate instead of overflowing.
+        assert!(check_memory_against(u64::MAX, 8, 8_000, 20, "x", u64::MAX - 1).is_err());
+        // This machine says how much it has (Linux).
+        if Path::new("/proc/meminfo").exists() {
+            assert!(available_memory_bytes().is_some_and(|b| b > 0));
+        }
+    }
+
+    #[test]
+    fn finds_the_first_unmeasurable_sample() {
+        let n = 3 * (1 << 14) + 5;
+        let mut a = vec![0.5f32; n];
+        let mut b = vec![-MAX_MEASURABLE_SAMPLE; n]; // at the limit: measurable
+        let ok = AudioBuffer::new(48_000, vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(ok.first_unmeasurable(), None);
+        let at = 2 * (1 << 14) + 1;
+        a[at] = 1e30;
+        b[at + 1] = f32::NAN;
+        b[at - 1] = -1.5e6;
+        let x = AudioBuffer::new(48_000, vec![a, b]).unwrap();
+        assert_eq!(x.first_unmeasurable(), Some((at - 1, 1, -1.5e6)));
+        let mut c = vec![0.0f32; 10];
+        c[7] = f32::INFINITY;
+        let y = AudioBuffer::new(48_000, vec![c]).unwrap();
+        assert_eq!(y.first_unmeasurable(), Some((7, 0, f32::INFINITY)));
     }
 }

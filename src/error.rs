@@ -22,8 +22,18 @@ pub enum Error {
     },
     #[error("'{}' is empty (0 bytes)", path.display())]
     EmptyFile { path: PathBuf },
-    #[error("'{}' is not a recognised audio file ({reason})", path.display())]
+    #[error("'{}' is not an audio file ({reason})", path.display())]
     UnrecognisedFormat { path: PathBuf, reason: String },
+    #[error("'{}' is truncated or corrupt: {what} promises {promised_s:.2} s, {decodable_s:.2} s decodable", path.display())]
+    Truncated {
+        path: PathBuf,
+        /// What made the promise: "its header", "its Xing header", ...
+        what: &'static str,
+        promised_s: f64,
+        decodable_s: f64,
+    },
+    #[error("'{}' is truncated: its last Ogg page is not marked end-of-stream ({decodable_s:.2} s decodable)", path.display())]
+    OggWithoutEnd { path: PathBuf, decodable_s: f64 },
     #[error("'{}' uses a codec lathe cannot decode: {codec}", path.display())]
     UnsupportedCodec { path: PathBuf, codec: String },
     #[error("'{}' is corrupt or truncated: {reason}", path.display())]
@@ -35,6 +45,13 @@ pub enum Error {
         path: PathBuf,
         frame: usize,
         channel: usize,
+    },
+    #[error("'{}' has a sample of {value:e} at frame {frame}, channel {channel}: beyond +120 dBFS, its level cannot be measured", path.display())]
+    UnmeasurableSample {
+        path: PathBuf,
+        frame: usize,
+        channel: usize,
+        value: f32,
     },
     #[error("sample rate {sample_rate_hz} Hz is outside the supported 8000..=384000 Hz")]
     UnsupportedSampleRate { sample_rate_hz: u32 },
@@ -52,8 +69,27 @@ pub enum Error {
         limit_s: f64,
         what: &'static str,
     },
+    #[error("audio is {duration_s:.0} s long: {what} it needs about {needed_mb} MB of memory and {available_mb} MB are available (use a shorter file or free memory)")]
+    NotEnoughMemory {
+        what: &'static str,
+        duration_s: f64,
+        needed_mb: u64,
+        available_mb: u64,
+    },
     #[error("audio is digital silence: there is nothing to {what}")]
     Silence { what: &'static str },
+    #[error("audio is too quiet to {what}: its peak is {peak_dbfs:.1} dBFS and all of it lies under BS.1770's -70 LUFS gate")]
+    TooQuiet { what: &'static str, peak_dbfs: f64 },
+    #[error(
+        "{reason}; written: {}; not written: {}",
+        list(written),
+        list(not_written)
+    )]
+    PartialOutputs {
+        written: Vec<PathBuf>,
+        not_written: Vec<PathBuf>,
+        reason: String,
+    },
     #[error("output '{}' already exists (pass --force to overwrite it)", path.display())]
     OutputExists { path: PathBuf },
     #[error("output '{}' is also an input; lathe never overwrites an input", path.display())]
@@ -88,6 +124,15 @@ impl From<ebur128::Error> for Error {
     fn from(e: ebur128::Error) -> Self {
         Error::Meter(format!("{e:?}"))
     }
+}
+
+/// Paths as `'a', 'b'` for messages.
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("'{}'", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Result with the library's [`Error`].

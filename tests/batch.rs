@@ -70,9 +70,9 @@ fn one_corrupt_file_fails_alone_and_the_exit_code_says_so() {
     assert_eq!(fs::read_dir(&out).unwrap().count(), 4);
     // One clear error naming the file, on stderr and in the summary table.
     assert_eq!(stderr.matches("Error:").count(), 1, "{stderr}");
-    // The decoder's own words: a 23-byte text file "ends inside its header".
+    // The decoder's own words: no audio container signature matches a 23-byte text file.
     assert!(
-        stderr.contains("broken.wav") && stderr.contains("corrupt or truncated"),
+        stderr.contains("broken.wav") && stderr.contains("not an audio file"),
         "{stderr}"
     );
     assert!(stdout.contains("FAILED"), "{stdout}");
@@ -254,4 +254,31 @@ fn existing_outputs_and_name_clashes_are_refused_before_any_work() {
         .code(1)
         .stderr(predicates::str::contains("already exists"));
     assert_eq!(fs::read(out.join("song.wav")).unwrap(), b"keep me");
+}
+
+#[test]
+fn absurd_job_counts_are_capped_at_the_outputs() {
+    // `-j 100000` on one file once started 100000 threads (and hung); the workers are now capped
+    // at the number of outputs, and batch says so.
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    write_wav(&mix, &programme(FRAMES, 5, -20.0, |_| 0.0));
+    let reference = write_reference(dir.path());
+    let out = dir.path().join("out");
+    let assert = lathe()
+        .arg("batch")
+        .arg(&mix)
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--reference")
+        .arg(&reference)
+        .args(["-j", "100000"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("batch: 1 worker (-j 100000 capped at the 1 output"),
+        "{stderr}"
+    );
+    assert!(out.join("song.wav").exists());
 }

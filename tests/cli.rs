@@ -108,7 +108,7 @@ fn integrated_lufs(path: &Path) -> f64 {
 fn analyze_bad_inputs_fail_clearly() {
     let cases = [
         ("bad_empty.wav", "empty"),
-        ("bad_text.wav", "not a recognised audio file"),
+        ("bad_text.wav", "not an audio file"),
         ("bad_truncated.wav", "truncated"),
         ("bad_truncated.flac", "truncated"),
         ("bad_garbage.flac", "corrupt"),

@@ -5,8 +5,12 @@
 //! The meter keeps the K-weighted energy of every 100 ms sub-block, so that momentary (400 ms)
 //! and short-term (3 s) loudness are read after each one: their maxima and the short-term
 //! curve come from those readings.
-//! Mono files are measured as dual mono (R128: a mono signal played over two loudspeakers),
-//! so a mono file and the stereo file with two identical channels read the same.
+//!
+//! **One meter, one channel rule.** Every loudness figure lathe gives (analysis, the renderer's
+//! passes, reports, previews, batch and album mode) weighs channels by
+//! [`super::meter::channel_weights`]: BS.1770-4 as libebur128 and ffmpeg's `ebur128` filter
+//! apply it to a file, so a mono file is one channel of weight 1 (it reads 3.01 LU under the
+//! stereo file with the same signal in both channels, as ffmpeg reads it).
 
 use ebur128::{EbuR128, Mode};
 use rayon::prelude::*;
@@ -22,6 +26,12 @@ use crate::units::gain_to_db;
 pub const HOP_S: f64 = 0.1;
 /// BS.1770 needs one full 400 ms gating block.
 pub const MIN_DURATION_S: f64 = 0.4;
+
+/// Integrated loudness (LUFS) of planar channels by lathe's meter and its channel rule;
+/// `-inf` when no block passes the absolute gate.
+pub fn integrated_lufs(channels: &[&[f32]], sample_rate_hz: u32) -> f64 {
+    Sweep::new(channels, sample_rate_hz).integrated_lufs()
+}
 
 /// Measures integrated, momentary, short-term loudness, LRA, true and sample peak.
 pub fn measure(audio: &AudioBuffer) -> Result<Loudness> {
@@ -484,17 +494,32 @@ mod tests {
     }
 
     #[test]
-    fn mono_reads_as_dual_mono() {
+    fn mono_is_one_channel_of_weight_one() {
         let mut ch = Vec::new();
         sine(&mut ch, 44_100, 1_000.0, -23.0, 5.0, 0.0);
         let mono = measure(&AudioBuffer::new(44_100, vec![ch.clone()]).unwrap()).unwrap();
         let stereo = measure(&AudioBuffer::new(44_100, vec![ch.clone(), ch]).unwrap()).unwrap();
-        // Identical processing of identical samples: equal to float rounding.
+        // Half the summed energy of the stereo file: 10 log10(2) = 3.0103 LU under it, to
+        // float rounding (ffmpeg's ebur128 reads a mono file so; tests/hostile.rs checks that).
+        assert_close(
+            stereo.integrated_lufs - mono.integrated_lufs,
+            10.0 * 2f64.log10(),
+            1e-9,
+            "stereo minus mono",
+        );
+        // A -23 dBFS-peak 1 kHz sine in one channel: -23 - 3.01 (its mean square) + 0.0
+        // (K-weighting at 1 kHz, ~0 dB) = -26.0 LUFS by BS.1770; Tech 3341 tolerance.
+        assert_close(mono.integrated_lufs, -26.0, TOL_LU, "mono integrated");
+        // The `ebur128` crate, whose default map gives one channel weight 1: same reading.
+        let mut m = EbuR128::new(1, 44_100, Mode::I).unwrap();
+        let mut ch = Vec::new();
+        sine(&mut ch, 44_100, 1_000.0, -23.0, 5.0, 0.0);
+        m.add_frames_planar_f32(&[&ch]).unwrap();
         assert_close(
             mono.integrated_lufs,
-            stereo.integrated_lufs,
+            m.loudness_global().unwrap(),
             1e-9,
-            "mono vs stereo",
+            "mono vs ebur128",
         );
     }
 

@@ -6,7 +6,7 @@
 //! It follows libebur128 (and the `ebur128` crate, its port) step by step, so that the two
 //! agree to rounding: the same 4th-order K-weighting filter (the pre-filter and the RLB
 //! high-pass multiplied out, direct form II, f64 state), the same channel weights (ebur128's
-//! default layout, a single channel as dual mono), 400 ms gating blocks every 100 ms, the
+//! default layout, a single channel of weight 1), 400 ms gating blocks every 100 ms, the
 //! absolute gate at -70 LUFS, the relative gate at -10 LU, 3 s short-term blocks every second
 //! for the loudness range with its -20 LU gate and 10th/95th percentiles. `ebur128` stays the
 //! independent judge: the tests compare every figure with it.
@@ -91,11 +91,16 @@ pub fn k_filter(sample_rate_hz: u32) -> ([f64; 5], [f64; 5]) {
 
 /// BS.1770-4 channel weights in ebur128's default layout: L, R, C, (LFE unused), Ls, Rs for
 /// up to six channels (five: L, R, C, Ls, Rs; four: L, R, Ls, Rs), surrounds weighted 1.41;
-/// a single channel is dual mono (R128: a mono signal played over two loudspeakers), weight 2.
-/// This is the one mono rule of every loudness figure lathe reports.
+/// a single channel has weight 1, as libebur128 and ffmpeg's `ebur128` filter read a
+/// one-channel file (not dual mono: a mono file reads 3.01 LU under the stereo file with the
+/// same signal in both channels).
+///
+/// This is the one channel rule of every loudness figure lathe reports: the analysis
+/// ([`Sweep`]), the renderer's estimates ([`crate::render::kweight`]), the previews, batch and
+/// album mode all weigh channels through it.
 pub fn channel_weights(channels: usize) -> Vec<f64> {
     match channels {
-        1 => vec![2.0],
+        1 => vec![1.0],
         4 => vec![1.0, 1.0, 1.41, 1.41],
         5 => vec![1.0, 1.0, 1.0, 1.41, 1.41],
         n => (0..n)
@@ -434,7 +439,7 @@ pub fn gated_lufs(blocks: &[f64], relative: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebur128::{Channel, EbuR128, Mode};
+    use ebur128::{EbuR128, Mode};
 
     /// Programme-like noise with a tone, level steps and a pause, per channel.
     fn programme(frames: usize, rate: u32, channels: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -480,9 +485,6 @@ mod tests {
             let sweep = Sweep::new(&views, rate);
             let mode = Mode::I | Mode::LRA | Mode::SAMPLE_PEAK;
             let mut meter = EbuR128::new(channels as u32, rate, mode).unwrap();
-            if channels == 1 {
-                meter.set_channel(0, Channel::DualMono).unwrap();
-            }
             meter.add_frames_planar_f32(&views).unwrap();
             let what = format!("{rate} Hz, {channels} channels");
             // The same filter and sums in another order: equal to 1e-9 LU.

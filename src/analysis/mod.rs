@@ -153,6 +153,15 @@ pub struct Quality {
 /// true peak, the long-term spectrum and the octave crest; mid and side are made frame by
 /// frame, never as full-length signals.
 pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
+    check_measurable(audio)?;
+    // The decoded buffer (4 B a sample) exists already; the rest is the analysis' own.
+    crate::audio::check_memory(
+        audio.frames() as u64,
+        audio.num_channels(),
+        audio.sample_rate_hz,
+        crate::audio::ANALYSIS_BYTES_PER_SAMPLE - 4,
+        "analysing",
+    )?;
     let rate = audio.sample_rate_hz;
     let views: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
     let (measured, lts) = rayon::join(
@@ -180,5 +189,33 @@ pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
         stereo,
         quality,
         rhythm,
+    })
+}
+
+/// Refuses audio whose level cannot be measured (a NaN, an infinity, or a sample beyond
+/// [`crate::audio::MAX_MEASURABLE_SAMPLE`]), naming the frame: never measured as silence or as
+/// infinitely loud. [`crate::io::decode`] refuses such files with their path first.
+pub fn check_measurable(audio: &AudioBuffer) -> Result<()> {
+    match audio.first_unmeasurable() {
+        Some((frame, channel, value)) => Err(crate::error::Error::Meter(format!(
+            "sample {value:e} at frame {frame}, channel {channel} is beyond +120 dBFS (or not \
+             a number): its level cannot be measured"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses audio with no measurable loudness (all of it under BS.1770's -70 LUFS gate):
+/// [`crate::Error::Silence`] when every sample is zero, else [`crate::Error::TooQuiet`] with
+/// its peak level (-90 dBFS noise is not silence).
+pub fn check_loud_enough(features: &Features, what: &'static str) -> Result<()> {
+    if features.loudness.integrated_lufs.is_finite() {
+        return Ok(());
+    }
+    let peak_dbfs = features.loudness.sample_peak_dbfs;
+    Err(if peak_dbfs == f64::NEG_INFINITY {
+        crate::error::Error::Silence { what }
+    } else {
+        crate::error::Error::TooQuiet { what, peak_dbfs }
     })
 }

@@ -190,9 +190,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let all_jobs: Vec<Job> = plans.iter().flat_map(|p| p.jobs.clone()).collect();
     check_job_outputs(&all_jobs, &inputs, args.force)?;
 
-    let threads = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = worker_count(args.jobs, all_jobs.len(), cpus);
+    if args.jobs.is_some_and(|j| j != threads) {
+        eprintln!(
+            "batch: {threads} worker{} (-j {} capped at the {} output{} and {MAX_WORKERS_PER_CPU} per CPU)",
+            if threads == 1 { "" } else { "s" },
+            args.jobs.unwrap_or(0),
+            all_jobs.len(),
+            if all_jobs.len() == 1 { "" } else { "s" },
+        );
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -242,6 +250,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Most worker threads per CPU `-j` may ask for: a few per CPU keep the CPUs busy while some
+/// workers wait for the disk; thousands only cost memory and start-up time.
+const MAX_WORKERS_PER_CPU: usize = 4;
+
+/// Worker threads for `-j requested` (default: one per CPU) over `outputs` outputs: never
+/// more than the outputs (the renderer's own parallel stages run on the same threads, so one
+/// output still uses every CPU when `-j` is not given), nor more than
+/// [`MAX_WORKERS_PER_CPU`] per CPU; at least one.
+fn worker_count(requested: Option<usize>, outputs: usize, cpus: usize) -> usize {
+    let cap = (MAX_WORKERS_PER_CPU * cpus.max(1)).max(1);
+    match requested {
+        Some(j) => j.min(outputs.max(1)).min(cap).max(1),
+        None => cpus.max(1),
+    }
 }
 
 /// Files named, and the audio files of folders named (sorted by name), without repeats.
@@ -635,4 +659,19 @@ fn print_summary(rows: &[Row]) -> std::io::Result<()> {
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_are_capped_at_the_outputs_and_per_cpu() {
+        assert_eq!(worker_count(Some(100_000), 1, 2), 1);
+        assert_eq!(worker_count(Some(100_000), 50, 2), 2 * MAX_WORKERS_PER_CPU);
+        assert_eq!(worker_count(Some(3), 50, 2), 3);
+        assert_eq!(worker_count(Some(5), 2, 8), 2);
+        assert_eq!(worker_count(None, 1, 6), 6);
+        assert_eq!(worker_count(Some(1), 0, 1), 1);
+    }
 }

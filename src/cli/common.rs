@@ -65,11 +65,23 @@ pub struct ToneArgs {
     /// tidal, deezer, cd, club, ebu-r128.
     #[arg(long, value_name = "NAME[,NAME...]")]
     pub preset: Option<String>,
-    /// How far to move toward the targets' tone, dynamics and width, in percent.
-    #[arg(long, value_name = "PCT", default_value_t = 100.0)]
+    /// How far to move toward the targets' tone, dynamics and width, in percent (0..=100).
+    // Hyphen values are taken, so that `--amount -1` reaches the range check and its message
+    // rather than reading as an unknown option.
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value_t = 100.0,
+        allow_hyphen_values = true
+    )]
     pub amount: f64,
-    /// How much of the matched EQ to apply, in percent (on top of --amount).
-    #[arg(long, value_name = "PCT", default_value_t = 100.0)]
+    /// How much of the matched EQ to apply, in percent (0..=100, on top of --amount).
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value_t = 100.0,
+        allow_hyphen_values = true
+    )]
     pub eq_amount: f64,
     /// No limiter: meet the ceiling by lowering the gain instead.
     #[arg(long)]
@@ -90,7 +102,7 @@ impl ToneArgs {
     pub fn settings(&self) -> anyhow::Result<RenderSettings> {
         for (name, v) in [("--amount", self.amount), ("--eq-amount", self.eq_amount)] {
             if !(0.0..=100.0).contains(&v) {
-                anyhow::bail!("{name} {v} is outside 0..=100 %");
+                anyhow::bail!("{name} {v}: the valid range is 0 to 100 (percent)");
             }
         }
         Ok(RenderSettings {
@@ -451,9 +463,7 @@ pub fn master_one(
         })
         .with_context(ctx);
     }
-    if !mix_features.loudness.integrated_lufs.is_finite() {
-        return Err(lathe::Error::Silence { what: "master" }).with_context(ctx);
-    }
+    lathe::analysis::check_loud_enough(mix_features, "master").with_context(ctx)?;
     let settings = tone.settings()?;
     let format = OutputFormat::from_path(&job.paths.output, tone.sample_format(job.preset))?;
     let mut targets = tone.overrides(job.preset).apply(targets.clone())?;

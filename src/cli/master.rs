@@ -60,6 +60,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mix = decode(&args.mix)?;
     progress.stage("analysing", 0.15);
     let features = analyze(&args.mix, &mix)?;
+    // Silence has no genre: refuse it before detecting one.
+    lathe::analysis::check_loud_enough(&features, "master")
+        .with_context(|| format!("'{}'", args.mix.display()))?;
     // Model -> TargetRange -> resolve against this mix: the path a reference and a profile
     // take too.
     let range = match chosen {

@@ -118,6 +118,25 @@ fn decode(path: &Path) -> Result<AudioBuffer> {
         Container::Mp4 => check_mp4(path, file_len).map_err(corrupt_header)?,
         _ => {}
     }
+    // Beyond the 12-byte signatures: MP3 (an ID3 tag or a run of MPEG frames), ADTS AAC, CAF,
+    // MKV/WebM, or nothing audio at all. symphonia's probe scans a whole file for a frame sync
+    // and then reports random bytes as a damaged header; lathe says what they are.
+    let mut mp3_promise = None;
+    if container == Container::Other {
+        file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+        match sniff_other(&mut file).map_err(read_err)? {
+            Other::NotAudio => {
+                return Err(Error::UnrecognisedFormat {
+                    path: path.to_path_buf(),
+                    reason: "no audio container signature matches: not WAV, AIFF, FLAC, MP3, \
+                             Ogg, MP4/M4A, CAF or MKV/WebM"
+                        .into(),
+                })
+            }
+            Other::Mp3(promise) => mp3_promise = promise,
+            Other::Known => {}
+        }
+    }
     file.seek(SeekFrom::Start(0)).map_err(read_err)?;
     let source: Box<dyn MediaSource> = if container == Container::Rf64 {
         rf64_as_riff(path, file)?
@@ -168,6 +187,16 @@ fn decode(path: &Path) -> Result<AudioBuffer> {
         }
     }
     let strict = is_lossless(codec);
+    // A header that promises more audio than memory holds: refused before decoding (a
+    // lying header larger than the file could be is left to the growing buffers).
+    if let (Some(n), Some(rate), Some(channels)) =
+        (params.n_frames, params.sample_rate, params.channels)
+    {
+        let channels = channels.count();
+        if n.saturating_mul(channels as u64) <= file_len.saturating_mul(64) {
+            crate::audio::check_memory(n, channels, rate, 4, "decoding")?;
+        }
+    }
 
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions { verify: true })
@@ -318,12 +347,41 @@ fn decode(path: &Path) -> Result<AudioBuffer> {
             )
         };
         if decoded_frames + slack < promised {
-            return Err(corrupt(format!(
-                "the header promises {promised} frames but only {decoded_frames} can be decoded"
-            )));
+            return Err(Error::Truncated {
+                path: path.to_path_buf(),
+                what: "its header",
+                promised_s: promised as f64 / f64::from(rate_hz),
+                decodable_s: decoded_frames as f64 / f64::from(rate_hz),
+            });
         }
         for p in &mut planes {
             p.truncate(promised as usize);
+        }
+    }
+    // MP3: the Xing/Info or VBRI frame's count (read here, not by symphonia), less the LAME
+    // delay and padding that gapless decoding trims; one frame of slack each side for decoders
+    // that keep or drop a frame at the edges.
+    if let Some(p) = mp3_promise.filter(|p| p.rate_hz == rate_hz) {
+        let decoded_frames = planes[0].len() as u64;
+        if decoded_frames + 2 * p.frame_samples < p.samples {
+            return Err(Error::Truncated {
+                path: path.to_path_buf(),
+                what: p.what,
+                promised_s: p.samples as f64 / f64::from(rate_hz),
+                decodable_s: decoded_frames as f64 / f64::from(rate_hz),
+            });
+        }
+    }
+    // Ogg: a stream's last page carries the end-of-stream flag (RFC 3533 section 6); a file
+    // cut anywhere else ends on a page without it, and its granule positions then promise
+    // only what is left, so the flag is the only sign.
+    if container == Container::Ogg {
+        let mut file = File::open(path).map_err(read_err)?;
+        if last_ogg_page_lacks_eos(&mut file, file_len).map_err(read_err)? {
+            return Err(Error::OggWithoutEnd {
+                path: path.to_path_buf(),
+                decodable_s: planes[0].len() as f64 / f64::from(rate_hz),
+            });
         }
     }
     if strict {
@@ -355,11 +413,20 @@ fn decode(path: &Path) -> Result<AudioBuffer> {
     }
 
     let audio = AudioBuffer::new(rate_hz, planes)?;
-    if let Some((frame, channel)) = audio.first_non_finite() {
-        return Err(Error::NonFiniteSample {
-            path: path.to_path_buf(),
-            frame,
-            channel,
+    if let Some((frame, channel, value)) = audio.first_unmeasurable() {
+        return Err(if value.is_finite() {
+            Error::UnmeasurableSample {
+                path: path.to_path_buf(),
+                frame,
+                channel,
+                value,
+            }
+        } else {
+            Error::NonFiniteSample {
+                path: path.to_path_buf(),
+                frame,
+                channel,
+            }
         });
     }
     Ok(audio)
@@ -390,6 +457,241 @@ impl Container {
             _ => Container::Other,
         }
     }
+}
+
+/// What a file without one of [`Container`]'s signatures holds.
+enum Other {
+    /// An MP3 (ID3v2 tag or a run of MPEG audio frames), with its Xing/VBRI promise if any.
+    Mp3(Option<Mp3Promise>),
+    /// Another format symphonia reads: ADTS AAC, CAF, MKV/WebM, or an ID3 tag before
+    /// something else.
+    Known,
+    NotAudio,
+}
+
+/// The length an MP3's Xing/Info (or VBRI) frame promises.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Mp3Promise {
+    /// Frames per channel after gapless trimming (LAME delay and padding).
+    samples: u64,
+    /// Samples per MPEG frame (1152 or 576).
+    frame_samples: u64,
+    rate_hz: u32,
+    what: &'static str,
+}
+
+/// Bytes read to look for MPEG frames and the Xing header.
+const SNIFF_BYTES: usize = 64 << 10;
+/// Consecutive MPEG (or ADTS) frame headers, each where the previous frame's length says,
+/// that make a stream: random bytes hold a valid header about once in 8 kB, three in a row
+/// about once in 2^40 positions.
+const SYNC_RUN: usize = 3;
+
+fn sniff_other(file: &mut File) -> io::Result<Other> {
+    let mut buf = vec![0u8; SNIFF_BYTES];
+    let n = read_up_to(file, &mut buf)?;
+    buf.truncate(n);
+    if buf.starts_with(b"caff") || buf.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        return Ok(Other::Known);
+    }
+    if buf.starts_with(b"ID3") && buf.len() >= 10 {
+        // ID3v2: a syncsafe size (7 bits a byte), 10 more bytes with a footer.
+        let size = buf[6..10]
+            .iter()
+            .fold(0u64, |a, &b| (a << 7) | u64::from(b & 0x7f));
+        let end = 10 + size + if buf[5] & 0x10 != 0 { 10 } else { 0 };
+        file.seek(SeekFrom::Start(end))?;
+        let mut after = vec![0u8; SNIFF_BYTES];
+        let n = read_up_to(file, &mut after)?;
+        after.truncate(n);
+        return Ok(match mpeg_stream_start(&after) {
+            Some(at) => Other::Mp3(mp3_promise(&after[at..])),
+            None => Other::Known,
+        });
+    }
+    if let Some(at) = mpeg_stream_start(&buf) {
+        return Ok(Other::Mp3(mp3_promise(&buf[at..])));
+    }
+    if adts_stream_start(&buf) {
+        return Ok(Other::Known);
+    }
+    Ok(Other::NotAudio)
+}
+
+/// An MPEG audio frame header (ISO/IEC 11172-3 2.4.2.3, 13818-3): (frame bytes, samples per
+/// frame, sample rate, layer, MPEG-1?, mono?).
+fn mpeg_header(h: &[u8]) -> Option<(usize, u64, u32, u8, bool, bool)> {
+    if h.len() < 4 || h[0] != 0xff || h[1] & 0xe0 != 0xe0 {
+        return None;
+    }
+    let version = (h[1] >> 3) & 3; // 0: 2.5, 2: 2, 3: 1
+    let layer = 4 - ((h[1] >> 1) & 3); // 1, 2, 3 (4: reserved)
+    let bitrate_index = usize::from(h[2] >> 4);
+    let rate_index = usize::from((h[2] >> 2) & 3);
+    if version == 1 || layer == 4 || bitrate_index == 0 || bitrate_index == 15 || rate_index == 3 {
+        return None;
+    }
+    let mpeg1 = version == 3;
+    const KBPS: [[u32; 15]; 5] = [
+        [
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+        ],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+        ],
+        [
+            0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+        ],
+        [
+            0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+        ],
+        [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    ];
+    let table = match (mpeg1, layer) {
+        (true, l) => usize::from(l - 1),
+        (false, 1) => 3,
+        (false, _) => 4,
+    };
+    let bitrate = KBPS[table][bitrate_index] * 1000;
+    let base = [44_100u32, 48_000, 32_000][rate_index];
+    let rate = match version {
+        3 => base,
+        2 => base / 2,
+        _ => base / 4,
+    };
+    let padding = usize::from((h[2] >> 1) & 1);
+    let (bytes, samples) = match layer {
+        1 => ((12 * bitrate / rate) as usize * 4 + padding * 4, 384),
+        2 => ((144 * bitrate / rate) as usize + padding, 1152),
+        _ if mpeg1 => ((144 * bitrate / rate) as usize + padding, 1152),
+        _ => ((72 * bitrate / rate) as usize + padding, 576),
+    };
+    let mono = h[3] >> 6 == 3;
+    (bytes >= 4).then_some((bytes, samples, rate, layer, mpeg1, mono))
+}
+
+/// The offset of the first of [`SYNC_RUN`] consecutive MPEG frames in `buf`, if any.
+fn mpeg_stream_start(buf: &[u8]) -> Option<usize> {
+    (0..buf.len().saturating_sub(4)).find(|&start| {
+        let mut at = start;
+        for k in 0..SYNC_RUN {
+            match buf.get(at..).and_then(mpeg_header) {
+                Some((bytes, ..)) => at += bytes,
+                // The buffer ends inside the run: a short file of whole frames counts.
+                None => return k > 0 && at >= buf.len(),
+            }
+        }
+        true
+    })
+}
+
+/// Does `buf` hold [`SYNC_RUN`] consecutive ADTS frames (ISO/IEC 13818-7 6.2)?
+fn adts_stream_start(buf: &[u8]) -> bool {
+    (0..buf.len().saturating_sub(7)).any(|start| {
+        let mut at = start;
+        for _ in 0..SYNC_RUN {
+            let Some(h) = buf.get(at..at + 7) else {
+                return false;
+            };
+            if h[0] != 0xff || h[1] & 0xf6 != 0xf0 {
+                return false;
+            }
+            let len =
+                (usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
+            if len < 7 {
+                return false;
+            }
+            at += len;
+        }
+        true
+    })
+}
+
+/// The length promised by the Xing/Info or VBRI frame at the start of `frames` (an MPEG frame
+/// header at offset 0), if it has one with a frame count.
+fn mp3_promise(frames: &[u8]) -> Option<Mp3Promise> {
+    let (_, frame_samples, rate_hz, layer, mpeg1, mono) = mpeg_header(frames)?;
+    let be32 = |b: &[u8]| -> Option<u64> {
+        Some(u64::from(u32::from_be_bytes(b.get(..4)?.try_into().ok()?)))
+    };
+    if layer == 3 {
+        // Side information length (ISO/IEC 11172-3 2.4.1.7): 32/17 bytes (MPEG-1 stereo/mono),
+        // 17/9 (MPEG-2/2.5).
+        let side = match (mpeg1, mono) {
+            (true, false) => 32,
+            (true, true) | (false, false) => 17,
+            (false, true) => 9,
+        };
+        let x = 4 + side;
+        let tag = frames.get(x..x + 4)?;
+        if tag == b"Xing" || tag == b"Info" {
+            let flags = be32(&frames[x + 4..])?;
+            if flags & 1 == 0 {
+                return None;
+            }
+            let count = be32(frames.get(x + 8..)?)?;
+            // The LAME tag after the Xing fields: an encoder name ("LAME3.100", or "Lavc59.37"
+            // from ffmpeg's libmp3lame wrapper), then encoder delay and padding, 12 bits each,
+            // 21 bytes into it. Without a tag the bytes there are the empty frame's zeros.
+            let mut lame = x + 8 + 4;
+            if flags & 2 != 0 {
+                lame += 4;
+            }
+            if flags & 4 != 0 {
+                lame += 100;
+            }
+            if flags & 8 != 0 {
+                lame += 4;
+            }
+            let trim = frames
+                .get(lame + 21..lame + 24)
+                .filter(|_| {
+                    frames
+                        .get(lame..lame + 4)
+                        .is_some_and(|n| n.iter().all(u8::is_ascii_alphanumeric))
+                })
+                .map_or(0, |d| {
+                    let delay = (u64::from(d[0]) << 4) | u64::from(d[1] >> 4);
+                    let padding = (u64::from(d[1] & 0x0f) << 8) | u64::from(d[2]);
+                    delay + padding
+                });
+            return Some(Mp3Promise {
+                samples: (count * frame_samples).saturating_sub(trim),
+                frame_samples,
+                rate_hz,
+                what: "its Xing header",
+            });
+        }
+    }
+    // VBRI (Fraunhofer): 32 bytes after the header; the frame count 14 bytes into it.
+    if frames.get(36..40) == Some(b"VBRI") {
+        let count = be32(frames.get(36 + 14..)?)?;
+        return Some(Mp3Promise {
+            samples: count * frame_samples,
+            frame_samples,
+            rate_hz,
+            what: "its VBRI header",
+        });
+    }
+    None
+}
+
+/// Is the last Ogg page of the file (the last "OggS" capture pattern with a version-0 header
+/// that fits in the file) without the end-of-stream flag?
+fn last_ogg_page_lacks_eos(file: &mut File, file_len: u64) -> io::Result<bool> {
+    // A page is at most 65307 bytes: the last one starts within the last 64 KiB + header.
+    let tail_len = file_len.min(65_536 + 282);
+    file.seek(SeekFrom::Start(file_len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    let n = read_up_to(file, &mut tail)?;
+    tail.truncate(n);
+    let last = (0..tail.len().saturating_sub(27))
+        .rev()
+        .find(|&i| tail[i..i + 4] == *b"OggS" && tail[i + 4] == 0);
+    Ok(match last {
+        Some(i) => tail[i + 5] & 0x04 == 0,
+        None => false,
+    })
 }
 
 /// Reads into `buf` until it is full or the file ends; returns the bytes read.

@@ -1,5 +1,5 @@
 //! Encoding: [`AudioBuffer`] -> WAV (16/24-bit integer, 32-bit float, via hound) or FLAC
-//! (16/24-bit, via the pure-Rust flacenc), written atomically.
+//! (16/24-bit, by lathe's own frame encoder, [`super::flac`]), written atomically.
 //!
 //! Integer output maps full scale 1.0 to `2^(bits-1)` LSB (symphonia's decoding convention, so
 //! values on the grid round-trip exactly) and clamps to the integer range only at that
@@ -17,6 +17,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -106,8 +107,8 @@ impl OutputFormat {
 
 /// Writes `audio` to `path` in `format`, atomically (see the module docs). `dither_seed` makes
 /// the 16-bit TPDF dither reproducible: same audio, format and seed give the same bytes.
-/// Refuses audio with a non-finite sample ([`Error::NonFiniteSample`], naming `path`), and FLAC
-/// above [`FLAC_MAX_SAMPLE_RATE_HZ`] ([`Error::UnsupportedOutput`]).
+/// Refuses audio with a non-finite sample ([`Error::NonFiniteSample`], naming `path`). Every
+/// rate an [`AudioBuffer`] holds (up to 384 kHz) fits FLAC's 20-bit STREAMINFO field.
 pub fn write_file(
     path: &Path,
     audio: &AudioBuffer,
@@ -126,20 +127,22 @@ pub fn write_file_tagged(
     dither_seed: u64,
     tags: &Tags,
 ) -> Result<()> {
+    stage_file(path, audio, format, dither_seed, tags)?.commit()
+}
+
+/// [`write_file_tagged`] up to the rename: the complete file under its temporary name, to be
+/// committed with the job's other outputs ([`commit_all`]).
+pub fn stage_file(
+    path: &Path,
+    audio: &AudioBuffer,
+    format: OutputFormat,
+    dither_seed: u64,
+    tags: &Tags,
+) -> Result<Staged> {
     if format.container == Container::Flac && format.sample_format == SampleFormat::Float32 {
         return Err(Error::UnsupportedOutput {
             path: path.to_path_buf(),
             reason: "FLAC stores integers only: choose 16 or 24 bit".into(),
-        });
-    }
-    if format.container == Container::Flac && audio.sample_rate_hz > FLAC_MAX_SAMPLE_RATE_HZ {
-        return Err(Error::UnsupportedOutput {
-            path: path.to_path_buf(),
-            reason: format!(
-                "lathe's FLAC encoder (flacenc 0.4) stops at {FLAC_MAX_SAMPLE_RATE_HZ} Hz and the \
-                 audio is at {} Hz: write a .wav, or resample",
-                audio.sample_rate_hz
-            ),
         });
     }
     if let Some((frame, channel)) = audio.first_non_finite() {
@@ -149,9 +152,20 @@ pub fn write_file_tagged(
             channel,
         });
     }
-    write_atomically(path, |file| match format.container {
+    stage_atomically(path, |file| match format.container {
         Container::Wav => write_wav(file, path, audio, format.sample_format, dither_seed, tags),
         Container::Flac => write_flac(file, path, audio, format.sample_format, dither_seed, tags),
+    })
+}
+
+/// `text` (a report, JSON) staged like [`stage_file`].
+pub fn stage_text(path: &Path, text: &str) -> Result<Staged> {
+    stage_atomically(path, |mut file| {
+        file.write_all(text.as_bytes())
+            .map_err(|source| Error::Write {
+                path: path.to_path_buf(),
+                source,
+            })
     })
 }
 
@@ -221,36 +235,208 @@ fn temp_path_for(path: &Path) -> Result<PathBuf> {
     Ok(path.with_file_name(temp_name))
 }
 
-/// Runs `write` on a fresh temporary file next to `path`, syncs it and renames it to `path`.
-/// On any error the temporary file is removed and `path` is left untouched.
-fn write_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Result<()> {
+/// The temporary files being written now, and whether the process is shutting down (after
+/// [`remove_temp_files`] no new one is started).
+static IN_FLIGHT: Mutex<(Vec<PathBuf>, bool)> = Mutex::new((Vec::new(), false));
+
+fn in_flight() -> std::sync::MutexGuard<'static, (Vec<PathBuf>, bool)> {
+    // A panic while holding the lock leaves a list that is still right.
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes every temporary file this process is writing and refuses new ones: for a signal
+/// handler (SIGINT, SIGTERM) about to exit, so that an interrupted run leaves no partial file.
+/// Returns the files removed.
+pub fn remove_temp_files() -> Vec<PathBuf> {
+    remove_registered(true, |_| true)
+}
+
+/// Removes the registered temporary files that `which` selects; `shut_down` also refuses
+/// new temporary files from now on.
+fn remove_registered(shut_down: bool, which: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut state = in_flight();
+    state.1 |= shut_down;
+    let (chosen, kept): (Vec<PathBuf>, Vec<PathBuf>) = std::mem::take(&mut state.0)
+        .into_iter()
+        .partition(|p| which(p));
+    state.0 = kept;
+    chosen
+        .into_iter()
+        .filter(|f| fs::remove_file(f).is_ok())
+        .collect()
+}
+
+/// Removes lathe's stale temporary files for `path` (`.NAME.lathe-tmp-PID-N` next to it)
+/// whose process no longer runs (checked in `/proc`; where there is no `/proc`, those older
+/// than a day): what a killed run (SIGKILL, power loss) left behind. Best effort.
+fn sweep_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.lathe-tmp-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let have_proc = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let stale = if have_proc {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 86_400)
+        };
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// An output written and synced under a hidden temporary name next to its path
+/// (`.NAME.lathe-tmp-PID-N`), not yet renamed to it: a job stages all its files (audio, report,
+/// previews) and commits them together ([`commit_all`]), so a failure half way leaves none of
+/// them under its final name. Dropped without a commit, the temporary file is removed.
+#[must_use = "a staged file is removed unless committed"]
+#[derive(Debug)]
+pub struct Staged {
+    temp: PathBuf,
+    path: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the complete file is now (readable, e.g. to measure it before committing).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Renames the file to its final path (atomic on one file system) and makes the rename
+    /// durable.
+    pub fn commit(mut self) -> Result<()> {
+        let write_err = |source: std::io::Error| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        {
+            // Under the lock: a signal's clean-up either removes the temporary file before
+            // the rename (which then fails) or finds it renamed (a complete file).
+            let mut state = in_flight();
+            state.0.retain(|t| t != &self.temp);
+            if state.1 {
+                return Err(write_err(std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "interrupted",
+                )));
+            }
+            fs::rename(&self.temp, &self.path).map_err(write_err)?;
+        }
+        self.done = true;
+        sync_parent_dir(&self.path);
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            in_flight().0.retain(|t| t != &self.temp);
+            // Best effort: the error that stopped the job is the one worth reporting.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Commits staged files in order. If one cannot be renamed, the rest are removed and the error
+/// lists what was already written ([`Error::PartialOutputs`]; with nothing written yet, the
+/// rename's own error).
+pub fn commit_all(staged: Vec<Staged>) -> Result<()> {
+    let mut written = Vec::new();
+    let mut rest = staged.into_iter();
+    for file in rest.by_ref() {
+        let path = file.path.clone();
+        match file.commit() {
+            Ok(()) => written.push(path),
+            Err(e) if written.is_empty() => return Err(e),
+            Err(e) => {
+                let not_written = std::iter::once(path)
+                    .chain(rest.map(|f| f.path.clone()))
+                    .collect();
+                return Err(Error::PartialOutputs {
+                    written,
+                    not_written,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `write` on a fresh temporary file next to `path` and syncs it: a [`Staged`] file. On
+/// any error the temporary file is removed and `path` is left untouched. The temporary file is
+/// registered for [`remove_temp_files`] while it exists; stale ones of earlier runs are swept
+/// first ([`sweep_stale_temps`]).
+fn stage_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Result<Staged> {
+    sweep_stale_temps(path);
     let temp = temp_path_for(path)?;
     let write_err = |source: std::io::Error| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(write_err)?;
-    let result = write(&file)
-        .and_then(|()| file.sync_all().map_err(write_err))
-        .and_then(|()| {
-            drop(file);
-            fs::rename(&temp, path).map_err(write_err)
-        });
-    match result {
-        Ok(()) => {
-            sync_parent_dir(path);
-            Ok(())
+    let file = {
+        let mut state = in_flight();
+        if state.1 {
+            return Err(write_err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "interrupted",
+            )));
         }
-        Err(e) => {
-            // Best effort: the write error is the one worth reporting.
-            let _ = fs::remove_file(&temp);
-            Err(e)
-        }
-    }
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(write_err)?;
+        state.0.push(temp.clone());
+        file
+    };
+    // From here the guard removes the temporary file on any error.
+    let staged = Staged {
+        temp,
+        path: path.to_path_buf(),
+        done: false,
+    };
+    write(&file)?;
+    file.sync_all().map_err(write_err)?;
+    Ok(staged)
+}
+
+/// [`stage_atomically`], then [`Staged::commit`] (the tests' shorthand).
+#[cfg(test)]
+fn write_atomically(path: &Path, write: impl FnOnce(&File) -> Result<()>) -> Result<()> {
+    stage_atomically(path, write)?.commit()
 }
 
 /// Makes the rename itself durable on unix by syncing the folder; best effort (some file
@@ -472,11 +658,9 @@ fn float_wav_header(channels: u16, sample_rate_hz: u32, frames: usize) -> Vec<u8
 const WAV_BLOCK_FRAMES: usize = 1 << 14;
 const WAV_WRITE_FRAMES: usize = 1 << 18;
 
-/// Highest sample rate flacenc 0.4 accepts (its StreamInfo check; FLAC itself goes higher).
-pub const FLAC_MAX_SAMPLE_RATE_HZ: u32 = 96_000;
 /// FLAC block size lathe prefers (the reference encoder's default at 44.1/48 kHz).
 const FLAC_BLOCK_FRAMES: usize = 4096;
-/// Smallest block flacenc accepts; only the last block of a stream may be shorter.
+/// Smallest block lathe writes; only the last block of a stream may be shorter.
 const FLAC_MIN_BLOCK_FRAMES: usize = 64;
 
 /// A fixed block size for `frames` whose last block is either full or at least
@@ -496,11 +680,9 @@ fn flac_block_frames(frames: usize) -> usize {
         .unwrap_or(FLAC_BLOCK_FRAMES)
 }
 
-/// FLAC through flacenc, frame by frame: `flacenc::encode_with_fixed_block_size` (0.4) pads the
-/// last block to the full block size with zeros, which decoders that ignore STREAMINFO's total
-/// (symphonia among them) return as extra silence. Here the last frame holds exactly the
-/// remaining samples. Frames are encoded in parallel (rayon) and joined in order, so the bytes do
-/// not depend on the thread count. The MD5 in STREAMINFO covers exactly the written samples.
+/// FLAC by lathe's frame encoder ([`super::flac`]: fixed predictors, stereo decorrelation,
+/// 4- and 5-bit Rice parameters) in blocks of [`flac_block_frames`], the last holding exactly
+/// the remaining samples. The MD5 in STREAMINFO covers exactly the written samples.
 fn write_flac(
     mut file: &File,
     path: &Path,
@@ -509,16 +691,18 @@ fn write_flac(
     seed: u64,
     tags: &Tags,
 ) -> Result<()> {
-    use flacenc::component::{BitRepr, Frame, MetadataBlockData, Stream, StreamInfo};
-    use flacenc::error::Verify;
-    use flacenc::source::{Context, Fill, FrameBuf};
-    use rayon::prelude::*;
+    use flacenc::source::{Context, Fill};
 
     let flac_err = |e: &dyn std::fmt::Debug| encode_error(path, format!("FLAC encoder: {e:?}"));
     let bits = sample_format.bits() as usize;
     let codes = quantize_channels(audio, sample_format, seed);
     let channels = codes.len();
     let frames = audio.frames();
+    let block = flac_block_frames(frames);
+    let (encoded, min_frame, max_frame) = super::flac::encode_frames(&codes, bits as u32, block);
+
+    // MD5 of the interleaved samples (RFC 9639 8.2), by flacenc's `Context`: one "block"
+    // spanning the whole signal makes it exact (it pads only up to its block size).
     let mut interleaved = vec![0i32; frames * channels];
     for (c, ch) in codes.iter().enumerate() {
         for (f, &v) in ch.iter().enumerate() {
@@ -526,71 +710,50 @@ fn write_flac(
         }
     }
     drop(codes);
-
-    let mut config = flacenc::config::Encoder::default();
-    if frames < FLAC_MIN_BLOCK_FRAMES {
-        // flacenc's Rice partitioning underflows on blocks this short (rice.rs,
-        // finest_partition_order); store them verbatim, which costs nothing at this length.
-        config.subframe_coding.use_fixed = false;
-        config.subframe_coding.use_lpc = false;
-    }
-    let config = config.into_verified().map_err(|(_, e)| flac_err(&e))?;
-    let base_info =
-        StreamInfo::new(audio.sample_rate_hz as usize, channels, bits).map_err(|e| flac_err(&e))?;
-    let block = flac_block_frames(frames);
-    let starts: Vec<usize> = (0..frames).step_by(block).collect();
-    let encoded: Vec<Frame> = starts
-        .par_iter()
-        .enumerate()
-        .map(|(index, &start)| {
-            let len = block.min(frames - start);
-            let mut buf = FrameBuf::with_size(channels, block.max(FLAC_MIN_BLOCK_FRAMES))
-                .map_err(|e| flac_err(&e))?;
-            buf.resize(len);
-            buf.fill_interleaved(&interleaved[start * channels..(start + len) * channels])
-                .map_err(|e| flac_err(&e))?;
-            flacenc::encode_fixed_size_frame(&config, &buf, index, &base_info)
-                .map_err(|e| flac_err(&e))
-        })
-        .collect::<Result<_>>()?;
-
-    let mut info = base_info;
-    for frame in &encoded {
-        info.update_frame_info(frame);
-    }
-    // STREAMINFO's block sizes exclude the last block and must be >= 16 (RFC 9639, 8.2;
-    // symphonia refuses smaller ones, flacenc wants >= 64). A stream of one short block
-    // declares 64.
-    let declared = block.max(FLAC_MIN_BLOCK_FRAMES);
-    info.set_block_sizes(declared, declared)
-        .map_err(|e| flac_err(&e))?;
-    info.set_total_samples(frames);
-    // One "block" spanning the whole signal makes flacenc's Context an exact MD5 of the
-    // samples (it pads only up to its block size).
     let mut md5 = Context::new(bits, channels, frames.max(1));
     md5.fill_interleaved(&interleaved)
         .map_err(|e| flac_err(&e))?;
-    info.set_md5_digest(&md5.md5_digest());
+    drop(interleaved);
 
-    // "fLaC" and the STREAMINFO block, then the frames.
-    let mut sink = flacenc::bitsink::ByteSink::new();
-    let mut stream = Stream::with_stream_info(info);
-    if !tags.is_empty() {
-        // Block type 4: VORBIS_COMMENT (RFC 9639 section 8.1).
+    // STREAMINFO's block sizes exclude the last block and must be >= 16 (RFC 9639, 8.2;
+    // symphonia refuses smaller ones). A stream of one short block declares 64.
+    let declared = block.max(FLAC_MIN_BLOCK_FRAMES);
+    let info = super::flac::stream_info(
+        declared,
+        (min_frame, max_frame),
+        audio.sample_rate_hz,
+        channels,
+        bits as u32,
+        frames as u64,
+        &md5.md5_digest(),
+    );
+    // "fLaC", STREAMINFO, the tags (block type 4: VORBIS_COMMENT, RFC 9639 8.6), the frames.
+    let mut out = Vec::with_capacity(encoded.len() + 4096);
+    out.extend_from_slice(b"fLaC");
+    let comment = (!tags.is_empty()).then(|| {
         let vendor = concat!("lathe ", env!("CARGO_PKG_VERSION"));
-        let block = MetadataBlockData::new_unknown(4, &tags::vorbis_comment(tags, vendor))
-            .map_err(|e| flac_err(&e))?;
-        stream.add_metadata_block(block);
+        tags::vorbis_comment(tags, vendor)
+    });
+    let block_header = |last: bool, kind: u8, len: usize| -> [u8; 4] {
+        let len = len as u32;
+        [
+            u8::from(last) << 7 | kind,
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+        ]
+    };
+    out.extend_from_slice(&block_header(comment.is_none(), 0, info.len()));
+    out.extend_from_slice(&info);
+    if let Some(comment) = &comment {
+        out.extend_from_slice(&block_header(true, 4, comment.len()));
+        out.extend_from_slice(comment);
     }
-    stream.write(&mut sink).map_err(|e| flac_err(&e))?;
-    for frame in &encoded {
-        frame.write(&mut sink).map_err(|e| flac_err(&e))?;
-    }
-    file.write_all(sink.as_slice())
-        .map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+    out.extend_from_slice(&encoded);
+    file.write_all(&out).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -619,6 +782,95 @@ mod tests {
             OutputFormat::from_path(Path::new("noext"), None),
             Err(Error::UnsupportedOutput { .. })
         ));
+    }
+
+    #[test]
+    fn stale_temps_of_dead_processes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.wav");
+        // PID 0 never names a user process; our own PID's temp (a concurrent write) stays.
+        let dead = dir.path().join(".out.wav.lathe-tmp-0-7");
+        let ours = dir
+            .path()
+            .join(format!(".out.wav.lathe-tmp-{}-999", std::process::id()));
+        let other = dir.path().join(".other.wav.lathe-tmp-0-1");
+        for p in [&dead, &ours, &other] {
+            fs::write(p, b"partial").unwrap();
+        }
+        sweep_stale_temps(&out);
+        if Path::new("/proc/self").exists() {
+            assert!(!dead.exists(), "a dead process's temp file stays");
+        }
+        assert!(ours.exists() && other.exists());
+    }
+
+    #[test]
+    fn removing_temp_files_stops_a_write_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.wav");
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let out2 = out.clone();
+        let writer = std::thread::spawn(move || {
+            write_atomically(&out2, |mut f| {
+                f.write_all(b"half").unwrap();
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                Ok(())
+            })
+        });
+        started_rx.recv().unwrap();
+        // Only this test's file, without the shut-down flag: other tests in this process
+        // write too.
+        let removed = remove_registered(false, |p| p.starts_with(dir.path()));
+        assert_eq!(removed.len(), 1, "{removed:?}");
+        assert!(!removed[0].exists());
+        go_tx.send(()).unwrap();
+        assert!(writer.join().unwrap().is_err());
+        assert!(!out.exists(), "an interrupted write left its output");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn staged_files_appear_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.wav");
+        let b = dir.path().join("a.report.json");
+        // Dropped before committing (the report failed): nothing left, not even temporaries.
+        {
+            let staged = stage_text(&a, "audio").unwrap();
+            assert!(staged.temp_path().exists() && !a.exists());
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // Committed together.
+        let staged = vec![
+            stage_text(&a, "audio").unwrap(),
+            stage_text(&b, "{}").unwrap(),
+        ];
+        commit_all(staged).unwrap();
+        assert_eq!(fs::read_to_string(&a).unwrap(), "audio");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "{}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+        // The second rename fails (its path became a non-empty folder): the error names what
+        // was written and what was not, and no temporary file stays.
+        let c = dir.path().join("c.wav");
+        let d = dir.path().join("d.json");
+        let staged = vec![
+            stage_text(&c, "audio").unwrap(),
+            stage_text(&d, "{}").unwrap(),
+        ];
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join("x"), b"x").unwrap();
+        let e = commit_all(staged).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("c.wav") && msg.contains("d.json"), "{msg}");
+        assert!(matches!(e, Error::PartialOutputs { .. }), "{e:?}");
+        let temps = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("lathe-tmp"))
+            .count();
+        assert_eq!(temps, 0);
     }
 
     #[test]

@@ -9,5 +9,6 @@
 
 pub mod decode;
 pub mod encode;
+mod flac;
 pub mod resample;
 pub mod tags;

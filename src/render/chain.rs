@@ -61,6 +61,15 @@ pub const COMPRESSION_TOLERANCE_LU: f64 = 0.5;
 /// Safety trims smaller than this, dB, are not worth a warning: they are the f32 rounding of
 /// the gain and the detector's last hundredth of a dB, inaudible.
 pub const SAFETY_TRIM_WARN_DB: f64 = 0.05;
+/// The input had a DC offset that matters (over [`DC_OFFSET_LIMIT`] in a channel): removed.
+pub const W_DC_OFFSET: &str = "W_DC_OFFSET";
+
+/// A steady channel mean over this (-60 dBFS) is a DC offset worth removing: it costs headroom
+/// and makes clicks at edits. Under it, the input passes unchanged (see `dc_offsets`).
+pub const DC_OFFSET_LIMIT: f64 = 1e-3;
+/// Corner of the DC-removing high-pass: a 2nd-order Butterworth run forwards and backwards
+/// (zero phase, 4th-order slope): -0.53 dB at 10 Hz, -0.03 dB at 20 Hz.
+pub const DC_HIGHPASS_HZ: f64 = 5.0;
 
 /// Most limiting the loudness stage will ask for, dB of gain reduction at the highest peak.
 pub const MAX_LIMITING_DB: f64 = 12.0;
@@ -213,6 +222,29 @@ pub fn render_with_progress(
 ) -> Result<Rendered> {
     settings.check()?;
     check_inputs(mix, targets)?;
+    crate::analysis::check_measurable(audio)?;
+    crate::audio::check_memory(
+        audio.frames() as u64,
+        audio.num_channels(),
+        audio.sample_rate_hz,
+        crate::audio::JOB_BYTES_PER_SAMPLE - 4,
+        "mastering",
+    )?;
+    let mut warnings = Vec::new();
+    let dc_free;
+    let offsets = dc_offsets(audio);
+    let audio = if offsets.iter().any(|d| d.abs() > DC_OFFSET_LIMIT) {
+        let listed: Vec<String> = offsets.iter().map(|d| format!("{d:+.4}")).collect();
+        warnings.push(format!(
+            "{W_DC_OFFSET}: the input had a DC offset ({} of full scale, by channel); removed \
+             (mean subtracted, {DC_HIGHPASS_HZ} Hz zero-phase high-pass)",
+            listed.join(", ")
+        ));
+        dc_free = remove_dc(audio, &offsets);
+        &dc_free
+    } else {
+        audio
+    };
     let (left, right) = audio.stereo_pair()?;
     let fs = audio.sample_rate_hz;
     let mono = audio.num_channels() == 1;
@@ -221,7 +253,6 @@ pub fn render_with_progress(
             duration_s: audio.duration_s(),
         });
     }
-    let mut warnings = Vec::new();
     let mono_bass_below_hz = if mono {
         None
     } else {
@@ -348,6 +379,61 @@ pub fn render_with_progress(
     crate::timing::mark("render: done");
     progress(1.0);
     Ok(Rendered { audio, log })
+}
+
+/// The DC offset of each channel: its mean when every second of it has a mean of that sign
+/// beyond half [`DC_OFFSET_LIMIT`] (a constant offset does; the slow swings of bass and noise
+/// do not hold one sign for a whole file), else 0. Files under 2 s: their mean.
+fn dc_offsets(audio: &AudioBuffer) -> Vec<f64> {
+    let frames = audio.frames().max(1);
+    let second = audio.sample_rate_hz as usize;
+    audio
+        .channels
+        .par_iter()
+        .map(|c| {
+            let mean = c.iter().map(|&s| f64::from(s)).sum::<f64>() / frames as f64;
+            if c.len() < 2 * second {
+                return mean;
+            }
+            let steady = c.chunks(second).filter(|b| b.len() == second).all(|b| {
+                let m = b.iter().map(|&s| f64::from(s)).sum::<f64>() / b.len() as f64;
+                m * mean.signum() > 0.5 * DC_OFFSET_LIMIT
+            });
+            if steady {
+                mean
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// `audio` without its DC: each channel's mean subtracted (a constant offset goes exactly),
+/// then a [`DC_HIGHPASS_HZ`] Butterworth high-pass forwards and backwards (zero phase) for
+/// the slowly drifting rest. Channels in parallel; each pass is sequential: deterministic.
+fn remove_dc(audio: &AudioBuffer, offsets: &[f64]) -> AudioBuffer {
+    let hp = crate::render::biquad::Biquad::high_pass(
+        DC_HIGHPASS_HZ,
+        std::f64::consts::FRAC_1_SQRT_2,
+        f64::from(audio.sample_rate_hz),
+    );
+    let channels = audio
+        .channels
+        .par_iter()
+        .zip(offsets)
+        .map(|(c, &dc)| {
+            let mut x: Vec<f32> = c.iter().map(|&s| (f64::from(s) - dc) as f32).collect();
+            hp.process(&mut x);
+            x.reverse();
+            hp.process(&mut x);
+            x.reverse();
+            x
+        })
+        .collect();
+    AudioBuffer {
+        sample_rate_hz: audio.sample_rate_hz,
+        channels,
+    }
 }
 
 fn check_inputs(mix: &Features, targets: &Targets) -> Result<()> {
@@ -671,12 +757,11 @@ fn plan_compressor(
     comp
 }
 
-/// Integrated loudness (LUFS) of planar channels by `ebur128`.
+/// Integrated loudness (LUFS) of planar channels by the one meter
+/// ([`crate::analysis::loudness::integrated_lufs`]).
 pub fn integrated_lufs(channels: &[Vec<f32>], fs: u32) -> Result<f64> {
     let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-    let mut meter = ebur128::EbuR128::new(channels.len() as u32, fs, ebur128::Mode::I)?;
-    meter.add_frames_planar_f32(&views)?;
-    Ok(meter.loudness_global()?)
+    Ok(crate::analysis::loudness::integrated_lufs(&views, fs))
 }
 
 fn scaled(channels: &[Vec<f32>], gain_db: f64) -> Vec<Vec<f32>> {
@@ -925,7 +1010,13 @@ fn loudness_stage(
         achieved_true_peak_dbtp: input_peak_db,
         ceiling_dbtp: ceiling,
     };
-    if !input_lufs.is_finite() || input_peak == 0.0 {
+    if input_lufs.is_nan() || input_lufs == f64::INFINITY || !input_peak.is_finite() {
+        // Not reachable from measurable input (see `check_measurable`); never pass it through.
+        return Err(Error::Meter(format!(
+            "the processed audio measures {input_lufs} LUFS, peak {input_peak}: not measurable"
+        )));
+    }
+    if input_lufs == f64::NEG_INFINITY || input_peak == 0.0 {
         // Everything is under the -70 LUFS gate: no level to match.
         warnings.push(format!(
             "{W_SILENCE}: the processed audio is below the -70 LUFS absolute gate; no gain applied"
@@ -943,8 +1034,12 @@ fn loudness_stage(
         let mut out = scaled(&channels, gain_db);
         let achieved = integrated_lufs(&out, fs)?;
         let mut peak = output_true_peak(&out, fs, ceiling)?;
+        // The input's peak was exact only near the ceiling (ebur128's further down), and
+        // ffmpeg's reading may be the highest: the output's exact reading sets the last trim,
+        // which is part of the logged gain.
+        let mut trim_db = 0.0;
         if peak > db_to_gain(ceiling - 0.01) {
-            let trim_db = gain_to_db(db_to_gain(ceiling - 0.01) / peak) - 0.001;
+            trim_db = gain_to_db(db_to_gain(ceiling - 0.01) / peak) - 0.001;
             out = scaled(&out, trim_db);
             peak *= db_to_gain(trim_db);
             if trim_db.abs() >= SAFETY_TRIM_WARN_DB {
@@ -960,7 +1055,7 @@ fn loudness_stage(
                 target - achieved
             ));
         }
-        log.gain_db = gain_db;
+        log.gain_db = gain_db + trim_db;
         log.passes = 1;
         log.achieved_integrated_lufs = integrated_lufs(&out, fs)?;
         log.achieved_true_peak_dbtp = gain_to_db(peak);

@@ -17,7 +17,8 @@ use rayon::prelude::*;
 /// Energy of the -70 LUFS absolute gate: `10^((-70 + 0.691) / 10)`.
 const ABSOLUTE_GATE_ENERGY: f64 = 1.174_897_554_939_529_5e-7;
 
-/// K-weighted energy per frame (sum over channels, each with weight 1: L, R, C or mono).
+/// K-weighted energy per frame: the sum over channels, weighted by lathe's one channel rule
+/// ([`crate::analysis::meter::channel_weights`]: 1 for mono, L, R and C).
 #[derive(Clone, Debug)]
 pub struct KWeighted {
     energy: Vec<f32>,
@@ -93,9 +94,17 @@ fn weighted_squares(x: &[f32], sample_rate_hz: u32) -> Vec<f32> {
 impl KWeighted {
     /// Filters every channel (in parallel; the sum over channels runs in channel order).
     pub fn new(channels: &[Vec<f32>], sample_rate_hz: u32) -> Self {
+        let weights = crate::analysis::meter::channel_weights(channels.len());
         let mut squares: Vec<Vec<f32>> = channels
             .par_iter()
-            .map(|c| weighted_squares(c, sample_rate_hz))
+            .zip(weights)
+            .map(|(c, w)| {
+                let mut sq = weighted_squares(c, sample_rate_hz);
+                if w != 1.0 {
+                    sq.iter_mut().for_each(|e| *e *= w as f32);
+                }
+                sq
+            })
             .collect();
         let mut energy = if squares.is_empty() {
             Vec::new()

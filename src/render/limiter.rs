@@ -29,7 +29,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::oversample::{
-    detector_factor, sliding_max_abs, Bs1770Interpolator, Interpolator, BLOCK_FRAMES,
+    detector_factor, edge_peaks_by, sliding_max_abs, Bs1770Interpolator, Interpolator,
+    SwrInterpolator, BLOCK_FRAMES,
 };
 use crate::analysis::loudness::true_peak_per_channel;
 use crate::error::{Error, Result};
@@ -170,6 +171,40 @@ pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f3
                     *a = a.max(p);
                 }
             });
+    }
+    // The file plays with silence before and after it: overshoots there (a hard start or
+    // end) count for the first and last frames, whose gains scale them.
+    if let Some(&first) = frame_peak.first() {
+        let last = frame_peak.len() - 1;
+        let (mut before, mut after) = (first, frame_peak[last]);
+        for c in channels {
+            let (b, a) = interp.edge_peaks(c);
+            before = before.max(b);
+            after = after.max(a);
+            if let Some(bs) = &bs1770 {
+                let (b, a) = edge_peaks_by(c, interp.half_span() + 1, |buf, frames, out| {
+                    for (o, f) in out.iter_mut().zip(frames) {
+                        *o = bs.frame_peak(buf, f);
+                    }
+                });
+                before = before.max(b);
+                after = after.max(a);
+            }
+        }
+        frame_peak[0] = before;
+        frame_peak[last] = frame_peak[last].max(after);
+    }
+    // ffmpeg's reading mirrors the samples before the first (`x[-j] = x[j]`, see
+    // `SwrInterpolator`): a hard start reads up to 0.5 dB higher there than with silence
+    // before it. Its first frames count here, so the limiter holds them locally instead of
+    // the final check trimming the whole file.
+    if let Some(swr) = SwrInterpolator::new(sample_rate_hz) {
+        for c in channels {
+            let head = swr.mirrored_frames().min(frame_peak.len());
+            for (f, p) in frame_peak[..head].iter_mut().enumerate() {
+                *p = p.max(swr.frame_peak(c, f));
+            }
+        }
     }
     // An inter-sample peak is a weighted sum of the samples around it: if their gains differed
     // (inside an attack ramp), the peak after the gain would not scale by the gain at its
@@ -624,13 +659,16 @@ fn smooth_span(
     }
 }
 
-/// Highest true peak of `channels`, linear: ebur128's meter, and the 8x reference
-/// interpolator on the frames where the 4x detector reads within 1 dB of `near_dbtp` (or
-/// higher). Exact near and above `near_dbtp`; well under it, ebur128's reading.
+/// Highest true peak of `channels`, linear, by three readings: ebur128's meter; the 8x
+/// reference interpolator (with silence before and after the file) on the frames where the 4x
+/// detector reads within 1 dB of `near_dbtp` (or higher); and ffmpeg's (`ebur128=peak=true`,
+/// [`SwrInterpolator`]) on those frames and their neighbours. Exact near and above
+/// `near_dbtp`; well under it, ebur128's reading.
 pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f64) -> Result<f64> {
     let views: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
     let detector = Interpolator::detector(sample_rate_hz);
     let reference = Interpolator::reference();
+    let swr = SwrInterpolator::new(sample_rate_hz);
     // The refined 4x detector and the 8x reference differ by up to about 0.25 dB on pink noise
     // (more on full-band white noise): checking the frames within 1 dB covers it.
     let near = db_to_gain(near_dbtp - 1.0) as f32;
@@ -662,9 +700,24 @@ pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f
                         // around the detector's local maxima only.
                         let candidate =
                             |f: usize| (f.saturating_sub(1)..(f + 2).min(n)).any(is_max);
-                        reference.max_peak_in(c, start, end, candidate)
+                        let own = reference.max_peak_in(c, start, end, candidate);
+                        // ffmpeg's reading: its crests need not sit at the band-limited
+                        // signal's (its short filter passes some of the image), so every frame
+                        // within two of a near one is read.
+                        let near_frame = |f: usize| {
+                            (f.saturating_sub(2)..(f + 3).min(hi)).any(|g| at(g) >= near)
+                        };
+                        let ffmpeg = swr
+                            .as_ref()
+                            .map_or(0.0, |s| s.max_peak_in(c, start, end, near_frame));
+                        own.max(ffmpeg)
                     })
                     .reduce(|| 0.0f32, f32::max)
+                    // Before the first frame and after the last: silence, as a DAC plays it.
+                    .max({
+                        let (before, after) = reference.edge_peaks(c);
+                        before.max(after)
+                    })
             })
             .fold(0.0f64, |a, b| a.max(f64::from(b)))
     };

@@ -161,9 +161,14 @@ impl Interpolator {
         Self::new(detector_factor(sample_rate_hz), 24, 8.0)
     }
 
-    /// A slower, more accurate interpolator for checking: 8x, 32 samples each side, beta 9.
+    /// The interpolator of lathe's final true-peak check: 8x, 64 samples each side, Kaiser
+    /// beta 10 (about 100 dB stop band; flat to 0.95 x Nyquist), with the parabolic
+    /// refinement of [`Interpolator::frame_peaks`]. The same filter specification as the
+    /// independent 32x f64 reference of the tests (`tests/common`), so content near Nyquist
+    /// reads the same in both (32 samples each side and beta 9 read band-limited squares up to
+    /// 0.1 dB lower: their pass band ends at 0.91 x Nyquist).
     pub fn reference() -> Self {
-        Self::new(8, 32, 9.0)
+        Self::new(8, 64, 10.0)
     }
 
     pub fn factor(&self) -> usize {
@@ -290,6 +295,12 @@ impl Interpolator {
             Some(p) => p,
             None if f > 0 && r > 1 => self.point(&local[f - 1 - base..f - 1 - base + t], r - 1),
             None if f > 0 => x[f - 1],
+            None if r > 1 => {
+                // The point at -1/factor: its window starts one zero before the padded input.
+                let mut window = vec![0.0f32; t];
+                window[1..].copy_from_slice(&local[..t - 1]);
+                self.point(&window, r - 1)
+            }
             None => 0.0,
         };
         points[1] = x[f];
@@ -319,6 +330,16 @@ impl Interpolator {
     #[inline]
     fn point(&self, window: &[f32], p: usize) -> f32 {
         dot(&self.branches[p], window)
+    }
+
+    /// The largest interpolated magnitudes just outside `x`, taken as preceded and followed by
+    /// silence (as a DAC plays a file): over `[-half_span - 1, 0)` and over
+    /// `[len, len + half_span + 1)`; beyond those the interpolation is exactly zero. A file
+    /// that starts or ends at full level overshoots there (a step's Gibbs ripple).
+    pub fn edge_peaks(&self, x: &[f32]) -> (f32, f32) {
+        edge_peaks_by(x, self.half_span() + 1, |buf, frames, out| {
+            self.frame_peaks_range(buf, frames.start, out, 0.0)
+        })
     }
 
     /// Largest interpolated magnitude over the frames `f` with `candidate[f]` (same length as
@@ -472,6 +493,32 @@ impl Bs1770Interpolator {
     }
 }
 
+/// The largest frame peaks just before and just after `x` for an interpolator that reads
+/// `reach` frames on each side of a point: `scan(buffer, frames, out)` writes the frame peaks
+/// of `frames` of `buffer` (zero outside it) into `out`. The buffers are `x`'s first (last)
+/// `2 reach + 2` frames with `reach` frames of silence in front (behind), so the scanned
+/// frames see exactly what they would see in the whole file.
+pub(crate) fn edge_peaks_by(
+    x: &[f32],
+    reach: usize,
+    scan: impl Fn(&[f32], std::ops::Range<usize>, &mut [f32]),
+) -> (f32, f32) {
+    if x.is_empty() {
+        return (0.0, 0.0);
+    }
+    let keep = x.len().min(2 * reach + 2);
+    let mut head = vec![0.0f32; reach + keep];
+    head[reach..].copy_from_slice(&x[..keep]);
+    let mut out = vec![0.0f32; reach];
+    scan(&head, 0..reach, &mut out);
+    let before = out.iter().fold(0.0f32, |a, &b| a.max(b));
+    let mut tail = vec![0.0f32; keep + reach];
+    tail[..keep].copy_from_slice(&x[x.len() - keep..]);
+    scan(&tail, keep..keep + reach, &mut out);
+    let after = out.iter().fold(0.0f32, |a, &b| a.max(b));
+    (before, after)
+}
+
 /// `out[i] = max |x[i .. i + w]|` for every `i` with a full window (`x.len() - w + 1` values),
 /// by the van Herk / Gil-Werman algorithm (M. van Herk, "A fast algorithm for local minimum and
 /// maximum filters on rectangular and octagonal kernels", Pattern Recognition Letters 13, 1992):
@@ -507,18 +554,169 @@ pub(crate) fn sliding_max_abs(x: &[f32], w: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Output rate of ffmpeg's true-peak reading: its `ebur128` filter resamples to 192 kHz.
+pub const SWR_RATE_HZ: u32 = 192_000;
+/// libswresample's default filter: 32 taps (`filter_size`), Kaiser window, beta 9.
+const SWR_TAPS: usize = 32;
+const SWR_BETA: f64 = 9.0;
+/// Tap of the filter that sits on the output point's own frame, `(taps - 1) / 2`.
+const SWR_CENTER: usize = (SWR_TAPS - 1) / 2;
+/// Phases above this are computed per point instead of tabled (odd rates only).
+const SWR_MAX_TABLED_PHASES: u64 = 4_096;
+
+/// The interpolation behind ffmpeg's true-peak reading (`ebur128=peak=true`): libswresample's
+/// default resampler to 192 kHz, which the filter's peak is the largest magnitude of. A
+/// Kaiser-windowed (beta 9) sinc of 32 taps with its cut-off at the input's Nyquist
+/// frequency (upsampling: libswresample's 0.97 cut-off only applies below the output's), each
+/// phase normalised to a sum of 1, in `f64`; output point `k` at input time `k fs / 192000`
+/// (the phases of the reduced fraction, libswresample's `exact_rational`); the frames before
+/// the first mirrored (`x[-j] = x[j]`, as libswresample starts); no points whose window
+/// reaches past the last frame (ffmpeg's filter never flushes the resampler).
+///
+/// Why lathe reads it: the filter is short, so its transition band straddles Nyquist.
+/// Content near Nyquist comes out of it slightly too strong and with some of its image, and
+/// ffmpeg reads such outputs up to about 0.5 dB over the band-limited true peak (limited
+/// masters with energy up to 20 kHz at 44.1 kHz). lathe's final check reads this too, so an
+/// output is under the ceiling by ffmpeg as well. Matches ffmpeg 5.1's `aresample=192000`
+/// output to 2e-5 (measured on noise; the script in `benches/true_peak_vs_ffmpeg.sh` compares
+/// the readings).
+pub struct SwrInterpolator {
+    /// Input frames per output point: `step / phases` (reduced).
+    step: u64,
+    phases: u64,
+    /// `phases x SWR_TAPS` coefficients (empty when there are too many phases to table).
+    bank: Vec<f64>,
+}
+
+impl SwrInterpolator {
+    /// The interpolator at `sample_rate_hz`; `None` from 192 kHz up, where ffmpeg's reading
+    /// is a copy (or a low-passed downsampling) of the samples: never over the sample peak.
+    pub fn new(sample_rate_hz: u32) -> Option<Self> {
+        if sample_rate_hz >= SWR_RATE_HZ || sample_rate_hz == 0 {
+            return None;
+        }
+        let (fs, out) = (u64::from(sample_rate_hz), u64::from(SWR_RATE_HZ));
+        let g = gcd(fs, out);
+        let (step, phases) = (fs / g, out / g);
+        let bank = if phases <= SWR_MAX_TABLED_PHASES {
+            (0..phases)
+                .flat_map(|ph| Self::coefficients(ph as f64 / phases as f64))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(Self { step, phases, bank })
+    }
+
+    /// The 32 coefficients of the phase at fraction `frac` of a frame, normalised to sum 1.
+    fn coefficients(frac: f64) -> [f64; SWR_TAPS] {
+        let mut c = [0.0f64; SWR_TAPS];
+        for (i, v) in c.iter_mut().enumerate() {
+            let x = std::f64::consts::PI * ((i as f64 - SWR_CENTER as f64) - frac);
+            let sinc = if x == 0.0 { 1.0 } else { x.sin() / x };
+            let w = 2.0 * x / (SWR_TAPS as f64 * std::f64::consts::PI);
+            *v = sinc * bessel_i0(SWR_BETA * (1.0 - w * w).max(0.0).sqrt());
+        }
+        let norm: f64 = c.iter().sum();
+        c.iter_mut().for_each(|v| *v /= norm);
+        c
+    }
+
+    /// Output points whose time falls in frame `f`, `[f, f + 1)`: `k` from
+    /// `ceil(f phases / step)` to `ceil((f + 1) phases / step) - 1`.
+    fn points_of(&self, f: usize) -> std::ops::Range<u64> {
+        let f = f as u64;
+        (f * self.phases).div_ceil(self.step)..((f + 1) * self.phases).div_ceil(self.step)
+    }
+
+    /// Frames whose points read mirrored samples before the first: `0..mirrored_frames()`.
+    pub fn mirrored_frames(&self) -> usize {
+        SWR_CENTER
+    }
+
+    /// Does ffmpeg output the points of frame `f` of a signal of `len` frames? Only those
+    /// whose window ends inside the signal: its `ebur128` filter never flushes the resampler.
+    fn emitted(f: usize, len: usize) -> bool {
+        f + (SWR_TAPS - 1 - SWR_CENTER) < len
+    }
+
+    /// Largest output magnitude in frame `f` of `x` (0 where ffmpeg outputs nothing).
+    pub fn frame_peak(&self, x: &[f32], f: usize) -> f32 {
+        if !Self::emitted(f, x.len()) {
+            return 0.0;
+        }
+        self.points_of(f)
+            .fold(0.0f64, |a, k| a.max(self.point(x, k).abs())) as f32
+    }
+
+    /// The output point `k` of `x`.
+    fn point(&self, x: &[f32], k: u64) -> f64 {
+        let pos = k * self.step;
+        let (frame, ph) = ((pos / self.phases) as i64, pos % self.phases);
+        let tabled;
+        let c: &[f64] = if self.bank.is_empty() {
+            tabled = Self::coefficients(ph as f64 / self.phases as f64);
+            &tabled
+        } else {
+            let at = ph as usize * SWR_TAPS;
+            &self.bank[at..at + SWR_TAPS]
+        };
+        let n = x.len() as i64;
+        let first = frame - SWR_CENTER as i64;
+        c.iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let j = first + i as i64;
+                let j = if j < 0 { -j } else { j };
+                if j < n {
+                    w * f64::from(x[j as usize])
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    }
+
+    /// Largest output magnitude over the frames `f` in `start..end` with `candidate(f)`.
+    pub fn max_peak_in(
+        &self,
+        x: &[f32],
+        start: usize,
+        end: usize,
+        candidate: impl Fn(usize) -> bool,
+    ) -> f32 {
+        (start..end.min(x.len()))
+            .filter(|&f| candidate(f))
+            .fold(0.0f32, |a, f| a.max(self.frame_peak(x, f)))
+    }
+
+    /// Largest output magnitude of the whole of `x` (the tests' reading).
+    pub fn peak(&self, x: &[f32]) -> f32 {
+        self.max_peak_in(x, 0, x.len(), |_| true)
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// True peak (linear, largest over channels) by the [`Interpolator::reference`] 8x
-/// interpolator: an independent check of the limiter's 4x/2x detector and of ebur128's meter.
-/// Channels are measured in parallel; the maximum does not depend on the thread count.
+/// interpolator, with silence before and after the signal ([`Interpolator::edge_peaks`]): a
+/// check of the limiter's 4x/2x detector and of ebur128's meter. Channels are measured in
+/// parallel; the maximum does not depend on the thread count.
 pub fn true_peak_reference(channels: &[&[f32]]) -> f64 {
     let interp = Interpolator::reference();
     channels
         .par_iter()
         .map(|c| {
+            let (before, after) = interp.edge_peaks(c);
             interp
                 .frame_peaks(c, 0.0)
                 .iter()
-                .fold(0.0f32, |a, &b| a.max(b))
+                .fold(before.max(after), |a, &b| a.max(b))
         })
         .collect::<Vec<f32>>()
         .into_iter()
@@ -656,5 +854,33 @@ mod tests {
                 assert!(q < 0.5, "frame {f}: {q}");
             }
         }
+    }
+
+    #[test]
+    fn swr_interpolator_grid_and_normalisation() {
+        for fs in [22_050u32, 44_100, 48_000, 88_200, 96_000, 44_101] {
+            let swr = SwrInterpolator::new(fs).unwrap();
+            // 192 000 points a second, each in exactly one frame.
+            let points: u64 = (0..fs as usize)
+                .map(|f| swr.points_of(f).count() as u64)
+                .sum();
+            assert_eq!(points, u64::from(SWR_RATE_HZ), "{fs} Hz");
+            // Every phase sums to 1: a constant stays constant away from the end (to f64
+            // rounding), mirrored at the start.
+            let x = vec![0.5f32; 200];
+            for k in 0..(100 * u64::from(SWR_RATE_HZ) / u64::from(fs)) {
+                let y = swr.point(&x, k);
+                assert!((y - 0.5).abs() < 1e-12, "{fs} Hz, point {k}: {y}");
+            }
+        }
+        // At 48 kHz every fourth point is a sample: phase 0 is a pure delay.
+        let swr = SwrInterpolator::new(48_000).unwrap();
+        let x = sine(5_000.0, 48_000.0, 0.7, 0.3, 256);
+        for f in 0..256 {
+            // sin(pi m) of the other taps is 1e-16, not 0.
+            let y = swr.point(&x, 4 * f as u64);
+            assert!((y - f64::from(x[f])).abs() < 1e-12, "frame {f}: {y}");
+        }
+        assert!(SwrInterpolator::new(192_000).is_none());
     }
 }

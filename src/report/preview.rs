@@ -141,15 +141,13 @@ pub fn loudest_start_s(curve_lufs: &[f32], hop_s: f64, length_s: f64, duration_s
     best.1
 }
 
+/// By the one meter and its channel rule ([`crate::analysis::loudness::integrated_lufs`]).
 fn integrated_lufs(a: &AudioBuffer) -> Result<f64> {
     let views: Vec<&[f32]> = a.channels.iter().map(Vec::as_slice).collect();
-    let mut meter =
-        ebur128::EbuR128::new(a.num_channels() as u32, a.sample_rate_hz, ebur128::Mode::I)?;
-    if a.num_channels() == 1 {
-        meter.set_channel(0, ebur128::Channel::DualMono)?;
-    }
-    meter.add_frames_planar_f32(&views)?;
-    Ok(meter.loudness_global()?)
+    Ok(crate::analysis::loudness::integrated_lufs(
+        &views,
+        a.sample_rate_hz,
+    ))
 }
 
 fn apply_gain_and_fades(a: &mut AudioBuffer, gain_db: f64, fade: usize) {

@@ -25,6 +25,7 @@
 //! | `W_SAFETY_TRIM` | (renderer) a final trim of 0.05 dB or more held the true-peak ceiling |
 //! | `W_MONO_NO_WIDTH` | (renderer) width asked of a mono input |
 //! | `W_TOO_SHORT_FOR_COMPRESSION` | (renderer) too short for the compressor's statistics |
+//! | `W_DC_OFFSET` | (renderer) the input had a DC offset over -60 dBFS; removed |
 //! | `W_RENDER` | (renderer) a message without a code of its own |
 
 use std::collections::BTreeMap;
@@ -33,8 +34,8 @@ use serde::Serialize;
 
 use crate::analysis::Features;
 use crate::render::chain::{
-    RenderLog, W_CEILING_LIMITS_LOUDNESS, W_LIMIT_EXTREME, W_LOUDNESS_NOT_REACHED, W_MONO_NO_WIDTH,
-    W_SAFETY_TRIM, W_SILENCE, W_TOO_SHORT_FOR_COMPRESSION,
+    RenderLog, W_CEILING_LIMITS_LOUDNESS, W_DC_OFFSET, W_LIMIT_EXTREME, W_LOUDNESS_NOT_REACHED,
+    W_MONO_NO_WIDTH, W_SAFETY_TRIM, W_SILENCE, W_TOO_SHORT_FOR_COMPRESSION,
 };
 use crate::targets::{TargetSource, Targets};
 
@@ -150,6 +151,10 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo {
         code: W_TOO_SHORT_FOR_COMPRESSION,
         meaning: "too short for the compressor's statistics: not compressed (renderer)",
+    },
+    CodeInfo {
+        code: W_DC_OFFSET,
+        meaning: "the input had a DC offset over -60 dBFS; removed (renderer)",
     },
     CodeInfo {
         code: W_RENDER,

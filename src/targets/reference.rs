@@ -14,7 +14,7 @@ use super::{TargetRange, TargetSource, Targets};
 use crate::analysis::quality::{lossy_evidence, LossyEvidence};
 use crate::analysis::spectrum::third_octave_edges_hz;
 use crate::analysis::{Features, SILENT_BAND_DB};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Default true-peak ceiling, dBTP (EBU R128 s1 and the streaming services' advice).
 pub const DEFAULT_CEILING_DBTP: f64 = -1.0;
@@ -25,11 +25,7 @@ pub const MONO_BASS_HZ: f64 = 120.0;
 
 /// Builds targets that make a mix match `reference`.
 pub fn from_reference(reference: &Features, name: &str) -> Result<Targets> {
-    if !reference.loudness.integrated_lufs.is_finite() {
-        return Err(Error::Silence {
-            what: "use as a reference",
-        });
-    }
+    crate::analysis::check_loud_enough(reference, "use as a reference")?;
     let d = &reference.dynamics;
     let lossy = lossy_evidence(reference);
     let mut targets = Targets {
