@@ -1,6 +1,7 @@
 //! Loudness, loudness range and peaks after ITU-R BS.1770-4 / EBU R128. Loudness and range
 //! come from lathe's meter ([`super::meter`], which follows libebur128 step by step and is
-//! tested against the `ebur128` crate); the true peak from the `ebur128` crate.
+//! tested against the `ebur128` crate); the true peak from [`super::true_peak`] (ebur128's
+//! interpolator to the bit, vectorised, with the silence before and after the file).
 //!
 //! The meter keeps the K-weighted energy of every 100 ms sub-block, so that momentary (400 ms)
 //! and short-term (3 s) loudness are read after each one: their maxima and the short-term
@@ -45,14 +46,19 @@ pub(crate) fn measure_with_sweep(audio: &AudioBuffer) -> Result<(Loudness, Sweep
         return Err(Error::TooShort { duration_s });
     }
     let channels = audio.num_channels();
-    // True peak in parallel segments (exact, see `true_peak_per_channel`), beside the loudness.
+    // True peak in parallel segments (exact: a maximum), beside the loudness.
     let views: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
     let (sweep, true_peak) = rayon::join(
         || Sweep::new(&views, audio.sample_rate_hz),
-        || true_peak_per_channel(&views, audio.sample_rate_hz),
+        || -> Vec<f64> {
+            views
+                .iter()
+                .map(|c| f64::from(super::true_peak::channel_true_peak(c, audio.sample_rate_hz)))
+                .collect()
+        },
     );
-    let (mut loudness, true_peak) = (loudness_of_sweep(&sweep), true_peak?);
-    // ebur128 reads the true peak as at least the sample peak.
+    let mut loudness = loudness_of_sweep(&sweep);
+    // Like ebur128's reading, at least the sample peak.
     let true_peak_per_channel_dbtp: Vec<f64> = true_peak
         .iter()
         .zip(&loudness.true_peak_per_channel_dbtp)
@@ -338,11 +344,15 @@ mod tests {
             1.0,
             phase_deg.to_radians(),
         );
-        // A sine switched on mid-cycle is a step, and a step really does overshoot between
-        // samples. A 20 ms raised-cosine fade-in removes the step; the steady part is the test.
+        // A sine switched on or off mid-cycle is a step, and a step really does overshoot
+        // between samples (the true peak reads the silence around the file). 20 ms raised-
+        // cosine fades at both ends remove the steps; the steady part is the test.
         let fade = 960;
-        for (i, s) in ch.iter_mut().take(fade).enumerate() {
-            *s *= (0.5 - 0.5 * (std::f64::consts::PI * i as f64 / fade as f64).cos()) as f32;
+        let n = ch.len();
+        for i in 0..fade {
+            let w = (0.5 - 0.5 * (std::f64::consts::PI * i as f64 / fade as f64).cos()) as f32;
+            ch[i] *= w;
+            ch[n - 1 - i] *= w;
         }
         let l = measure(&AudioBuffer::new(48_000, vec![ch.clone(), ch]).unwrap()).unwrap();
         let err = l.true_peak_dbtp - expected_dbtp;
