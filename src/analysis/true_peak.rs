@@ -63,6 +63,12 @@ pub fn frame_peaks(x: &[f32], sample_rate_hz: u32, out: &mut [f32]) {
         });
 }
 
+/// [`frame_peaks`] of the frames `start .. start + out.len()` only (the same values: each
+/// frame's points do not depend on the range).
+pub fn frame_peaks_range(x: &[f32], sample_rate_hz: u32, start: usize, out: &mut [f32]) {
+    segment_peaks(x, start, start + out.len(), factor(sample_rate_hz), out);
+}
+
 /// Highest true peak of one channel, linear: the largest [`frame_peaks`] value, and at least
 /// the sample peak (as ebur128 reports it). Segments run in parallel; exact (a maximum).
 pub fn channel_true_peak(x: &[f32], sample_rate_hz: u32) -> f32 {

@@ -295,8 +295,9 @@ pub fn render_with_progress(
     let mut channels = if mono {
         vec![mid]
     } else {
-        let (l, r) = ms_to_lr(&mid, &side, 1.0);
-        drop((mid, side));
+        // In place: the mid buffer becomes left, the side buffer right.
+        let (mut l, mut r) = (mid, side);
+        ms_to_lr_in_place(&mut l, &mut r, 1.0);
         vec![l, r]
     };
     let comp = plan_compressor(&channels, fs, mix, targets, settings, &mut warnings);
@@ -600,28 +601,22 @@ fn design_eqs(
     Ok((mid_eq, side_eq))
 }
 
-/// Left/right from mid/side with a side gain: `L = M + gS`, `R = M - gS`.
-fn ms_to_lr(mid: &[f32], side: &[f32], side_gain: f64) -> (Vec<f32>, Vec<f32>) {
-    let mut left = vec![0.0f32; mid.len()];
-    let mut right = vec![0.0f32; mid.len()];
-    left.par_chunks_mut(BLOCK_FRAMES)
-        .zip(right.par_chunks_mut(BLOCK_FRAMES))
-        .zip(
-            mid.par_chunks(BLOCK_FRAMES)
-                .zip(side.par_chunks(BLOCK_FRAMES)),
-        )
-        .for_each(|((l, r), (m, s))| {
-            for (((l, r), &m), &s) in l.iter_mut().zip(r.iter_mut()).zip(m).zip(s) {
-                let m = f64::from(m);
-                let s = f64::from(s) * side_gain;
-                *l = (m + s) as f32;
-                *r = (m - s) as f32;
+/// Left/right from mid/side with a side gain, `L = M + gS`, `R = M - gS`, in place: `mid`
+/// becomes left and `side` right (no new full-length buffers).
+fn ms_to_lr_in_place(mid: &mut [f32], side: &mut [f32], side_gain: f64) {
+    mid.par_chunks_mut(BLOCK_FRAMES)
+        .zip(side.par_chunks_mut(BLOCK_FRAMES))
+        .for_each(|(m, s)| {
+            for (m, s) in m.iter_mut().zip(s.iter_mut()) {
+                let mid = f64::from(*m);
+                let side = f64::from(*s) * side_gain;
+                *m = (mid + side) as f32;
+                *s = (mid - side) as f32;
             }
         });
-    (left, right)
 }
 
-/// Mid `(L + R) / 2` and side `(L - R) / 2` (rounded to f32), then [`ms_to_lr`] with a side
+/// Mid `(L + R) / 2` and side `(L - R) / 2` (rounded to f32), then [`ms_to_lr_in_place`] with a side
 /// gain, in place, with the same roundings as building the mid/side buffers.
 fn width_in_place(left: &mut [f32], right: &mut [f32], side_gain: f64) {
     for (l, r) in left.iter_mut().zip(right.iter_mut()) {

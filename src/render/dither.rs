@@ -80,6 +80,25 @@ impl DitherRng {
     }
 }
 
+/// `v.round()` (half away from zero), without the libm call that `f64::round` is on baseline
+/// x86-64 (no SSE4.1): 21 M calls for a 4-minute stereo file. Exact: below 2^52 the
+/// truncation through `i64` and the fraction `v - t` are exact; above, `v` is an integer.
+#[inline]
+fn round_half_away(v: f64) -> f64 {
+    if v.is_nan() || v.abs() >= 4_503_599_627_370_496.0 {
+        return v; // |v| >= 2^52 (an integer), infinite or NaN
+    }
+    let t = v as i64 as f64;
+    let frac = v - t;
+    if frac >= 0.5 {
+        t + 1.0
+    } else if frac <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
 /// Scales to `bits`-bit integer codes, adds `offset_lsb()` per sample, rounds to nearest and
 /// clamps to the code range. NaN (never expected: lathe keeps outputs finite) becomes 0.
 fn quantize(samples: &[f32], bits: u32, mut offset_lsb: impl FnMut() -> f64) -> Vec<i32> {
@@ -90,7 +109,7 @@ fn quantize(samples: &[f32], bits: u32, mut offset_lsb: impl FnMut() -> f64) -> 
     samples
         .iter()
         .map(|&s| {
-            let v = (f64::from(s) * scale + offset_lsb()).round();
+            let v = round_half_away(f64::from(s) * scale + offset_lsb());
             if v.is_nan() {
                 0
             } else {
@@ -233,5 +252,38 @@ mod tests {
         );
         let q = quantize_tpdf(&input, 16, &mut DitherRng::new(1));
         assert_eq!((q[0], q[1], q[4]), (32767, -32768, 0));
+    }
+
+    #[test]
+    fn rounding_is_f64_round_to_the_bit() {
+        let mut rng = DitherRng::new(5);
+        let mut values: Vec<f64> = (0..200_000)
+            .map(|_| (rng.next_unit() - 0.5) * 2.0 * 8_388_608.0 * 1.01)
+            .collect();
+        for k in -40..40 {
+            let h = f64::from(k) + 0.5;
+            values.extend([h, -h, f64::from(k), h - 1e-9, h + 1e-9]);
+        }
+        values.extend([
+            0.0,
+            -0.0,
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            9.1e18,
+            -9.3e18,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]);
+        for v in values {
+            let (a, b) = (round_half_away(v), v.round());
+            assert!(
+                a == b && a.is_sign_negative() == b.is_sign_negative() || a == 0.0 && b == 0.0,
+                "{v}: {a} vs {b}"
+            );
+        }
+        assert!(round_half_away(f64::NAN).is_nan());
     }
 }

@@ -3,7 +3,8 @@
 //! Detector: the inter-sample peak of every frame from the polyphase interpolator in
 //! [`super::oversample`] (4x below 88.2 kHz, 2x from 88.2 kHz; ITU-R BS.1770-4 Annex 2, with
 //! parabolic refinement between the oversampled points) or, where it reads higher, from the
-//! short interpolator that BS.1770 meters such as ebur128 use ([`Bs1770Interpolator`]), spread
+//! short interpolator that BS.1770 meters such as ebur128 use
+//! ([`Bs1770Interpolator`], vectorised in [`crate::analysis::true_peak`]), spread
 //! over a few frames on each side so that the gain is flat across the samples an inter-sample
 //! peak is made of.
 //!
@@ -150,6 +151,8 @@ pub fn skip_threshold(settings: &LimiterSettings) -> f64 {
 /// gain (see [`limit_scaled`]).
 pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f32) -> Vec<f32> {
     let interp = Interpolator::detector(sample_rate_hz);
+    // BS.1770's own interpolator (ebur128's, see `Bs1770Interpolator`), vectorised for the
+    // frames and scalar for the edges; none from 192 kHz on.
     let bs1770 = Bs1770Interpolator::new(sample_rate_hz);
     // Channel by channel, each in parallel blocks, into one maximum: one full-length buffer.
     let mut frame_peak = vec![0.0f32; channels.first().map_or(0, Vec::len)];
@@ -161,11 +164,21 @@ pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f3
                 let start = b * BLOCK_FRAMES;
                 let mut own = vec![0.0f32; chunk.len()];
                 interp.frame_peaks_range(c, start, &mut own, skip_below);
+                // Where the detector computed a frame, BS.1770's interpolator too; skipped
+                // frames stay under the skip level.
+                let mut bs = Vec::new();
+                if bs1770.is_some() && own.iter().any(|&p| p >= skip_below) {
+                    bs = vec![0.0f32; chunk.len()];
+                    crate::analysis::true_peak::frame_peaks_range(
+                        c,
+                        sample_rate_hz,
+                        start,
+                        &mut bs,
+                    );
+                }
                 for (k, (a, p)) in chunk.iter_mut().zip(own).enumerate() {
-                    // Where the detector computed the frame, BS.1770's own interpolator too
-                    // (see `Bs1770Interpolator`); skipped frames stay under the skip level.
-                    let p = match &bs1770 {
-                        Some(bs) if p >= skip_below => p.max(bs.frame_peak(c, start + k)),
+                    let p = match bs.get(k) {
+                        Some(&q) if p >= skip_below => p.max(q),
                         _ => p,
                     };
                     *a = a.max(p);
@@ -525,7 +538,7 @@ const SMOOTH_WARMUP_TIME_CONSTANTS: f64 = 20.0;
 /// and long releases (warm-up over a quarter segment), run as one segment.
 fn smooth_gain_segmented(
     frames: usize,
-    required: &(dyn Fn(usize) -> f32 + Sync),
+    required: &(impl Fn(usize) -> f32 + Sync),
     sample_rate_hz: u32,
     settings: &LimiterSettings,
     segment: usize,
@@ -552,7 +565,8 @@ fn smooth_span(
     frames: usize,
     start: usize,
     gain: &mut [f32],
-    required: &(dyn Fn(usize) -> f32 + Sync),
+    // Generic, not `dyn`: the required gain is computed inline, twice a frame.
+    required: &(impl Fn(usize) -> f32 + Sync),
     sample_rate_hz: u32,
     settings: &LimiterSettings,
 ) {
@@ -721,9 +735,17 @@ pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f
             })
             .fold(0.0f64, |a, b| a.max(f64::from(b)))
     };
-    // Both meters at once; the maximum does not depend on which finishes first.
-    let (ebu, own) = rayon::join(|| ebur128_true_peak(&views, sample_rate_hz), own);
-    Ok(ebu?.max(own))
+    // ebur128's reading: its interpolator to the bit, vectorised, with the silence before and
+    // after the file ([`crate::analysis::true_peak`]). Both at once; the maximum does not
+    // depend on which finishes first.
+    let ebu = || {
+        views
+            .iter()
+            .map(|c| crate::analysis::true_peak::channel_true_peak(c, sample_rate_hz))
+            .fold(0.0f64, |a, b| a.max(f64::from(b)))
+    };
+    let (ebu, own) = rayon::join(ebu, own);
+    Ok(ebu.max(own))
 }
 
 /// True peak by the `ebur128` crate (BS.1770-4 Annex 2), linear, largest over channels (in

@@ -12,4 +12,5 @@ pub mod eq;
 pub mod kweight;
 pub mod limiter;
 pub mod oversample;
+pub mod polyphase;
 pub use chain::{render, render_with_progress, RenderLog, RenderSettings, Rendered};

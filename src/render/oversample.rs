@@ -175,6 +175,14 @@ impl Interpolator {
         self.factor
     }
 
+    /// The branches, for the vectorised scans of [`super::polyphase`].
+    pub fn branches(&self) -> super::polyphase::Branches<'_> {
+        super::polyphase::Branches {
+            branches: &self.branches,
+            taps: self.taps_per_branch,
+        }
+    }
+
     /// Input samples on each side of an interpolated point.
     pub fn half_span(&self) -> usize {
         (self.taps_per_branch - 1) / 2
@@ -193,14 +201,12 @@ impl Interpolator {
     /// that falls between the oversampled points, which a plain 4x reading misses by up to
     /// `1 - cos(pi f / (4 fs))` (0.45 dB at 0.8 x Nyquist).
     ///
-    /// Samples outside the slice are zero. Frames that cannot reach `skip_below` get an
-    /// estimate under `skip_below` instead of the exact value: callers that only care about
-    /// peaks above a threshold save the interpolation there. Two screens decide: the
-    /// neighbourhood's largest sample times [`abs_sum_bound`] (a strict bound), then the
-    /// largest of `x[f]`, the half-sample point and `x[f + 1]` times [`SCREEN_RATIO`] (3.5 dB:
-    /// a sinusoid below 0.45 x fs has its crest within 0.71 rad of one of those points, so at
-    /// most `1 / cos(0.71)` = 2.4 dB above them; a heuristic for mixtures, which the limiter's
-    /// final check backs up).
+    /// Samples outside the slice are zero (silence before and after it). Frames that cannot
+    /// reach `skip_below` may get a bound under `skip_below` instead of the exact value:
+    /// callers that only care about peaks above a threshold save the interpolation there. The
+    /// bound is strict: blocks of [`super::polyphase::LANES`] frames whose inputs all stay
+    /// under `skip_below /` [`abs_sum_bound`] read `max |x| *` [`abs_sum_bound`]. Every other
+    /// frame is computed exactly, [`super::polyphase::LANES`] frames at a time (vectorised).
     ///
     /// [`abs_sum_bound`]: Interpolator::abs_sum_bound
     pub fn frame_peaks(&self, x: &[f32], skip_below: f32) -> Vec<f32> {
@@ -215,6 +221,27 @@ impl Interpolator {
     /// [`Interpolator::frame_peaks`] of the frames `start .. start + out.len()` of `x`, into
     /// `out`, with temporary buffers of the block's size only.
     pub fn frame_peaks_range(&self, x: &[f32], start: usize, out: &mut [f32], skip_below: f32) {
+        super::polyphase::frame_peaks_range(
+            self.branches(),
+            self.abs_sum_bound as f32,
+            x,
+            start,
+            out,
+            skip_below,
+        );
+    }
+
+    /// The scalar frame peaks, one frame at a time, with the half-sample screen
+    /// ([`SCREEN_RATIO`]) that [`Interpolator::frame_peaks_range`] had before its vectorised
+    /// scan: the tests' cross-check of [`super::polyphase`].
+    #[cfg(test)]
+    pub(crate) fn frame_peaks_range_scalar(
+        &self,
+        x: &[f32],
+        start: usize,
+        out: &mut [f32],
+        skip_below: f32,
+    ) {
         let t = self.taps_per_branch;
         let r = self.factor;
         let end = start + out.len();
@@ -258,6 +285,7 @@ impl Interpolator {
 
     /// The zero-padded input (`half_span` zeros in front, `half_span + 1` behind) from padded
     /// index `start - 1` (or 0) up to the end of the windows of the frames before `end`.
+    #[cfg(test)]
     fn local_padded(&self, x: &[f32], start: usize, end: usize) -> Vec<f32> {
         let hs = self.half_span();
         let t = self.taps_per_branch;
@@ -278,6 +306,7 @@ impl Interpolator {
     /// `f - 1 .. f + taps`; `points` has `factor + 2` slots. `previous`: the point at
     /// `f - 1/factor` if the caller has it; `known`: a branch and its point at this frame, if
     /// the caller computed it.
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     fn refined_peak(
         &self,
@@ -358,15 +387,7 @@ impl Interpolator {
         end: usize,
         candidate: impl Fn(usize) -> bool,
     ) -> f32 {
-        let Some(first) = (start..end).find(|&f| candidate(f)) else {
-            return 0.0;
-        };
-        let local = self.local_padded(x, first, end);
-        let base = first.saturating_sub(1);
-        let mut points = vec![0.0f32; self.factor + 2];
-        (first..end).filter(|&f| candidate(f)).fold(0.0f32, |a, f| {
-            a.max(self.refined_peak(x, &local, base, f, &mut points, None, None))
-        })
+        super::polyphase::max_peak_in(self.branches(), x, start, end, candidate)
     }
 
     /// Upsampled signal (for tests and plots): `factor * x.len()` points, point `i` at time
@@ -724,7 +745,7 @@ pub fn true_peak_reference(channels: &[&[f32]]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn sine(freq_hz: f64, fs: f64, amp: f64, phase: f64, n: usize) -> Vec<f32> {
@@ -837,6 +858,13 @@ mod tests {
             let err_db = gain_db(p);
             assert!(err_db < 0.05 && err_db > -0.2, "{f} Hz: {err_db} dB");
         }
+    }
+
+    /// Every frame of [`Interpolator::frame_peaks_range_scalar`].
+    pub(crate) fn frame_peaks_scalar(it: &Interpolator, x: &[f32], skip_below: f32) -> Vec<f32> {
+        let mut out = vec![0.0f32; x.len()];
+        it.frame_peaks_range_scalar(x, 0, &mut out, skip_below);
+        out
     }
 
     #[test]
