@@ -417,3 +417,87 @@ fn genre_words_through_the_cli() {
     );
     assert!(!dir.path().join("never.wav").exists());
 }
+
+// ----- the report: the range as a shaded band behind the tonal curves, and in the JSON -----
+
+#[test]
+fn the_report_shades_the_range_and_its_json_carries_it() {
+    use lathe::report::{build_with_range, html, json, Aim, ReportInput};
+    let master = analyse(&programme(FRAMES, 31, -14.0, |_| 0.0));
+    let mut range = range_around(&master, 1.5);
+    range.source = TargetSource::Model {
+        genre: "ambient".into(),
+        confidence: None,
+    };
+    let audio = programme(FRAMES, 32, -20.0, |f| bump(f, 1000.0, 6.0, 1.0));
+    let mix = analyse(&audio);
+    let targets = range.resolve(&mix);
+    let out = render(&audio, &mix, &targets, &RenderSettings::default()).unwrap();
+    let after = analyse(&out.audio);
+    let report_with = |range: Option<&TargetRange>| {
+        build_with_range(
+            &ReportInput {
+                mix_name: "mix.wav",
+                output_name: "master.wav",
+                before: &mix,
+                after: &after,
+                targets: &targets,
+                log: &out.log,
+                aim: &Aim::default(),
+                provenance: None,
+                preview: None,
+                eq_exports: None,
+                audio: None,
+            },
+            range,
+        )
+    };
+    let report = report_with(Some(&range));
+    // The JSON carries the range itself, every band's low, centre and high.
+    let j: serde_json::Value = serde_json::from_str(&json::to_json(&report).unwrap()).unwrap();
+    let mid = &j["target_range"]["mid_db"];
+    assert_eq!(mid.as_array().unwrap().len(), range.mid_db.len());
+    // The report's JSON prints 3 decimals: within half a thousandth.
+    let near = |v: &serde_json::Value, want: f64, what: &str| {
+        let got = v.as_f64().unwrap();
+        assert!((got - want).abs() <= 5e-4, "{what}: {got} vs {want}");
+    };
+    for (k, r) in range.mid_db.iter().enumerate() {
+        near(&mid[k]["low"], r.low, &format!("mid band {k} low"));
+        near(&mid[k]["centre"], r.centre, &format!("mid band {k} centre"));
+        near(&mid[k]["high"], r.high, &format!("mid band {k} high"));
+    }
+    near(
+        &j["target_range"]["width_db"]["high"],
+        range.width_db.high,
+        "width high",
+    );
+    // The plot's band edges are the range's (bands with content).
+    let c = &report.curves;
+    assert_eq!(c.range_mid_low_db.len(), range.mid_db.len());
+    for (k, r) in range.mid_db.iter().enumerate() {
+        if let (Some(l), Some(h)) = (c.range_mid_low_db[k], c.range_mid_high_db[k]) {
+            assert_eq!((l, h), (r.low, r.high), "band {k}");
+        }
+    }
+    assert!(c.range_side_high_db.iter().filter(|v| v.is_some()).count() > 20);
+    // The HTML draws it: one filled polygon per plot (mid, side) in the range colour, behind
+    // the curves, with a key naming what it is; a chosen genre shows no classifier confidence.
+    let page = html::to_html(&report).unwrap();
+    let fill = "<polygon opacity=\"0.22\" fill=\"#E07A10\"";
+    assert_eq!(page.matches(fill).count(), 2, "one band in each tonal plot");
+    assert!(page.contains("range of ambient masters (10th-90th percentile)"));
+    assert!(page.contains("mastered by the genre model: ambient (chosen)"));
+    assert!(!page.contains("% confidence"));
+
+    // A point range (a reference) draws and carries nothing extra.
+    let point = TargetRange::point(&targets);
+    for r in [report_with(Some(&point)), report_with(None)] {
+        let j: serde_json::Value = serde_json::from_str(&json::to_json(&r).unwrap()).unwrap();
+        assert!(j.get("target_range").is_none());
+        assert!(r.curves.range_mid_low_db.is_empty());
+        let page = html::to_html(&r).unwrap();
+        assert_eq!(page.matches(fill).count(), 0);
+        assert!(!page.contains("10th-90th percentile"));
+    }
+}

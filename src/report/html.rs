@@ -26,6 +26,9 @@ const SIDE_COLOUR: RGBColor = RGBColor(0x2a, 0x9d, 0x5c);
 const FIT_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
 const LIMITER_COLOUR: RGBColor = RGBColor(0xc0, 0x30, 0x30);
 const FIT_SIDE_COLOUR: RGBColor = RGBColor(0x0e, 0x5a, 0x30);
+/// The target range behind the tonal curves: the target's colour, mostly transparent.
+const RANGE_COLOUR: RGBColor = TARGET_COLOUR;
+const RANGE_OPACITY: f64 = 0.22;
 /// Tonal-balance plots show this many dB under the loudest band at most.
 const TONAL_RANGE_DB: f64 = 60.0;
 /// EQ plots clip at +-this (the side high-pass reaches -80 dB).
@@ -112,38 +115,50 @@ pub fn to_html(report: &Report) -> Result<String> {
 
     let c = &report.curves;
     h += "<h2>Tonal balance</h2>\n";
-    h += &figure(
+    let band_key = range_key(report);
+    let range_note = if band_key.is_some() {
+        " Shaded: the target range; a band inside it is left as the mix has it, one outside \
+         is pulled toward the target, harder the further out."
+    } else {
+        ""
+    };
+    h += &figure_with_band(
         "plot-tonal-mid",
         &tonal_plot(
             "Mid (third-octave bands, dB re integrated loudness)",
             &c.band_center_hz,
-            &c.mix_mid_db,
-            &c.target_mid_db,
-            &c.result_mid_db,
+            [&c.mix_mid_db, &c.target_mid_db, &c.result_mid_db],
+            (&c.range_mid_low_db, &c.range_mid_high_db),
         )?,
         &[
             (MIX_COLOUR, "mix", false),
             (TARGET_COLOUR, "target", false),
             (RESULT_COLOUR, "result", false),
         ],
-        "Band level minus integrated loudness: the tonal shape, whatever the level.",
+        band_key.as_deref(),
+        &format!(
+            "Band level minus integrated loudness: the tonal shape, whatever the level.{range_note}"
+        ),
     );
     if report.render.channels == 2 {
-        h += &figure(
+        h += &figure_with_band(
             "plot-tonal-side",
             &tonal_plot(
                 "Side (third-octave bands, dB re integrated loudness)",
                 &c.band_center_hz,
-                &c.mix_side_db,
-                &c.target_side_db,
-                &c.result_side_db,
+                [&c.mix_side_db, &c.target_side_db, &c.result_side_db],
+                (&c.range_side_low_db, &c.range_side_high_db),
             )?,
             &[
                 (MIX_COLOUR, "mix", false),
                 (TARGET_COLOUR, "target", false),
                 (RESULT_COLOUR, "result", false),
             ],
-            "Side (L-R)/2, relative to the integrated loudness: its level is the width.",
+            band_key.as_deref(),
+            &format!(
+                "Side (L-R)/2, relative to the integrated loudness: its level is the width.\
+                 {range_note}"
+            ),
         );
     }
     if !c.spectrum_freq_hz.is_empty() {
@@ -331,6 +346,40 @@ fn filters_table(mid: &EqFit, side: Option<&EqFit>) -> String {
 type Key = (RGBColor, &'static str, bool);
 
 fn figure(id: &str, svg: &str, keys: &[Key], caption: &str) -> String {
+    figure_with_band(id, svg, keys, None, caption)
+}
+
+/// What the shaded band of the tonal plots shows, for its key; `None` without a range.
+fn range_key(report: &Report) -> Option<String> {
+    report.target_range.as_ref()?;
+    Some(match &report.source {
+        TargetSource::Model { genre, .. } => {
+            format!("range of {genre} masters (10th-90th percentile)")
+        }
+        TargetSource::Profile { references, .. } => format!(
+            "range of the {} references (10th-90th percentile)",
+            references.len()
+        ),
+        _ => "target range".to_string(),
+    })
+}
+
+/// [`figure`] with a key for a shaded band first (a filled swatch), when `band` names one.
+fn figure_with_band(
+    id: &str,
+    svg: &str,
+    keys: &[Key],
+    band: Option<&str>,
+    caption: &str,
+) -> String {
+    let band_key = band.map_or_else(String::new, |name| {
+        let RGBColor(r, g, b) = RANGE_COLOUR;
+        format!(
+            "<span class=\"key\"><span class=\"swatch\" style=\"border-top:9px solid \
+             rgba({r},{g},{b},{RANGE_OPACITY})\"></span>{}</span>",
+            esc(name)
+        )
+    });
     let keys: String = keys
         .iter()
         .map(|(c, name, dashed)| {
@@ -344,6 +393,7 @@ fn figure(id: &str, svg: &str, keys: &[Key], caption: &str) -> String {
             )
         })
         .collect();
+    let keys = band_key + &keys;
     format!(
         "<figure class=\"plot\" id=\"{id}\">\n{svg}\n<figcaption><span class=\"keys\">{keys}</span>{}</figcaption>\n</figure>\n",
         esc(caption)
@@ -438,6 +488,26 @@ fn runs(x: &[f64], y: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
+/// Runs of consecutive bands where both range edges exist: `(centre, low, high)`.
+fn band_runs(x: &[f64], edges: &[Option<(f64, f64)>]) -> Vec<Vec<(f64, f64, f64)>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for (&xi, e) in x.iter().zip(edges) {
+        match e {
+            Some((l, h)) => cur.push((xi, *l, *h)),
+            None => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 fn range_of<'a>(values: impl Iterator<Item = &'a Option<f64>>) -> Option<(f64, f64)> {
     values
         .flatten()
@@ -448,14 +518,22 @@ fn range_of<'a>(values: impl Iterator<Item = &'a Option<f64>>) -> Option<(f64, f
         })
 }
 
+/// A tonal-balance plot: `[mix, target, result]` curves over the band centres, with the
+/// target range `(low, high)` shaded behind them (nothing when empty).
 fn tonal_plot(
     caption: &str,
     centers: &[f64],
-    mix: &[Option<f64>],
-    target: &[Option<f64>],
-    result: &[Option<f64>],
+    [mix, target, result]: [&[Option<f64>]; 3],
+    (range_low, range_high): (&[Option<f64>], &[Option<f64>]),
 ) -> Result<String> {
-    let (lo, hi) = range_of(mix.iter().chain(target).chain(result)).unwrap_or((-40.0, 0.0));
+    let (lo, hi) = range_of(
+        mix.iter()
+            .chain(target)
+            .chain(result)
+            .chain(range_low)
+            .chain(range_high),
+    )
+    .unwrap_or((-40.0, 0.0));
     let (bottom, top) = tonal_axis_db(lo, hi);
     let clip = |v: &[Option<f64>]| clip_below(v, bottom);
     svg(|root| {
@@ -467,6 +545,31 @@ fn tonal_plot(
             ("Hz", "dB"),
             &hz_label,
         )?;
+        // The range first, so the curves are drawn over it: one polygon per run of bands
+        // with both edges, its lower edge held at the axis's bottom.
+        let both: Vec<Option<(f64, f64)>> = range_low
+            .iter()
+            .zip(range_high)
+            .map(|(l, h)| match (l, h) {
+                (Some(l), Some(h)) if h.is_finite() && l.is_finite() => {
+                    Some((l.max(bottom), h.max(bottom)))
+                }
+                _ => None,
+            })
+            .collect();
+        for run in band_runs(centers, &both) {
+            let outline: Vec<(f64, f64)> = run
+                .iter()
+                .map(|&(f, l, _)| (f, l))
+                .chain(run.iter().rev().map(|&(f, _, h)| (f, h)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    RANGE_COLOUR.mix(RANGE_OPACITY).filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
         for (data, colour) in [
             (clip(mix), MIX_COLOUR),
             (clip(target), TARGET_COLOUR),

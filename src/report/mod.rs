@@ -10,6 +10,9 @@
 //! - **notes** ([`notes`]): the chain's settings in words, with the applied EQ curves
 //!   approximated by a few RBJ-cookbook bells and shelves ([`fit`]) and the fit's error;
 //! - **warnings** ([`warnings`]) with stable codes and evidence;
+//! - **the target range** when the targets came from one (the genre model's percentiles, a
+//!   style profile of several references): where masters lie, per band and for loudness,
+//!   PLR, spread and width, drawn as a shaded band behind the tonal-balance curves;
 //! - **curves** for the plots: tonal balance (mid and side) of mix, target and result; the
 //!   applied EQ and its fit; short-term loudness over time; compressor and limiter gain
 //!   reduction over time.
@@ -34,15 +37,17 @@ use crate::analysis::{Features, SILENT_BAND_DB};
 use crate::audio::AudioBuffer;
 use crate::render::chain::{LoudnessLog, RenderLog, RenderSettings, WidthLog};
 use crate::render::compressor::CompressorSettings;
-use crate::targets::{TargetSource, Targets};
+use crate::targets::{TargetRange, TargetSource, Targets};
 pub use notes::Notes;
 pub use provenance::Provenance;
 pub use warnings::Warning;
 
 /// Bump when a field of [`Report`] is added, removed or changes meaning. 2: how the report
 /// was made (`provenance`), the preview players (`preview`), the peak envelopes and fine
-/// spectra, fits over the whole EQ'd band, lossy-reference evidence in `source`.
-pub const REPORT_SCHEMA_VERSION: u32 = 2;
+/// spectra, fits over the whole EQ'd band, lossy-reference evidence in `source`. 3: the
+/// target range (`target_range`, the `range_*` band curves); a chosen genre's `source` has no
+/// `confidence`.
+pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 /// The A/B preview excerpts as the report links them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -162,6 +167,10 @@ pub struct Report {
     pub output: String,
     pub source: TargetSource,
     pub aim: Aim,
+    /// Where masters lie (the model's 10th/50th/90th percentiles, or a profile's references),
+    /// when the targets came from a range; absent for a reference (a point).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_range: Option<TargetRange>,
     pub provenance: Option<Provenance>,
     pub preview: Option<PreviewLinks>,
     pub eq_exports: Option<EqExportLinks>,
@@ -231,6 +240,11 @@ pub struct Curves {
     pub mix_side_db: Vec<Option<f64>>,
     pub target_side_db: Vec<Option<f64>>,
     pub result_side_db: Vec<Option<f64>>,
+    /// The target range's low and high band levels (the shaded band), empty without a range.
+    pub range_mid_low_db: Vec<Option<f64>>,
+    pub range_mid_high_db: Vec<Option<f64>>,
+    pub range_side_low_db: Vec<Option<f64>>,
+    pub range_side_high_db: Vec<Option<f64>>,
     /// The applied EQ (dense, log-spaced) and the fitted filters' response on the same grid.
     pub eq_freq_hz: Vec<f64>,
     pub eq_mid_db: Vec<f64>,
@@ -260,6 +274,14 @@ pub struct Curves {
 /// Builds the report (see the module docs). Never fails: missing data shows as empty curves,
 /// non-finite numbers as `null` in JSON and "-" in HTML.
 pub fn build(input: &ReportInput) -> Report {
+    build_with_range(input, None)
+}
+
+/// [`build`], with the range the targets were resolved from (the genre model's or a
+/// profile's): the report then carries it and shades it behind the tonal curves. A point
+/// range (a reference's) adds nothing: it is the targets themselves.
+pub fn build_with_range(input: &ReportInput, range: Option<&TargetRange>) -> Report {
+    let range = range.filter(|r| !r.is_point());
     let ReportInput {
         before,
         after,
@@ -277,11 +299,12 @@ pub fn build(input: &ReportInput) -> Report {
         output: input.output_name.to_string(),
         source: targets.source.clone(),
         aim: aim.clone(),
+        target_range: range.cloned(),
         provenance: input.provenance.cloned(),
         preview: input.preview.cloned(),
         eq_exports: input.eq_exports.cloned(),
         numbers: numbers(before, after, targets),
-        curves: curves(input, &notes),
+        curves: curves(input, range, &notes),
         notes,
         warnings,
         render: summary(log),
@@ -359,6 +382,25 @@ fn numbers(before: &Features, after: &Features, t: &Targets) -> Vec<NumberRow> {
     ]
 }
 
+/// One edge (`high` or low) of a range's band levels, as [`band`] shows them; empty without
+/// a (non-point) range.
+fn range_band(
+    range: Option<&TargetRange>,
+    pick: fn(&TargetRange) -> (&Vec<crate::targets::Range>, bool),
+) -> Vec<Option<f64>> {
+    match range {
+        Some(r) => {
+            let (bands, high) = pick(r);
+            let edge: Vec<f64> = bands
+                .iter()
+                .map(|b| if high { b.high } else { b.low })
+                .collect();
+            band(&edge)
+        }
+        None => Vec::new(),
+    }
+}
+
 fn band(v: &[f64]) -> Vec<Option<f64>> {
     v.iter()
         .map(|&x| (x.is_finite() && x > SILENT_BAND_DB + 1.0).then_some(x))
@@ -387,7 +429,7 @@ fn finite(v: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-fn curves(input: &ReportInput, notes: &Notes) -> Curves {
+fn curves(input: &ReportInput, range: Option<&TargetRange>, notes: &Notes) -> Curves {
     let ReportInput {
         before,
         after,
@@ -444,6 +486,10 @@ fn curves(input: &ReportInput, notes: &Notes) -> Curves {
         mix_side_db: band(&before.spectrum.side_norm_db),
         target_side_db: band(&t.side_db),
         result_side_db: band(&after.spectrum.side_norm_db),
+        range_mid_low_db: range_band(range, |r| (&r.mid_db, false)),
+        range_mid_high_db: range_band(range, |r| (&r.mid_db, true)),
+        range_side_low_db: range_band(range, |r| (&r.side_db, false)),
+        range_side_high_db: range_band(range, |r| (&r.side_db, true)),
         eq_freq_hz: eq.dense_freq_hz.clone(),
         eq_mid_db: eq.dense_mid_db.clone(),
         eq_side_db: if log.channels == 2 {
