@@ -90,13 +90,8 @@ fn round_half_away(v: f64) -> f64 {
     }
     let t = v as i64 as f64;
     let frac = v - t;
-    if frac >= 0.5 {
-        t + 1.0
-    } else if frac <= -0.5 {
-        t - 1.0
-    } else {
-        t
-    }
+    // Branch-free: the fraction's side of +-0.5 is a coin toss for dithered audio.
+    t + f64::from(u8::from(frac >= 0.5)) - f64::from(u8::from(frac <= -0.5))
 }
 
 /// Scales to `bits`-bit integer codes, adds `offset_lsb()` per sample, rounds to nearest and
