@@ -118,6 +118,52 @@ pub enum Error {
     Profile { path: PathBuf, reason: String },
     #[error("report: cannot make the {what}: {reason}")]
     Report { what: &'static str, reason: String },
+    #[error("'{}' would be written twice: give the report, the output and the JSON different names", path.display())]
+    OutputTwice { path: PathBuf },
+    /// A job's cancellation flag was set; the job stopped between two stages.
+    #[error("cancelled")]
+    Cancelled,
+    /// `source` happened while working on `context` (a file, usually: `'mix.wav'`), so that a
+    /// message names the file once, e.g. `'mix.wav': audio is digital silence: ...`.
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// This error, said to be about `context` (printed before it, `context: error`).
+    pub fn context(self, context: impl Into<String>) -> Error {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// This error naming `path`: unchanged when its message already quotes `path`, else
+    /// with `'path'` as its context.
+    pub fn in_file(self, path: &std::path::Path) -> Error {
+        let quoted = format!("'{}'", path.display());
+        if self.to_string().contains(&quoted) {
+            self
+        } else {
+            self.context(quoted)
+        }
+    }
+
+    /// The whole message with every cause, `what: why: detail`, as the CLI prints it.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            text += ": ";
+            text += &s.to_string();
+            source = s.source();
+        }
+        text
+    }
 }
 
 impl From<ebur128::Error> for Error {

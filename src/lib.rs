@@ -11,6 +11,8 @@
 //!    limiter reach the targets, deterministically;
 //! 5. [`io::encode`] (with TPDF dither at 16 bit) and [`report`].
 //!
+//! [`job`] runs that whole path for one mix (the CLI and `lathe serve` only call it).
+//!
 //! [`dataset`] builds the model's training rows (un-mastered masters) with the same analysis,
 //! so training and inference see identical numbers.
 //!
@@ -22,6 +24,7 @@ pub mod audio;
 pub mod dataset;
 pub mod error;
 pub mod io;
+pub mod job;
 pub mod render;
 pub mod report;
 pub mod targets;

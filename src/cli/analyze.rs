@@ -94,8 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 pub fn analyze_file(path: &Path) -> anyhow::Result<Features> {
-    let audio = super::common::decode(path)?;
-    super::common::analyze(path, &audio)
+    let audio = lathe::job::decode(path)?;
+    Ok(lathe::job::analyze(path, &audio)?)
 }
 
 /// The report's input warnings (one table of stable codes), plus silence, which the report

@@ -24,20 +24,18 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use lathe::analysis::Features;
-use lathe::report::warnings::all_warnings;
-use lathe::targets::model::Model;
-use lathe::targets::reference::range_from_reference;
-use lathe::targets::TargetRange;
-use lathe::Targets;
-
-use lathe::report::provenance::InputInfo;
-
-use super::common::{
-    analyze, check_job_outputs, decode, eq_export_paths, file_name, master_one, preview_paths,
-    provenance, with_tag, Job, JobPaths, Mastered, ToneArgs,
+use lathe::job::{
+    self, analyze, decode, eq_export_paths, file_name, load_model, preview_paths, with_tag,
+    JobSettings, Mastered, OutputPaths, RenderSpec, Target,
 };
-use super::master::load_model;
+use lathe::report::provenance::InputInfo;
+use lathe::report::warnings::all_warnings;
+
+use super::common::{provenance, ToneArgs};
 
 /// Extensions a folder's files are taken by (any case).
 const AUDIO_EXTENSIONS: &[&str] = &[
@@ -102,38 +100,10 @@ pub struct Args {
     pub force: bool,
 }
 
-/// Where the targets come from: one reference for every file, or the genre model per file.
-/// Either gives a [`TargetRange`], resolved against each file's own features.
-enum TargetSpec {
-    Reference(TargetRange),
-    /// `genre` `None`: detect each file's genre.
-    Genre {
-        model: Model,
-        genre: Option<String>,
-    },
-}
-
-impl TargetSpec {
-    fn targets_for(&self, path: &Path, mix: &Features) -> anyhow::Result<Targets> {
-        match self {
-            TargetSpec::Reference(range) => Ok(range.resolve(mix)),
-            TargetSpec::Genre { model, genre } => {
-                let ctx = || format!("'{}'", path.display());
-                let range = match genre {
-                    Some(g) => model.predict_range(mix, g),
-                    None => model.predict_range_detected(mix).map(|(_, range)| range),
-                }
-                .with_context(ctx)?;
-                Ok(range.resolve(mix))
-            }
-        }
-    }
-}
-
 /// One input and the renders it gets.
 struct Plan {
     input: PathBuf,
-    jobs: Vec<Job>,
+    jobs: Vec<RenderSpec>,
 }
 
 /// One line of the summary: one output, or one failure.
@@ -159,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A bad model or an unknown genre is an error before any audio work.
     let model = match &args.genre {
         Some(g) => {
-            let model = load_model(args.model.as_ref())?;
+            let model = load_model(args.model.as_deref())?;
             let genre = if g.eq_ignore_ascii_case("auto") {
                 None
             } else {
@@ -187,8 +157,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(r) = &args.reference {
         inputs.push(r);
     }
-    let all_jobs: Vec<Job> = plans.iter().flat_map(|p| p.jobs.clone()).collect();
-    check_job_outputs(&all_jobs, &inputs, args.force)?;
+    let all_jobs: Vec<RenderSpec> = plans.iter().flat_map(|p| p.jobs.clone()).collect();
+    job::check_outputs(&all_jobs, &inputs, args.force)?;
+    let settings = args.tone.job_settings()?;
 
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = worker_count(args.jobs, all_jobs.len(), cpus);
@@ -210,18 +181,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = match (&args.reference, model) {
         (Some(r), _) => {
             bars.message("analysing the reference");
-            let range = pool.install(|| -> anyhow::Result<TargetRange> {
+            let range = pool.install(|| {
                 if super::profile::is_profile(r) {
-                    return Ok(super::profile::read(r)?.0);
+                    job::read_profile(r).map(|(range, _)| range)
+                } else {
+                    job::reference_range(r)
                 }
-                let audio = decode(r)?;
-                let features = analyze(r, &audio)?;
-                range_from_reference(&features, &file_name(r))
-                    .with_context(|| format!("reference '{}'", r.display()))
             })?;
-            TargetSpec::Reference(range)
+            Target::Range(Box::new(range))
         }
-        (None, Some((model, genre))) => TargetSpec::Genre { model, genre },
+        (None, Some((model, genre))) => Target::Genre {
+            model: Arc::new(model),
+            genre,
+        },
         (None, None) => anyhow::bail!("batch needs targets: --reference FILE or --genre GENRE"),
     };
 
@@ -232,12 +204,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let rows: Vec<Row> = pool.install(|| {
         if args.album {
-            album(&args, &plans, &spec, &bars)
+            album(&settings, &plans, &spec, &bars)
         } else {
             plans
                 .par_iter()
                 .enumerate()
-                .flat_map_iter(|(i, p)| single(&args, p, i, &spec, &bars, None, None))
+                .flat_map_iter(|(i, p)| single(&settings, p, i, &spec, &bars, None, None))
                 .collect()
         }
     });
@@ -324,9 +296,9 @@ fn plan(args: &Args, files: &[PathBuf]) -> anyhow::Result<Vec<Plan>> {
                     _ => base.clone(),
                 };
                 let report_base = with_tag(&output, "report");
-                Job {
+                RenderSpec {
                     preset,
-                    paths: JobPaths {
+                    paths: OutputPaths {
                         report_html: args.report.then(|| report_base.with_extension("html")),
                         report_json: args.report.then(|| report_base.with_extension("json")),
                         preview: args.preview.then(|| preview_paths(&output)),
@@ -349,8 +321,8 @@ fn plan(args: &Args, files: &[PathBuf]) -> anyhow::Result<Vec<Plan>> {
 
 /// Reports a file that failed (its bar, the error line, the total) and gives one failed row
 /// per job.
-fn failed(plan: &Plan, index: usize, bars: &Bars, e: &anyhow::Error) -> Vec<Row> {
-    let msg = format!("{e:#}");
+fn failed(plan: &Plan, index: usize, bars: &Bars, e: &lathe::Error) -> Vec<Row> {
+    let msg = e.chain();
     bars.error(&msg);
     bars.files[index].abandon_with_message("failed");
     bars.total.inc(1);
@@ -368,16 +340,16 @@ fn failed(plan: &Plan, index: usize, bars: &Bars, e: &anyhow::Error) -> Vec<Row>
 /// Decodes, analyses and renders one file (every preset); `features` is reused from the album
 /// pass when given. Returns one row per job.
 fn single(
-    args: &Args,
+    settings: &JobSettings,
     plan: &Plan,
     index: usize,
-    spec: &TargetSpec,
+    spec: &Target,
     bars: &Bars,
     features: Option<&Features>,
     album_offset_lu: Option<f64>,
 ) -> Vec<Row> {
     let bar = &bars.files[index];
-    let fail = |e: anyhow::Error| failed(plan, index, bars, &e);
+    let fail = |e: lathe::Error| failed(plan, index, bars, &e);
     bar.set_message("decoding");
     let audio = match decode(&plan.input) {
         Ok(a) => a,
@@ -398,24 +370,27 @@ fn single(
             }
         }
     };
-    let targets = match spec.targets_for(&plan.input, features) {
-        Ok(t) => t,
+    let targets = match spec.resolve(&plan.input, features) {
+        Ok((t, _)) => t,
         Err(e) => return fail(e),
     };
     let n = plan.jobs.len() as f64;
+    // The report does not name the model in batch (unlike `master`): kept as it was when
+    // the job moved into the library.
     let made = provenance(vec![InputInfo::of("mix", &plan.input, &audio)], None);
+    let cancel = AtomicBool::new(false);
     let mut rows = Vec::new();
     for (k, job) in plan.jobs.iter().enumerate() {
-        let job = Job {
+        let job = RenderSpec {
             album_offset_lu,
             ..job.clone()
         };
-        let result = master_one(
+        let result = job::render_one(
             &plan.input,
             &audio,
             features,
             &targets,
-            &args.tone,
+            settings,
             &job,
             true,
             &made,
@@ -423,6 +398,7 @@ fn single(
                 bar.set_message(stage.to_string());
                 bar.set_position((150.0 + 850.0 * (k as f64 + f) / n) as u64);
             },
+            &cancel,
         );
         match result {
             Ok(m) => {
@@ -451,7 +427,7 @@ fn single(
     rows
 }
 
-fn done_row(plan: &Plan, job: &Job, before: &Features, m: &Mastered) -> Row {
+fn done_row(plan: &Plan, job: &RenderSpec, before: &Features, m: &Mastered) -> Row {
     let after_lufs = m
         .after
         .as_ref()
@@ -478,8 +454,8 @@ fn done_row(plan: &Plan, job: &Job, before: &Features, m: &Mastered) -> Row {
 }
 
 /// Album mode: analyse every track, then render each with the album offset.
-fn album(args: &Args, plans: &[Plan], spec: &TargetSpec, bars: &Bars) -> Vec<Row> {
-    let analysed: Vec<anyhow::Result<Features>> = plans
+fn album(settings: &JobSettings, plans: &[Plan], spec: &Target, bars: &Bars) -> Vec<Row> {
+    let analysed: Vec<lathe::Result<Features>> = plans
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
@@ -510,7 +486,7 @@ fn album(args: &Args, plans: &[Plan], spec: &TargetSpec, bars: &Bars) -> Vec<Row
                 } else {
                     None
                 };
-                single(args, p, i, spec, bars, Some(f), offset)
+                single(settings, p, i, spec, bars, Some(f), offset)
             }
             Err(e) => failed(p, i, bars, e),
         })

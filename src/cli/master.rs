@@ -4,14 +4,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use anyhow::Context;
+use lathe::job::{load_model, Target};
 
-use lathe::targets::model::Model;
-
-use lathe::report::provenance::InputInfo;
-
-use super::common::{analyze, decode, provenance, render_and_write, Progress, RenderArgs};
+use super::common::{render_and_write, Progress, RenderArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,23 +28,21 @@ pub struct Args {
     pub render: RenderArgs,
 }
 
-/// Loads `--model PATH` or the bundled model.
-pub fn load_model(path: Option<&PathBuf>) -> anyhow::Result<Model> {
-    Ok(match path {
-        Some(p) => Model::from_file(p)?,
-        None => Model::bundled()?,
-    })
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(style) = &args.style {
+        args.render.check_outputs(&[&args.mix, style])?;
+        let job = args.render.job(&args.mix, Target::Profile(style.clone()))?;
         let progress = Progress::new(args.render.any_json());
-        return super::match_::match_profile(&args.mix, style, &args.render, &progress);
+        let prepared = job.prepare(
+            &|stage, f| progress.stage(stage, f),
+            &AtomicBool::new(false),
+        )?;
+        return render_and_write(&job, &prepared, &args.render, &progress);
     }
     args.render.check_outputs(&[&args.mix])?;
-    let model = load_model(args.model.as_ref())?;
+    let model = load_model(args.model.as_deref())?;
     // An unknown genre is an error before any audio work.
-    let chosen = if args.genre.eq_ignore_ascii_case("auto") {
+    let genre = if args.genre.eq_ignore_ascii_case("auto") {
         None
     } else {
         let choice = model.choose_genre(&args.genre)?;
@@ -55,50 +51,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(choice.genre)
     };
+    let target = Target::Genre {
+        model: Arc::new(model),
+        genre,
+    };
+    let job = args.render.job(&args.mix, target)?;
     let progress = Progress::new(args.render.any_json());
-    progress.stage("decoding", 0.0);
-    let mix = decode(&args.mix)?;
-    progress.stage("analysing", 0.15);
-    let features = analyze(&args.mix, &mix)?;
-    // Silence has no genre: refuse it before detecting one.
-    lathe::analysis::check_loud_enough(&features, "master")
-        .with_context(|| format!("'{}'", args.mix.display()))?;
-    // Model -> TargetRange -> resolve against this mix: the path a reference and a profile
-    // take too.
-    let range = match chosen {
-        Some(g) => model.predict_range(&features, &g),
-        None => model
-            .predict_range_detected(&features)
-            .map(|((genre, p, _), range)| {
-                if !super::term::quiet() {
-                    progress.println(&format!(
-                        "genre: detected {genre} ({:.0} % sure); pass --genre to choose",
-                        p * 100.0
-                    ));
-                }
-                range
-            }),
+    let prepared = job.prepare(
+        &|stage, f| progress.stage(stage, f),
+        &AtomicBool::new(false),
+    )?;
+    if let (Some((genre, probability, _)), false) = (&prepared.detected_genre, super::term::quiet())
+    {
+        progress.println(&format!(
+            "genre: detected {genre} ({:.0} % sure); pass --genre to choose",
+            probability * 100.0
+        ));
     }
-    .with_context(|| format!("'{}'", args.mix.display()))?;
-    let targets = range.resolve(&features);
-    let m = model.metadata();
-    let made = provenance(
-        vec![InputInfo::of("mix", &args.mix, &mix)],
-        Some(format!(
-            "{} (created {}, data {})",
-            m.description, m.created, m.data_fingerprint
-        )),
-    );
-    render_and_write(
-        &args.mix,
-        &[&args.mix],
-        &mix,
-        &features,
-        targets,
-        &args.render,
-        &made,
-        &progress,
-    )
+    render_and_write(&job, &prepared, &args.render, &progress)
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,7 +80,7 @@ pub struct GenresArgs {
 
 /// `lathe genres`: the genres the model knows, with how much data each had.
 pub fn genres(args: GenresArgs) -> anyhow::Result<ExitCode> {
-    let model = load_model(args.model.as_ref())?;
+    let model = load_model(args.model.as_deref())?;
     println!("{:<14} {:>7} {:>8}  aliases", "genre", "tracks", "minutes");
     for g in model.genres() {
         println!(

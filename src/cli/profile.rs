@@ -9,11 +9,9 @@ use std::process::ExitCode;
 
 use rayon::prelude::*;
 
-use lathe::report::provenance::InputInfo;
-use lathe::targets::profile::{self, StyleProfile};
-use lathe::targets::TargetRange;
-
-use super::common::{analyze, decode, file_name, write_text_atomically};
+use lathe::io::encode::write_text_atomically;
+use lathe::job::{analyze, decode, file_name};
+use lathe::targets::profile;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,22 +71,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// [`profile::looks_like_profile`]).
 pub fn is_profile(path: &Path) -> bool {
     profile::looks_like_profile(path)
-}
-
-/// Reads a saved profile: its range, and how the report lists it among the inputs.
-pub fn read(path: &Path) -> anyhow::Result<(TargetRange, InputInfo)> {
-    let p = StyleProfile::read(path)?;
-    let info = InputInfo {
-        role: "style profile".to_string(),
-        name: file_name(path),
-        format: format!(
-            "lathe style profile of {} reference{}",
-            p.references.len(),
-            if p.references.len() == 1 { "" } else { "s" }
-        ),
-        sample_rate_hz: 0,
-        channels: 0,
-        duration_s: p.references.iter().map(|r| r.duration_s).sum(),
-    };
-    Ok((p.range, info))
 }

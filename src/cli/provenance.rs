@@ -5,7 +5,6 @@
 use clap::parser::ValueSource;
 use clap::CommandFactory;
 
-use lathe::io::encode::{Container, OutputFormat, SampleFormat};
 use lathe::report::provenance::Setting;
 
 /// `(arguments, settings)` of this process's command line.
@@ -48,22 +47,6 @@ pub fn settings_of(args: &[String]) -> Vec<Setting> {
             })
         })
         .collect()
-}
-
-/// The output format in words: container, sample format, dither, rate.
-pub fn describe_format(format: OutputFormat, sample_rate_hz: u32, dither_seed: u64) -> String {
-    let container = match format.container {
-        Container::Wav => "WAV",
-        Container::Flac => "FLAC",
-    };
-    let sample = match format.sample_format {
-        SampleFormat::Int16 => {
-            format!("16-bit integer, TPDF dither (seed {dither_seed:#x})")
-        }
-        SampleFormat::Int24 => "24-bit integer, rounded (no dither)".to_string(),
-        SampleFormat::Float32 => "32-bit float".to_string(),
-    };
-    format!("{container}, {sample}, {sample_rate_hz} Hz")
 }
 
 #[cfg(test)]

@@ -169,6 +169,11 @@ pub fn stage_text(path: &Path, text: &str) -> Result<Staged> {
     })
 }
 
+/// Writes `text` to `path` atomically, like [`write_file`] (reports, JSON, EQ presets).
+pub fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
+    stage_text(path, text)?.commit()
+}
+
 /// Refuses an `output` that is one of the `inputs` ([`Error::OutputIsInput`], even with
 /// `force`), and an existing `output` without `force` ([`Error::OutputExists`]). "Same" means
 /// the same canonical path (so `./a.wav`, `a.wav` and `dir/../a.wav` match, and symlinks are

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::audio::AudioBuffer;
+use crate::io::encode::{Container, OutputFormat, SampleFormat};
 
 /// How a report was made.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -66,6 +67,22 @@ impl InputInfo {
             duration_s: audio.duration_s(),
         }
     }
+}
+
+/// The output format in words: container, sample format, dither, rate.
+pub fn describe_format(format: OutputFormat, sample_rate_hz: u32, dither_seed: u64) -> String {
+    let container = match format.container {
+        Container::Wav => "WAV",
+        Container::Flac => "FLAC",
+    };
+    let sample = match format.sample_format {
+        SampleFormat::Int16 => {
+            format!("16-bit integer, TPDF dither (seed {dither_seed:#x})")
+        }
+        SampleFormat::Int24 => "24-bit integer, rounded (no dither)".to_string(),
+        SampleFormat::Float32 => "32-bit float".to_string(),
+    };
+    format!("{container}, {sample}, {sample_rate_hz} Hz")
 }
 
 /// The current date and time, UTC, as `YYYY-MM-DDTHH:MM:SSZ`; `SOURCE_DATE_EPOCH` (seconds,
