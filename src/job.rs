@@ -533,14 +533,25 @@ pub fn render_one(
     } else {
         Tags::default()
     };
-    encode::write_file_tagged(out, &rendered.audio, format, settings.dither_seed, &tags)?;
+    // Every output is staged (complete and synced under a hidden temporary name next to it)
+    // and all are committed together at the end (`encode::commit_all`): a job that fails half
+    // way, e.g. at its report, leaves none of them under its final name.
+    let mut staged = vec![encode::stage_file(
+        out,
+        &rendered.audio,
+        format,
+        settings.dither_seed,
+        &tags,
+    )?];
+    let written_path = staged[0].temp_path().to_path_buf();
 
     crate::timing::mark("written");
     let wants_report = spec.paths.report_html.is_some() || spec.paths.report_json.is_some();
     let after = if measure_after || wants_report {
         check_cancel(cancel)?;
         progress("measuring", 0.9);
-        let written = decode(out)?;
+        // What was written, before it is committed under its name.
+        let written = decode(&written_path)?;
         Some(analyze(out, &written)?)
     } else {
         None
@@ -553,8 +564,16 @@ pub fn render_one(
             progress("preview", 0.92);
             let p = preview::excerpts(mix, &rendered.audio, mix_features, PREVIEW_LENGTH_S)
                 .map_err(in_mix)?;
-            encode::write_file(mix_out, &p.mix, format, settings.dither_seed)?;
-            encode::write_file(master_out, &p.master, format, settings.dither_seed)?;
+            for (path, audio) in [(mix_out, &p.mix), (master_out, &p.master)] {
+                let none = Tags::default();
+                staged.push(encode::stage_file(
+                    path,
+                    audio,
+                    format,
+                    settings.dither_seed,
+                    &none,
+                )?);
+            }
             Some(PreviewInfo {
                 mix: mix_out.clone(),
                 master: master_out.clone(),
@@ -634,18 +653,27 @@ pub fn render_one(
         });
         if let (Some((ms, lr, apo)), Some(ir)) = (&spec.paths.eq_exports, &impulses) {
             let float = OutputFormat::from_path(ms, Some(SampleFormat::Float32))?;
-            encode::write_file(ms, &ir.mid_side, float, settings.dither_seed)?;
-            encode::write_file(lr, &ir.left_right, float, settings.dither_seed)?;
-            encode::write_text_atomically(apo, &equalizer_apo_preset(&report))?;
+            for (path, audio) in [(ms, &ir.mid_side), (lr, &ir.left_right)] {
+                let none = Tags::default();
+                staged.push(encode::stage_file(
+                    path,
+                    audio,
+                    float,
+                    settings.dither_seed,
+                    &none,
+                )?);
+            }
+            staged.push(encode::stage_text(apo, &equalizer_apo_preset(&report))?);
         }
         if let Some(p) = &spec.paths.report_html {
-            encode::write_text_atomically(p, &report::html::to_html(&report)?)?;
+            staged.push(encode::stage_text(p, &report::html::to_html(&report)?)?);
         }
         if let Some(p) = &spec.paths.report_json {
-            encode::write_text_atomically(p, &report::json::to_json(&report)?)?;
+            staged.push(encode::stage_text(p, &report::json::to_json(&report)?)?);
         }
     }
 
+    encode::commit_all(staged)?;
     progress("done", 1.0);
     Ok(Mastered {
         targets,

@@ -333,3 +333,40 @@ fn sigterm_exits_cleanly_and_leaves_no_partial_file() {
         .success();
     assert!(!stale.exists(), "the stale temporary file is still there");
 }
+
+/// A job's outputs commit together: when the report cannot be written (its folder does not
+/// exist), the mastered audio is not left behind under its final name, nor any temporary file.
+#[test]
+fn outputs_commit_together_when_the_report_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = write_reference(dir.path());
+    let mix = dir.path().join("mix.wav");
+    write_float_wav(&mix, 44_100, &music(44_100, 3.0, 2, 4, 0.2));
+    let out = dir.path().join("out.wav");
+    let report = dir.path().join("no-such-folder").join("r.html");
+    let o = lathe()
+        .arg("match")
+        .arg(&mix)
+        .arg(&reference)
+        .arg("-o")
+        .arg(&out)
+        .arg("--preview")
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    // The first of the report's files to fail (its EQ exports come before the page).
+    assert!(
+        stderr.contains("no-such-folder"),
+        "the error names the report's folder: {stderr}"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("out") || n.contains("lathe-tmp"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?} ({stderr})");
+}
