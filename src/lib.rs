@@ -11,7 +11,8 @@
 //!    limiter reach the targets, deterministically;
 //! 5. [`io::encode`] (with TPDF dither at 16 bit) and [`report`].
 //!
-//! [`job`] runs that whole path for one mix (the CLI and `lathe serve` only call it).
+//! [`job`] runs that whole path for one mix (the CLI and [`serve`], the local web app, only
+//! call it).
 //!
 //! [`dataset`] builds the model's training rows (un-mastered masters) with the same analysis,
 //! so training and inference see identical numbers.
@@ -27,6 +28,7 @@ pub mod io;
 pub mod job;
 pub mod render;
 pub mod report;
+pub mod serve;
 pub mod targets;
 pub mod timing;
 pub mod units;

@@ -13,8 +13,12 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     lathe::timing::mark("start");
-    clean_up_on_signals();
     let args = cli::Cli::parse();
+    // `lathe serve` handles these signals itself: it cancels its jobs, lets them stop and
+    // removes its folder (see `lathe::serve::run`).
+    if !matches!(args.command, cli::Command::Serve(_)) {
+        clean_up_on_signals();
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

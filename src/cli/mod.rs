@@ -9,6 +9,7 @@ mod master;
 mod match_;
 mod profile;
 mod provenance;
+mod serve;
 pub mod term;
 
 use std::process::ExitCode;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Master many files (or folders) in parallel, with one reference; --album keeps the
     /// tracks' loudness relationships.
     Batch(batch::Args),
+    /// A local web app: drop a mix in the browser, get the master, the report and an A/B
+    /// player (loopback only unless --allow-remote).
+    Serve(serve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(CompletionsArgs),
     /// Build the genre model's training rows from a manifest of masters (see datasets.md).
@@ -69,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Genres(args) => master::genres(args),
         Command::Batch(args) => batch::run(args),
         Command::Dataset(args) => dataset::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "lathe", &mut std::io::stdout());
