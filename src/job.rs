@@ -88,22 +88,31 @@ impl Target {
         mix_path: &Path,
         mix: &Features,
     ) -> Result<(Targets, Option<GenreGuess>)> {
+        let (range, guess) = self.range(mix_path, mix)?;
+        Ok((range.resolve(mix), guess))
+    }
+
+    /// The [`TargetRange`] for the mix at `mix_path` with `mix` features (before it is
+    /// resolved against the mix: what the report shades), and the detected genre when the
+    /// model chose it.
+    pub fn range(
+        &self,
+        mix_path: &Path,
+        mix: &Features,
+    ) -> Result<(TargetRange, Option<GenreGuess>)> {
         match self {
-            Target::Reference(path) => Ok((reference_range(path)?.resolve(mix), None)),
-            Target::Profile(path) => Ok((read_profile(path)?.0.resolve(mix), None)),
-            Target::Range(range) => Ok((range.resolve(mix), None)),
+            Target::Reference(path) => Ok((reference_range(path)?, None)),
+            Target::Profile(path) => Ok((read_profile(path)?.0, None)),
+            Target::Range(range) => Ok(((**range).clone(), None)),
             Target::Genre { model, genre } => {
                 let in_mix = |e: Error| e.context(format!("'{}'", mix_path.display()));
                 // Silence has no genre: refuse it before detecting one.
                 crate::analysis::check_loud_enough(mix, "master").map_err(in_mix)?;
                 match genre {
-                    Some(g) => Ok((
-                        model.predict_range(mix, g).map_err(in_mix)?.resolve(mix),
-                        None,
-                    )),
+                    Some(g) => Ok((model.predict_range(mix, g).map_err(in_mix)?, None)),
                     None => {
                         let (guess, range) = model.predict_range_detected(mix).map_err(in_mix)?;
-                        Ok((range.resolve(mix), Some(guess)))
+                        Ok((range, Some(guess)))
                     }
                 }
             }
@@ -477,6 +486,7 @@ pub fn render_one(
     mix: &AudioBuffer,
     mix_features: &Features,
     targets: &Targets,
+    range: Option<&TargetRange>,
     settings: &JobSettings,
     spec: &RenderSpec,
     measure_after: bool,
@@ -638,19 +648,22 @@ pub fn render_one(
             date_utc: date_utc_now(),
             ..made.clone()
         };
-        let report = report::build(&ReportInput {
-            mix_name: &mix_name,
-            output_name: &output_name,
-            before: mix_features,
-            after,
-            targets: &targets,
-            log: &rendered.log,
-            aim: &aim,
-            provenance: Some(&made),
-            preview: preview_links.as_ref(),
-            eq_exports: eq_links.as_ref(),
-            audio: Some((mix, &rendered.audio)),
-        });
+        let report = report::build_with_range(
+            &ReportInput {
+                mix_name: &mix_name,
+                output_name: &output_name,
+                before: mix_features,
+                after,
+                targets: &targets,
+                log: &rendered.log,
+                aim: &aim,
+                provenance: Some(&made),
+                preview: preview_links.as_ref(),
+                eq_exports: eq_links.as_ref(),
+                audio: Some((mix, &rendered.audio)),
+            },
+            range,
+        );
         if let (Some((ms, lr, apo)), Some(ir)) = (&spec.paths.eq_exports, &impulses) {
             let float = OutputFormat::from_path(ms, Some(SampleFormat::Float32))?;
             for (path, audio) in [(ms, &ir.mid_side), (lr, &ir.left_right)] {
@@ -691,6 +704,8 @@ pub struct Prepared {
     pub features: Features,
     /// The targets before presets and overrides.
     pub targets: Targets,
+    /// The range they were resolved from (a reference's is a point).
+    pub range: TargetRange,
     /// The genre the model detected, when it chose it.
     pub detected_genre: Option<GenreGuess>,
     /// The report's provenance: the job's, with the inputs read and the model's version.
@@ -787,11 +802,13 @@ impl Job {
             };
             drop(ref_audio);
             crate::timing::mark("analysed");
-            let targets = range_of_reference(reference, &ref_features)?.resolve(&features);
+            let range = range_of_reference(reference, &ref_features)?;
+            let targets = range.resolve(&features);
             return Ok(Prepared {
                 mix,
                 features,
                 targets,
+                range,
                 detected_genre: None,
                 made,
             });
@@ -807,13 +824,14 @@ impl Job {
         let features = analyze(&self.mix, &mix)?;
         check_cancel(cancel)?;
         let mut inputs = vec![InputInfo::of("mix", &self.mix, &mix)];
-        let (targets, detected_genre) = match profile {
+        let (range, detected_genre) = match profile {
             Some((range, info)) => {
                 inputs.push(info);
-                (range.resolve(&features), None)
+                (range, None)
             }
-            None => self.target.resolve(&self.mix, &features)?,
+            None => self.target.range(&self.mix, &features)?,
         };
+        let targets = range.resolve(&features);
         let made = Provenance {
             inputs,
             model_version: self.target.model_version(),
@@ -823,6 +841,7 @@ impl Job {
             mix,
             features,
             targets,
+            range,
             detected_genre,
             made,
         })
@@ -843,6 +862,7 @@ impl Job {
             &prepared.mix,
             &prepared.features,
             &prepared.targets,
+            Some(&prepared.range),
             &self.settings,
             &self.renders[index],
             self.measure_after,

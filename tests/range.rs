@@ -344,10 +344,31 @@ fn master_with_a_range_model_removes_most_of_a_bump_outside_its_range() {
         dir.path(),
         &programme(FRAMES, 13, -20.0, |f| bump(f, 1000.0, 6.0, 1.0)),
     );
+    let report = dir.path().join("r.html");
     master(
         dir.path(),
-        &[&mix_path, "--genre", "ambient", "--model", &model],
+        &[
+            &mix_path,
+            "--genre",
+            "ambient",
+            "--model",
+            &model,
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
+    // The job hands the model's range to the report: shaded in both tonal plots, in the JSON.
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(
+        page.matches("<polygon opacity=\"0.22\" fill=\"#E07A10\"")
+            .count(),
+        2
+    );
+    assert!(page.contains("range of ambient masters (10th-90th percentile)"));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(j["target_range"]["mid_db"].as_array().unwrap().len(), BANDS);
     let after = analyse(&lathe::io::decode::decode_file(&dir.path().join("out.wav")).unwrap());
     let c = &mix.spectrum.center_hz;
     let k = c.iter().position(|&f| (f - 1000.0).abs() < 1.0).unwrap();

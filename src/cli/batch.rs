@@ -370,10 +370,11 @@ fn single(
             }
         }
     };
-    let targets = match spec.resolve(&plan.input, features) {
-        Ok((t, _)) => t,
+    let range = match spec.range(&plan.input, features) {
+        Ok((r, _)) => r,
         Err(e) => return fail(e),
     };
+    let targets = range.resolve(features);
     let n = plan.jobs.len() as f64;
     // The report does not name the model in batch (unlike `master`): kept as it was when
     // the job moved into the library.
@@ -390,6 +391,7 @@ fn single(
             &audio,
             features,
             &targets,
+            Some(&range),
             settings,
             &job,
             true,
