@@ -2,10 +2,14 @@
 //! on disk, true peak of outputs measured by an independent meter (the `ebur128` crate),
 //! determinism across runs and thread counts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
+
+use common::write_float_wav as write_wav;
 
 fn lathe() -> Command {
     Command::cargo_bin("lathe").expect("binary builds")
@@ -15,23 +19,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
-}
-
-/// Writes a float WAV.
-fn write_wav(path: &Path, rate: u32, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for f in 0..channels[0].len() {
-        for c in channels {
-            w.write_sample(c[f]).unwrap();
-        }
-    }
-    w.finalize().unwrap();
 }
 
 /// Programme-like stereo test material: a kick-like pulse, a bass note, a bright noise band

@@ -7,27 +7,13 @@ use std::f64::consts::PI;
 use std::path::Path;
 
 use assert_cmd::Command;
-use common::{ebur128_lufs_dbtp, ffmpeg_lufs_dbtp, have_ffmpeg, reference_true_peak_dbtp, Rng};
+use common::{
+    ebur128_lufs_dbtp, ffmpeg_lufs_dbtp, have_ffmpeg, reference_true_peak_dbtp, write_float_wav,
+    Rng,
+};
 
 fn lathe() -> Command {
     Command::cargo_bin("lathe").expect("binary builds")
-}
-
-/// Writes a float WAV with hound (not lathe's writer).
-fn write_float_wav(path: &Path, rate: u32, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for f in 0..channels[0].len() {
-        for c in channels {
-            w.write_sample(c[f]).unwrap();
-        }
-    }
-    w.finalize().unwrap();
 }
 
 fn read(path: &Path) -> lathe::AudioBuffer {

@@ -204,3 +204,20 @@ pub fn ffmpeg_true_peak_dbtp(path: &std::path::Path) -> Option<f64> {
         .reduce(f64::max)
         .map(|linear| 20.0 * linear.log10())
 }
+
+/// Writes a 32-bit float WAV with hound (not lathe's own writer), channel-major input.
+pub fn write_float_wav(path: &std::path::Path, rate: u32, channels: &[Vec<f32>]) {
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for f in 0..channels[0].len() {
+        for c in channels {
+            w.write_sample(c[f]).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
