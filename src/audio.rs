@@ -17,10 +17,14 @@ pub const MAX_CHANNELS: usize = 8;
 pub const MAX_MEASURABLE_SAMPLE: f32 = 1.0e6;
 
 /// Peak memory of analysing audio, bytes per sample (frame x channel): the decoded `f32`
-/// planes, mid/side, spectra and meters (measured: a 2-hour stereo analysis peaked near 8 B).
-pub const ANALYSIS_BYTES_PER_SAMPLE: u64 = 10;
+/// planes (4 B) and the analysis' own blocks and curves. Measured (`/usr/bin/time -v`, release
+/// build, `lathe analyze` of a 1-hour stereo 44.1 kHz 24-bit WAV): 1356 MB for 317.5 M samples,
+/// 4.3 B; 6 leaves room for a decoder that cannot reserve the length up front.
+pub const ANALYSIS_BYTES_PER_SAMPLE: u64 = 6;
 /// Peak memory of a whole mastering job per sample: decode, analysis, the render chain's
-/// copies, encode and re-analysis (measured: a 1-hour stereo match peaked near 18 B).
+/// buffers, encode, re-analysis and report. Measured (as above, `lathe match` of the 1-hour
+/// mix): 4.3 GB, 13.6 B, when the mix is freed during the render; 18.6 B (the 4-minute match
+/// with `--report`, 395 MB) when the report keeps it. 20 covers both.
 pub const JOB_BYTES_PER_SAMPLE: u64 = 20;
 
 /// Refuses `frames` x `channels` of audio at `sample_rate_hz` when `bytes_per_sample` times

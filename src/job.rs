@@ -21,6 +21,7 @@
 //! The same inputs and settings give the same bytes, whoever calls: the renderer is
 //! deterministic and dither uses a fixed seed ([`DITHER_SEED`]).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,8 +43,9 @@ use crate::targets::reference::range_from_reference;
 use crate::targets::TargetRange;
 use crate::{AudioBuffer, Targets};
 
-/// Longest mix lathe renders: one hour keeps peak memory near 2 GB at 48 kHz stereo; the
-/// analysis of longer files still works.
+/// Longest mix lathe renders: one hour of stereo 44.1 kHz peaks at 4.3 GB (measured,
+/// `lathe match`; see [`crate::audio::JOB_BYTES_PER_SAMPLE`]); the analysis of longer files
+/// still works (1.4 GB an hour).
 pub const MAX_RENDER_DURATION_S: f64 = 3600.0;
 /// Fixed dither seed: the same input and settings always give the same bits.
 pub const DITHER_SEED: u64 = 0x1a7e_d17e;
@@ -480,10 +482,15 @@ pub struct Mastered {
 /// report and EQ exports). `measure_after` decodes and analyses the written output even
 /// without a report. `made` is how the job was asked for (the report's provenance; its output
 /// format and date are filled here). `progress` receives 0..=1 of this render.
+///
+/// A `mix` given owned (`Cow::Owned`) is freed as early as nothing else reads it: during the
+/// render when the output has neither preview nor report (see
+/// [`crate::render::chain::render_owned_with_progress`]), and the rendered audio too once it
+/// is written; the output bits are the same either way.
 #[allow(clippy::too_many_arguments)]
 pub fn render_one(
     mix_path: &Path,
-    mix: &AudioBuffer,
+    mix: Cow<'_, AudioBuffer>,
     mix_features: &Features,
     targets: &Targets,
     range: Option<&TargetRange>,
@@ -514,25 +521,42 @@ pub fn render_one(
     // A new rate comes first, so the limiter's ceiling holds at the rate that is written. The
     // mix's features stay those of the file as given (bands, loudness and dynamics do not
     // depend on the rate up to 20 kHz).
-    let converted;
     let mix = match settings.sample_rate_hz(spec.preset) {
         Some(hz) if hz != mix.sample_rate_hz => {
             progress("resampling", 0.0);
-            converted = crate::io::resample::resample(mix, hz).map_err(in_mix)?;
-            &converted
+            Cow::Owned(crate::io::resample::resample(&mix, hz).map_err(in_mix)?)
         }
         _ => mix,
     };
     check_cancel(cancel)?;
     progress("rendering", 0.0);
-    let rendered = crate::render::chain::render_with_progress(
-        mix,
-        mix_features,
-        &targets,
-        &render_settings,
-        &|f| progress("rendering", 0.85 * f),
-    )
-    .map_err(in_mix)?;
+    let wants_report = spec.paths.report_html.is_some() || spec.paths.report_json.is_some();
+    // The preview and the report read the mix and the master after the render.
+    let audio_after = wants_report || spec.paths.preview.is_some();
+    let render_progress = |f| progress("rendering", 0.85 * f);
+    let (mix, rendered) = match mix {
+        Cow::Owned(m) if !audio_after => {
+            let r = crate::render::chain::render_owned_with_progress(
+                m,
+                mix_features,
+                &targets,
+                &render_settings,
+                &render_progress,
+            );
+            (None, r)
+        }
+        mix => {
+            let r = crate::render::chain::render_with_progress(
+                &mix,
+                mix_features,
+                &targets,
+                &render_settings,
+                &render_progress,
+            );
+            (Some(mix), r)
+        }
+    };
+    let rendered = rendered.map_err(in_mix)?;
 
     check_cancel(cancel)?;
     progress("writing", 0.85);
@@ -554,9 +578,12 @@ pub fn render_one(
         &tags,
     )?];
     let written_path = staged[0].temp_path().to_path_buf();
+    let crate::render::chain::Rendered { audio, log } = rendered;
+    let output_rate_hz = audio.sample_rate_hz;
+    // Only the preview and the report read the master's samples again.
+    let master = audio_after.then_some(audio);
 
     crate::timing::mark("written");
-    let wants_report = spec.paths.report_html.is_some() || spec.paths.report_json.is_some();
     let after = if measure_after || wants_report {
         check_cancel(cancel)?;
         progress("measuring", 0.9);
@@ -568,12 +595,12 @@ pub fn render_one(
     };
 
     // The preview first: the report embeds players for it.
-    let preview = match &spec.paths.preview {
-        Some((mix_out, master_out)) => {
+    let preview = match (&spec.paths.preview, mix.as_deref().zip(master.as_ref())) {
+        (Some((mix_out, master_out)), Some((mix, master))) => {
             check_cancel(cancel)?;
             progress("preview", 0.92);
-            let p = preview::excerpts(mix, &rendered.audio, mix_features, PREVIEW_LENGTH_S)
-                .map_err(in_mix)?;
+            let p =
+                preview::excerpts(mix, master, mix_features, PREVIEW_LENGTH_S).map_err(in_mix)?;
             for (path, audio) in [(mix_out, &p.mix), (master_out, &p.master)] {
                 let none = Tags::default();
                 staged.push(encode::stage_file(
@@ -594,7 +621,7 @@ pub fn render_one(
                 matched_lufs: p.matched_lufs,
             })
         }
-        None => None,
+        _ => None,
     };
 
     if let (true, Some(after)) = (wants_report, &after) {
@@ -629,7 +656,7 @@ pub fn render_one(
             }),
             _ => None,
         };
-        let impulses = eq_impulse_responses(&rendered.log).map_err(in_mix)?;
+        let impulses = eq_impulse_responses(&log).map_err(in_mix)?;
         let eq_links = match (&spec.paths.eq_exports, &impulses) {
             (Some((ms, lr, apo)), Some(ir)) => Some(EqExportLinks {
                 mid_side_ir_url: relative_url(report_dir, ms),
@@ -640,11 +667,7 @@ pub fn render_one(
             _ => None,
         };
         let made = Provenance {
-            output_format: describe_format(
-                format,
-                rendered.audio.sample_rate_hz,
-                settings.dither_seed,
-            ),
+            output_format: describe_format(format, output_rate_hz, settings.dither_seed),
             date_utc: date_utc_now(),
             ..made.clone()
         };
@@ -655,12 +678,12 @@ pub fn render_one(
                 before: mix_features,
                 after,
                 targets: &targets,
-                log: &rendered.log,
+                log: &log,
                 aim: &aim,
                 provenance: Some(&made),
                 preview: preview_links.as_ref(),
                 eq_exports: eq_links.as_ref(),
-                audio: Some((mix, &rendered.audio)),
+                audio: mix.as_deref().zip(master.as_ref()),
             },
             range,
         );
@@ -690,7 +713,7 @@ pub fn render_one(
     progress("done", 1.0);
     Ok(Mastered {
         targets,
-        log: rendered.log,
+        log,
         after,
         preview,
         format,
@@ -764,10 +787,17 @@ impl Job {
     /// [`Job::render_spec`].
     pub fn run(&self, progress: ProgressFn, cancel: &AtomicBool) -> Result<JobOutput> {
         self.check()?;
-        let prepared = self.prepare(progress, cancel)?;
+        let mut prepared = self.prepare(progress, cancel)?;
         self.check()?;
-        let renders = (0..self.renders.len())
-            .map(|j| self.render_spec(&prepared, j, progress, cancel))
+        let n = self.renders.len();
+        let renders = (0..n)
+            .map(|j| {
+                if j + 1 == n {
+                    self.render_last_spec(&mut prepared, j, progress, cancel)
+                } else {
+                    self.render_spec(&prepared, j, progress, cancel)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(JobOutput {
             mix_features: prepared.features,
@@ -856,10 +886,44 @@ impl Job {
         progress: ProgressFn,
         cancel: &AtomicBool,
     ) -> Result<Mastered> {
+        self.render_spec_of(
+            prepared,
+            Cow::Borrowed(&prepared.mix),
+            index,
+            progress,
+            cancel,
+        )
+    }
+
+    /// [`Job::render_spec`] for the last render of `prepared`: its mix is moved out (leaving
+    /// `prepared.mix` without channels) and freed as early as the render allows, see
+    /// [`render_one`]. The same output bits.
+    pub fn render_last_spec(
+        &self,
+        prepared: &mut Prepared,
+        index: usize,
+        progress: ProgressFn,
+        cancel: &AtomicBool,
+    ) -> Result<Mastered> {
+        let mix = AudioBuffer {
+            sample_rate_hz: prepared.mix.sample_rate_hz,
+            channels: std::mem::take(&mut prepared.mix.channels),
+        };
+        self.render_spec_of(prepared, Cow::Owned(mix), index, progress, cancel)
+    }
+
+    fn render_spec_of(
+        &self,
+        prepared: &Prepared,
+        mix: Cow<'_, AudioBuffer>,
+        index: usize,
+        progress: ProgressFn,
+        cancel: &AtomicBool,
+    ) -> Result<Mastered> {
         let n = self.renders.len() as f64;
         render_one(
             &self.mix,
-            &prepared.mix,
+            mix,
             &prepared.features,
             &prepared.targets,
             Some(&prepared.range),

@@ -7,7 +7,7 @@
 mod report_signals;
 
 use lathe::analysis::{Dynamics, Features, Loudness, Quality, Spectrum, Stereo};
-use lathe::render::chain::{render, W_LIMIT_EXTREME, W_SILENCE};
+use lathe::render::chain::{render, render_owned_with_progress, W_LIMIT_EXTREME, W_SILENCE};
 use lathe::render::compressor::{compress, CompressorSettings};
 use lathe::render::eq::{condition_band_gains, third_octave_centers_hz, EqLimits, MatchedEq};
 use lathe::render::limiter::{limit, LimiterSettings};
@@ -659,6 +659,33 @@ fn chain_is_deterministic_across_runs_and_thread_counts() {
     assert_eq!(a.audio, b.audio);
     assert_eq!(a.audio, c.audio);
     assert_eq!(a.log, b.log);
+    // A mix handed over (freed during the render) renders to the same bits, stereo and mono.
+    let owned = |audio: &AudioBuffer, mix: &Features| {
+        render_owned_with_progress(audio.clone(), mix, &t, &RenderSettings::default(), &|_| {})
+            .unwrap()
+    };
+    let d = owned(&audio, &mix);
+    assert_eq!(a.audio, d.audio);
+    assert_eq!(a.log, d.log);
+    let mono = AudioBuffer::new(44_100, vec![audio.channels[0].clone()]).unwrap();
+    let mut mono_mix = flat_mix(&mono);
+    mono_mix.spectrum.side_norm_db = vec![-150.0; 31];
+    let e = render(&mono, &mono_mix, &t, &RenderSettings::default()).unwrap();
+    let f = owned(&mono, &mono_mix);
+    assert_eq!(e.audio, f.audio);
+    assert_eq!(e.log, f.log);
+    // With a DC offset (removed first: a copy of its own).
+    let offset: Vec<Vec<f32>> = audio
+        .channels
+        .iter()
+        .map(|c| c.iter().map(|&x| x + 0.05).collect())
+        .collect();
+    let offset = AudioBuffer::new(44_100, offset).unwrap();
+    let g = render(&offset, &mix, &t, &RenderSettings::default()).unwrap();
+    let h = owned(&offset, &mix);
+    assert!(g.log.warnings.iter().any(|w| w.starts_with("W_DC_OFFSET")));
+    assert_eq!(g.audio, h.audio);
+    assert_eq!(g.log, h.log);
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //!   track the target plus its distance to the loudest: one album gain, not per-track
 //!   normalisation, so a quiet ballad stays quieter than the single by the same amount.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
@@ -381,14 +382,21 @@ fn single(
     let made = provenance(vec![InputInfo::of("mix", &plan.input, &audio)], None);
     let cancel = AtomicBool::new(false);
     let mut rows = Vec::new();
+    // The last render takes the decoded mix, to free it as early as it can (memory: `-j N`
+    // holds N mixes).
+    let mut audio = Some(audio);
     for (k, job) in plan.jobs.iter().enumerate() {
         let job = RenderSpec {
             album_offset_lu,
             ..job.clone()
         };
+        let mix = match (k + 1 == plan.jobs.len(), audio.as_ref()) {
+            (false, Some(a)) => Cow::Borrowed(a),
+            _ => Cow::Owned(audio.take().expect("taken by the last render only")),
+        };
         let result = job::render_one(
             &plan.input,
-            &audio,
+            mix,
             features,
             &targets,
             Some(&range),

@@ -314,23 +314,30 @@ impl From<&PreviewInfo> for PreviewJson {
 }
 
 /// Checks the outputs again (a file may have appeared during the analysis), renders the
-/// prepared mix once per output of `job`, prints each render's warnings on stderr and the
-/// results on stdout.
+/// prepared mix once per output of `job` (the last render takes the mix: see
+/// [`Job::render_last_spec`]), prints each render's warnings on stderr and the results on
+/// stdout.
 pub fn render_and_write(
     job: &Job,
-    prepared: &Prepared,
+    mut prepared: Prepared,
     args: &RenderArgs,
     progress: &Progress,
 ) -> anyhow::Result<ExitCode> {
     args.check_outputs(&job.inputs())?;
     let mix_path = job.mix.as_path();
-    let mix_features = &prepared.features;
     let cancel = AtomicBool::new(false);
     let mut json = Vec::new();
     let mut lines = Vec::new();
     let mut printed: Vec<String> = Vec::new();
+    let n = job.renders.len();
     for (j, spec) in job.renders.iter().enumerate() {
-        let m = job.render_spec(prepared, j, &|stage, f| progress.stage(stage, f), &cancel)?;
+        let on_progress = |stage: &str, f: f64| progress.stage(stage, f);
+        let m = if j + 1 == n {
+            job.render_last_spec(&mut prepared, j, &on_progress, &cancel)?
+        } else {
+            job.render_spec(&prepared, j, &on_progress, &cancel)?
+        };
+        let mix_features = &prepared.features;
         if !super::term::quiet() {
             // The report's warnings, on stderr: the mix's once, each render's own.
             let colour = super::term::stderr_colour();
@@ -349,6 +356,7 @@ pub fn render_and_write(
         }
     }
     progress.finish();
+    let mix_features = &prepared.features;
 
     let mut out = std::io::stdout().lock();
     if args.any_json() {

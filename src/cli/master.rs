@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &|stage, f| progress.stage(stage, f),
             &AtomicBool::new(false),
         )?;
-        return render_and_write(&job, &prepared, &args.render, &progress);
+        return render_and_write(&job, prepared, &args.render, &progress);
     }
     args.render.check_outputs(&[&args.mix])?;
     let model = load_model(args.model.as_deref())?;
@@ -68,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             probability * 100.0
         ));
     }
-    render_and_write(&job, &prepared, &args.render, &progress)
+    render_and_write(&job, prepared, &args.render, &progress)
 }
 
 #[derive(Debug, clap::Args)]

@@ -35,5 +35,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &|stage, f| progress.stage(stage, f),
         &AtomicBool::new(false),
     )?;
-    render_and_write(&job, &prepared, &args.render, &progress)
+    render_and_write(&job, prepared, &args.render, &progress)
 }

@@ -22,6 +22,8 @@
 //! Determinism: the EQ's blocks and the channels run in parallel with fixed boundaries, every
 //! sum runs in a fixed order: the output does not depend on the thread count.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -220,9 +222,33 @@ pub fn render_with_progress(
     settings: &RenderSettings,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<Rendered> {
+    render_input(Cow::Borrowed(audio), mix, targets, settings, progress)
+}
+
+/// [`render_with_progress`] of a mix that the caller no longer needs: its buffers become the
+/// mid and side signals in place and are freed once the EQ has made its own, so the input does
+/// not stay in memory through the loudness stage (a 4-minute stereo mix is 85 MB). The same
+/// output bits as [`render_with_progress`].
+pub fn render_owned_with_progress(
+    audio: AudioBuffer,
+    mix: &Features,
+    targets: &Targets,
+    settings: &RenderSettings,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<Rendered> {
+    render_input(Cow::Owned(audio), mix, targets, settings, progress)
+}
+
+fn render_input(
+    audio: Cow<'_, AudioBuffer>,
+    mix: &Features,
+    targets: &Targets,
+    settings: &RenderSettings,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<Rendered> {
     settings.check()?;
     check_inputs(mix, targets)?;
-    crate::analysis::check_measurable(audio)?;
+    crate::analysis::check_measurable(&audio)?;
     crate::audio::check_memory(
         audio.frames() as u64,
         audio.num_channels(),
@@ -231,8 +257,7 @@ pub fn render_with_progress(
         "mastering",
     )?;
     let mut warnings = Vec::new();
-    let dc_free;
-    let offsets = dc_offsets(audio);
+    let offsets = dc_offsets(&audio);
     let audio = if offsets.iter().any(|d| d.abs() > DC_OFFSET_LIMIT) {
         let listed: Vec<String> = offsets.iter().map(|d| format!("{d:+.4}")).collect();
         warnings.push(format!(
@@ -240,14 +265,14 @@ pub fn render_with_progress(
              (mean subtracted, {DC_HIGHPASS_HZ} Hz zero-phase high-pass)",
             listed.join(", ")
         ));
-        dc_free = remove_dc(audio, &offsets);
-        &dc_free
+        Cow::Owned(remove_dc(&audio, &offsets))
     } else {
         audio
     };
-    let (left, right) = audio.stereo_pair()?;
+    audio.stereo_pair()?;
     let fs = audio.sample_rate_hz;
     let mono = audio.num_channels() == 1;
+    let (num_channels, frames) = (audio.num_channels(), audio.frames());
     if audio.duration_s() < 0.4 {
         return Err(Error::TooShort {
             duration_s: audio.duration_s(),
@@ -263,30 +288,22 @@ pub fn render_with_progress(
     if audio.is_silent() {
         warnings.push(format!("{W_SILENCE}: the input is digital silence"));
         progress(1.0);
+        let log = silent_log(&audio, targets, settings, warnings, mono_bass_below_hz);
         return Ok(Rendered {
-            audio: audio.clone(),
-            log: silent_log(audio, targets, settings, warnings, mono_bass_below_hz),
+            audio: audio.into_owned(),
+            log,
         });
     }
 
     // EQ, mid/side.
     let (mid_eq, side_eq) = design_eqs(mix, targets, settings, fs, mono, mono_bass_below_hz)?;
-    let mid_in: Vec<f32> = left
-        .iter()
-        .zip(right)
-        .map(|(&l, &r)| (0.5 * (f64::from(l) + f64::from(r))) as f32)
-        .collect();
+    let (mid_in, side_in) = mid_side(audio);
     let (mid, side) = if mono {
         (mid_eq.process(&mid_in), Vec::new())
     } else {
-        let side: Vec<f32> = left
-            .iter()
-            .zip(right)
-            .map(|(&l, &r)| (0.5 * (f64::from(l) - f64::from(r))) as f32)
-            .collect();
-        rayon::join(|| mid_eq.process(&mid_in), || side_eq.process(&side))
+        rayon::join(|| mid_eq.process(&mid_in), || side_eq.process(&side_in))
     };
-    drop(mid_in);
+    drop((mid_in, side_in));
     progress(0.25);
     crate::timing::mark("render: eq");
 
@@ -358,8 +375,8 @@ pub fn render_with_progress(
     let (_, dense_side_db) = side_eq.dense_curve(DENSE_CURVE_POINTS);
     let log = RenderLog {
         sample_rate_hz: fs,
-        channels: audio.num_channels(),
-        frames: audio.frames(),
+        channels: num_channels,
+        frames,
         settings: settings.clone(),
         eq: EqLog {
             center_hz: mix.spectrum.center_hz.clone(),
@@ -380,6 +397,36 @@ pub fn render_with_progress(
     crate::timing::mark("render: done");
     progress(1.0);
     Ok(Rendered { audio, log })
+}
+
+/// The mid and side signals of a mono or stereo `audio` (side empty for mono): made in place
+/// in the channels of an owned buffer, which is used up; the same values either way.
+fn mid_side(audio: Cow<'_, AudioBuffer>) -> (Vec<f32>, Vec<f32>) {
+    let mid = |l: f32, r: f32| (0.5 * (f64::from(l) + f64::from(r))) as f32;
+    let side = |l: f32, r: f32| (0.5 * (f64::from(l) - f64::from(r))) as f32;
+    match audio {
+        Cow::Owned(audio) => {
+            let mut channels = audio.channels;
+            if channels.len() == 1 {
+                // mid(l, l) == l exactly (doubling and halving in f64 are exact).
+                return (channels.pop().unwrap_or_default(), Vec::new());
+            }
+            let mut right = channels.pop().unwrap_or_default();
+            let mut left = channels.pop().unwrap_or_default();
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                (*l, *r) = (mid(*l, *r), side(*l, *r));
+            }
+            (left, right)
+        }
+        Cow::Borrowed(audio) => match audio.channels.as_slice() {
+            [m] => (m.clone(), Vec::new()),
+            [l, r] => (
+                l.iter().zip(r).map(|(&l, &r)| mid(l, r)).collect(),
+                l.iter().zip(r).map(|(&l, &r)| side(l, r)).collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        },
+    }
 }
 
 /// The DC offset of each channel: its mean when every second of it has a mean of that sign
