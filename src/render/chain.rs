@@ -1108,14 +1108,17 @@ fn loudness_stage(
 
     // Highest gain whose limiting stays within MAX_LIMITING_DB at the highest peak.
     let max_gain_db = threshold_db + MAX_LIMITING_DB - input_peak_db;
-    let kweighted = kweighted.expect("computed with the limiter on");
     let mut gain_db = target - input_lufs;
     let mut bias = 0.0;
     let mut capped = false;
     let mut best: Option<Pass> = None;
     for pass in 1..=settings.max_passes {
+        // The K-weighted energy is made again for a second pass: it is dropped before each
+        // limiting (memory: a full-length buffer beside the input, the peaks and the output);
+        // most renders take one pass. The same values: the same filter on the same input.
+        let kw = kweighted.get_or_insert_with(|| KWeighted::new(&channels, fs));
         let mut solved = solve_two_stage(
-            &kweighted,
+            kw,
             &peaks,
             target - bias,
             gain_db,
@@ -1130,7 +1133,7 @@ fn loudness_stage(
             detector_bound_db = max_gain_db;
             peaks = detect(detector_bound_db, sample_peak);
             solved = solve_two_stage(
-                &kweighted,
+                kw,
                 &peaks,
                 target - bias,
                 solved.gain_db,
@@ -1141,6 +1144,7 @@ fn loudness_stage(
             );
         }
         crate::timing::mark("render: gain solved");
+        drop(kweighted.take());
         gain_db = solved.gain_db;
         if solved.capped && !capped {
             capped = true;
