@@ -20,6 +20,7 @@ use lathe::render::RenderSettings;
 use lathe::targets::reference::from_reference;
 use lathe::AudioBuffer;
 use proptest::prelude::*;
+use rayon::prelude::*;
 
 const CEILING_DBTP: f64 = -1.0;
 
@@ -203,6 +204,61 @@ fn render_at(audio: &AudioBuffer, target_lufs: f64, limiter: bool) -> (AudioBuff
     (out.audio, check)
 }
 
+/// One case of [`adversarial_set_stays_under_the_ceiling`]: its printed line, its table row
+/// and its failures. The output is written to `dir` for ffmpeg (and kept there with `dump`).
+fn adversarial_case(
+    case: &Case,
+    dir: &std::path::Path,
+    ffmpeg: bool,
+    dump: bool,
+) -> (String, String, Vec<String>) {
+    let mut failures = Vec::new();
+    let n = case.fs as usize; // 1 s
+    let channels: Vec<Vec<f32>> = (0..case.channels)
+        .map(|c| signal(case.signal, case.fs, n, c))
+        .collect();
+    let audio = AudioBuffer::new(case.fs, channels).unwrap();
+    let (out, check) = render_at(&audio, case.target_lufs, case.limiter);
+    let reference = reference_true_peak_dbtp(&out.channels);
+    let (lufs, ebu) = ebur128_lufs_dbtp(&out.channels, case.fs);
+    let name = case.name();
+    // ffmpeg reads the output as lathe writes it (32-bit float WAV: no rounding).
+    let ff = if ffmpeg || dump {
+        let path = dir.join(format!("{name}.wav"));
+        let format = lathe::io::encode::OutputFormat::from_path(
+            &path,
+            Some(lathe::io::encode::SampleFormat::Float32),
+        )
+        .unwrap();
+        lathe::io::encode::write_file(&path, &out, format, 1).unwrap();
+        ffmpeg.then(|| ffmpeg_true_peak_dbtp(&path)).flatten()
+    } else {
+        None
+    };
+    let ff_text = ff.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+    let line = format!(
+        "{name:40} check {check:7.3}  reference {reference:7.3}  ebur128 {ebu:7.3}  ffmpeg {ff_text:>7}  {lufs:7.2} LUFS"
+    );
+    let row = format!("{name}\t{check:.3}\t{reference:.3}\t{ebu:.3}\t{ff_text}\t{lufs:.2}\n");
+    // The ceiling itself, by every meter: the output is f32, so no rounding moves it.
+    // ffmpeg's reading has three decimals of linear gain: "0.891" is -1.002 dBTP and
+    // passes, "0.892" (-0.992) fails.
+    if reference > CEILING_DBTP || ebu > CEILING_DBTP || ff.is_some_and(|v| v > CEILING_DBTP) {
+        failures.push(format!(
+            "{name}: reference {reference:.3}, ebur128 {ebu:.3}, ffmpeg {ff_text}"
+        ));
+    }
+    // lathe's own reading is never under the independent one near the ceiling, where
+    // it is exact (it reads the frames within 1 dB of the ceiling with its 8x reference;
+    // further down it is ebur128's). 0.005 dB covers f32 against f64 arithmetic.
+    if reference > CEILING_DBTP - 0.5 && check < reference - 0.005 {
+        failures.push(format!(
+            "{name}: lathe's check {check:.3} reads under the reference {reference:.3}"
+        ));
+    }
+    (line, row, failures)
+}
+
 #[test]
 fn adversarial_set_stays_under_the_ceiling() {
     let dump = std::env::var_os("LATHE_TP_DUMP").map(std::path::PathBuf::from);
@@ -215,53 +271,16 @@ fn adversarial_set_stays_under_the_ceiling() {
     let mut table = String::from(
         "case\tlathe_check_dbtp\treference_32x_dbtp\tebur128_dbtp\tffmpeg_dbtp\tlufs\n",
     );
+    // The cases run in parallel (each render is deterministic; the table keeps their order).
+    let results: Vec<(String, String, Vec<String>)> = cases()
+        .par_iter()
+        .map(|case| adversarial_case(case, &dir, ffmpeg, dump.is_some()))
+        .collect();
     let mut failures = Vec::new();
-    for case in cases() {
-        let n = case.fs as usize; // 1 s
-        let channels: Vec<Vec<f32>> = (0..case.channels)
-            .map(|c| signal(case.signal, case.fs, n, c))
-            .collect();
-        let audio = AudioBuffer::new(case.fs, channels).unwrap();
-        let (out, check) = render_at(&audio, case.target_lufs, case.limiter);
-        let reference = reference_true_peak_dbtp(&out.channels);
-        let (lufs, ebu) = ebur128_lufs_dbtp(&out.channels, case.fs);
-        let name = case.name();
-        // ffmpeg reads the output as lathe writes it (32-bit float WAV: no rounding).
-        let ff = if ffmpeg || dump.is_some() {
-            let path = dir.join(format!("{name}.wav"));
-            let format = lathe::io::encode::OutputFormat::from_path(
-                &path,
-                Some(lathe::io::encode::SampleFormat::Float32),
-            )
-            .unwrap();
-            lathe::io::encode::write_file(&path, &out, format, 1).unwrap();
-            ffmpeg.then(|| ffmpeg_true_peak_dbtp(&path)).flatten()
-        } else {
-            None
-        };
-        let ff_text = ff.map_or("n/a".to_string(), |v| format!("{v:.3}"));
-        eprintln!(
-            "{name:40} check {check:7.3}  reference {reference:7.3}  ebur128 {ebu:7.3}  ffmpeg {ff_text:>7}  {lufs:7.2} LUFS"
-        );
-        table.push_str(&format!(
-            "{name}\t{check:.3}\t{reference:.3}\t{ebu:.3}\t{ff_text}\t{lufs:.2}\n"
-        ));
-        // The ceiling itself, by every meter: the output is f32, so no rounding moves it.
-        // ffmpeg's reading has three decimals of linear gain: "0.891" is -1.002 dBTP and
-        // passes, "0.892" (-0.992) fails.
-        if reference > CEILING_DBTP || ebu > CEILING_DBTP || ff.is_some_and(|v| v > CEILING_DBTP) {
-            failures.push(format!(
-                "{name}: reference {reference:.3}, ebur128 {ebu:.3}, ffmpeg {ff_text}"
-            ));
-        }
-        // lathe's own reading is never under the independent one near the ceiling, where
-        // it is exact (it reads the frames within 1 dB of the ceiling with its 8x reference;
-        // further down it is ebur128's). 0.005 dB covers f32 against f64 arithmetic.
-        if reference > CEILING_DBTP - 0.5 && check < reference - 0.005 {
-            failures.push(format!(
-                "{name}: lathe's check {check:.3} reads under the reference {reference:.3}"
-            ));
-        }
+    for (line, row, fails) in results {
+        eprintln!("{line}");
+        table.push_str(&row);
+        failures.extend(fails);
     }
     if dump.is_some() {
         std::fs::write(dir.join("cases.tsv"), &table).unwrap();
