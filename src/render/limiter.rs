@@ -703,6 +703,13 @@ pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f
                         let hi = (end + 2).min(n);
                         let mut coarse = vec![0.0f32; hi - lo];
                         detector.frame_peaks_range(c, lo, &mut coarse, near);
+                        // The frames the detector reads near: none in most blocks of a
+                        // master (under 1 % of its frames).
+                        let near_frames: Vec<usize> =
+                            (lo..hi).filter(|&g| coarse[g - lo] >= near).collect();
+                        if near_frames.is_empty() {
+                            return 0.0;
+                        }
                         let at = |f: usize| coarse[f - lo];
                         let is_max = |f: usize| {
                             let p = at(f);
@@ -710,20 +717,34 @@ pub fn output_true_peak(channels: &[Vec<f32>], sample_rate_hz: u32, near_dbtp: f
                             let right = if f + 1 < n { at(f + 1) } else { 0.0 };
                             p >= near && p >= left && p >= right
                         };
-                        // The reference's crests sit within a frame of the detector's: check
-                        // around the detector's local maxima only.
-                        let candidate =
-                            |f: usize| (f.saturating_sub(1)..(f + 2).min(n)).any(is_max);
-                        let own = reference.max_peak_in(c, start, end, candidate);
-                        // ffmpeg's reading: its crests need not sit at the band-limited
-                        // signal's (its short filter passes some of the image), so every frame
-                        // within two of a near one is read.
-                        let near_frame = |f: usize| {
-                            (f.saturating_sub(2)..(f + 3).min(hi)).any(|g| at(g) >= near)
+                        // As masks over the block, from the near frames: `candidate[f]`, a
+                        // frame within one of a local maximum of the detector (the
+                        // reference's crests sit within a frame of the detector's, so it
+                        // checks around them only); `near_frame[f]`, a frame within two of
+                        // a near one (ffmpeg's reading: its crests need not sit at the
+                        // band-limited signal's, its short filter passes some of the image).
+                        let mut candidate = vec![false; end - start];
+                        let mut near_frame = vec![false; end - start];
+                        let mark = |mask: &mut [bool], g: usize, reach: usize| {
+                            let from = g.saturating_sub(reach).max(start);
+                            let to = (g + reach + 1).min(end);
+                            if from < to {
+                                mask[from - start..to - start].fill(true);
+                            }
                         };
-                        let ffmpeg = swr
-                            .as_ref()
-                            .map_or(0.0, |s| s.max_peak_in(c, start, end, near_frame));
+                        for &g in &near_frames {
+                            mark(&mut near_frame, g, 2);
+                            // Local maxima from one frame before the block to one after.
+                            if g + 1 >= start && g <= end && is_max(g) {
+                                mark(&mut candidate, g, 1);
+                            }
+                        }
+                        let own = reference.max_peak_in(c, start, end, |f| candidate[f - start]);
+                        // Only where it could reach the reference's reading of the block
+                        // (the block's maximum is the same either way, to the bit).
+                        let ffmpeg = swr.as_ref().map_or(0.0, |s| {
+                            s.max_peak_in_above(c, start, end, |f| near_frame[f - start], own)
+                        });
                         own.max(ffmpeg)
                     })
                     .reduce(|| 0.0f32, f32::max)

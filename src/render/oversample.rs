@@ -607,6 +607,10 @@ pub struct SwrInterpolator {
     phases: u64,
     /// `phases x SWR_TAPS` coefficients (empty when there are too many phases to table).
     bank: Vec<f64>,
+    /// `bank` rounded to f32, for the screen of [`SwrInterpolator::max_peak_in_above`].
+    bank32: Vec<f32>,
+    /// Largest sum of absolute coefficients over the phases.
+    abs_sum: f64,
 }
 
 impl SwrInterpolator {
@@ -626,7 +630,21 @@ impl SwrInterpolator {
         } else {
             Vec::new()
         };
-        Some(Self { step, phases, bank })
+        let bank32 = bank.iter().map(|&c| c as f32).collect();
+        let abs_sum = if bank.is_empty() {
+            0.0
+        } else {
+            bank.chunks_exact(SWR_TAPS)
+                .map(|c| c.iter().map(|v| v.abs()).sum::<f64>())
+                .fold(0.0, f64::max)
+        };
+        Some(Self {
+            step,
+            phases,
+            bank,
+            bank32,
+            abs_sum,
+        })
     }
 
     /// The 32 coefficients of the phase at fraction `frac` of a frame, normalised to sum 1.
@@ -711,10 +729,147 @@ impl SwrInterpolator {
             .fold(0.0f32, |a, f| a.max(self.frame_peak(x, f)))
     }
 
+    /// [`SwrInterpolator::max_peak_in`] where it reaches `floor`: a value `v` with
+    /// `v.max(floor) == max_peak_in(x, start, end, candidate).max(floor)`, to the bit.
+    ///
+    /// Every output point is first computed in f32 (vectorised): a point whose f32 value is
+    /// more than the f32 rounding bound under `floor` cannot reach it and is left out; every
+    /// other point is computed exactly as [`SwrInterpolator::max_peak_in`] computes it (f64,
+    /// in tap order). The bound: rounding the coefficients to f32, the 32 products and the
+    /// 31 additions each err by at most 2^-24 of `sum |c| |x|` (Higham, *Accuracy and
+    /// Stability of Numerical Algorithms*, 2nd ed., sec. 3.1), so the f32 value is within
+    /// `34 * 2^-24 * abs_sum * max |x|` of the f64 one; the screen allows 64 times 2^-24, and
+    /// 4 more units of `floor` for the f32 rounding of the comparison and of the result.
+    /// Frames that read mirrored samples (the first [`SWR_CENTER`]) are computed exactly.
+    pub fn max_peak_in_above(
+        &self,
+        x: &[f32],
+        start: usize,
+        end: usize,
+        candidate: impl Fn(usize) -> bool,
+        floor: f32,
+    ) -> f32 {
+        let n = x.len();
+        let end = end.min(n);
+        if self.bank32.is_empty() || start >= end {
+            return self.max_peak_in(x, start, end, candidate);
+        }
+        // Exactly, as `max_peak_in`: the frames that read mirrored samples.
+        let fast_start = start.max(SWR_CENTER).min(end);
+        let mut peak = self.max_peak_in(x, start, fast_start, &candidate);
+        // The points of the other emitted frames read x[f - SWR_CENTER .. f + SWR_TAPS -
+        // SWR_CENTER], all inside `x`.
+        let fast_end = end.min(n.saturating_sub(SWR_TAPS - 1 - SWR_CENTER));
+        if fast_start >= fast_end {
+            return peak;
+        }
+        let window_max = x[fast_start - SWR_CENTER..fast_end - SWR_CENTER + SWR_TAPS - 1]
+            .iter()
+            .fold(0.0f32, |a, &v| a.max(v.abs()));
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let slack =
+            (64.0 * u * self.abs_sum * f64::from(window_max) + 4.0 * u * f64::from(floor)) as f32;
+        // Points within `slack` of the floor, or above, are computed exactly.
+        let screen = floor - slack;
+        let mut scan = Scan {
+            swr: self,
+            x,
+            screen,
+            peak: &mut peak,
+        };
+        swr_dispatch(&mut scan, fast_start, fast_end, &candidate);
+        peak
+    }
+
     /// Largest output magnitude of the whole of `x` (the tests' reading).
     pub fn peak(&self, x: &[f32]) -> f32 {
         self.max_peak_in(x, 0, x.len(), |_| true)
     }
+}
+
+/// The state of one [`SwrInterpolator::max_peak_in_above`] scan.
+struct Scan<'a> {
+    swr: &'a SwrInterpolator,
+    x: &'a [f32],
+    /// Points whose f32 magnitude reaches this are computed exactly.
+    screen: f32,
+    peak: &'a mut f32,
+}
+
+/// The f32 value of a point: 32 taps in two 16-lane halves (one AVX-512 register, two AVX2).
+#[inline(always)]
+fn swr_dot32(c: &[f32], w: &[f32]) -> f32 {
+    let (c, w) = (&c[..SWR_TAPS], &w[..SWR_TAPS]);
+    let mut acc = [0.0f32; 16];
+    for i in 0..16 {
+        acc[i] = c[i] * w[i] + c[i + 16] * w[i + 16];
+    }
+    for half in [8, 4, 2, 1] {
+        for i in 0..half {
+            acc[i] += acc[i + half];
+        }
+    }
+    acc[0]
+}
+
+/// Frames `start..end` of the scan (every one emitted and unmirrored), those with
+/// `candidate(f)`.
+#[inline(always)]
+fn swr_scan(s: &mut Scan, start: usize, end: usize, candidate: &dyn Fn(usize) -> bool) {
+    let swr = s.swr;
+    let (step, phases) = (swr.step, swr.phases);
+    let mut peak = *s.peak;
+    for f in (start..end).filter(|&f| candidate(f)) {
+        // The first point at or after frame `f`, and its phase: its time is `f + ph / phases`
+        // frames.
+        let mut k = (f as u64 * phases).div_ceil(step);
+        let mut ph = k * step - f as u64 * phases;
+        let window = &s.x[f - SWR_CENTER..f - SWR_CENTER + SWR_TAPS];
+        while ph < phases {
+            let at = ph as usize * SWR_TAPS;
+            let v = swr_dot32(&swr.bank32[at..at + SWR_TAPS], window).abs();
+            if v >= s.screen {
+                peak = peak.max(swr.point(s.x, k).abs() as f32);
+            }
+            ph += step;
+            k += 1;
+        }
+    }
+    *s.peak = peak;
+}
+
+/// [`swr_scan`] compiled for the widest vector unit the CPU has (the screen's rounding may
+/// differ between them; the result does not, see [`SwrInterpolator::max_peak_in_above`]).
+fn swr_dispatch(s: &mut Scan, start: usize, end: usize, candidate: &dyn Fn(usize) -> bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked on the line above.
+            return unsafe { swr_scan_avx512(s, start, end, candidate) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked on the line above.
+            return unsafe { swr_scan_avx2(s, start, end, candidate) };
+        }
+    }
+    swr_scan(s, start, end, candidate)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn swr_scan_avx512(
+    s: &mut Scan,
+    start: usize,
+    end: usize,
+    candidate: &dyn Fn(usize) -> bool,
+) {
+    swr_scan(s, start, end, candidate)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn swr_scan_avx2(s: &mut Scan, start: usize, end: usize, candidate: &dyn Fn(usize) -> bool) {
+    swr_scan(s, start, end, candidate)
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -910,5 +1065,45 @@ pub(crate) mod tests {
             assert!((y - f64::from(x[f])).abs() < 1e-12, "frame {f}: {y}");
         }
         assert!(SwrInterpolator::new(192_000).is_none());
+    }
+
+    #[test]
+    fn swr_screen_gives_the_exact_maximum_over_its_floor() {
+        // Bright noise at full scale with a click near each end (the mirrored start and the
+        // unflushed end are read exactly), and a frame selection with gaps.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut x: Vec<f32> = (0..5_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect();
+        x[3] = 1.0;
+        x[4_990] = -1.0;
+        let candidate = |f: usize| f % 7 != 3;
+        for fs in [22_050u32, 44_100, 48_000, 96_000] {
+            let swr = SwrInterpolator::new(fs).unwrap();
+            for (start, end) in [(0, 5_000), (10, 4_000), (20, 21), (4_980, 6_000)] {
+                let exact = swr.max_peak_in(&x, start, end, candidate);
+                let below = f32::from_bits(exact.to_bits() - 1);
+                let above = f32::from_bits(exact.to_bits() + 1);
+                for floor in [0.0, 0.5 * exact, below, exact, above, 2.0 * exact] {
+                    let screened = swr.max_peak_in_above(&x, start, end, candidate, floor);
+                    assert_eq!(
+                        screened.max(floor).to_bits(),
+                        exact.max(floor).to_bits(),
+                        "{fs} Hz, frames {start}..{end}, floor {floor}: {screened} vs {exact}"
+                    );
+                }
+                // Under its floor the screen reads the exact maximum itself.
+                assert_eq!(
+                    swr.max_peak_in_above(&x, start, end, candidate, 0.0)
+                        .to_bits(),
+                    exact.to_bits()
+                );
+            }
+        }
     }
 }

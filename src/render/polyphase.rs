@@ -235,6 +235,11 @@ pub fn max_peak_in(
     let Some(first) = (start..end).find(|&f| candidate(f)) else {
         return 0.0;
     };
+    // Up to the last candidate only: the input copied and scanned is the candidates' span.
+    let end = (first..end)
+        .rev()
+        .find(|&f| candidate(f))
+        .map_or(end, |f| f + 1);
     let n = end - first;
     let local = local_padded(b, x, first, end);
     let mut best = 0.0f32;
