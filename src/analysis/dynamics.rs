@@ -105,10 +105,11 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
         .map(|&c| LongTermSpectrum::band_shares(bins, bin_hz, c / edge, c * edge).collect())
         .collect();
     // Frames in parallel chunks, in order: (total power, power per band) of each frame.
+    let plan = FramePower::plan(n);
     let frames: Vec<(f64, Vec<f64>)> = starts
         .par_chunks(FRAMES_PER_TASK)
         .flat_map_iter(|chunk| {
-            let mut frame_power = FramePower::new(n);
+            let mut frame_power = FramePower::with_plan(&plan);
             let mut power = vec![0.0f64; bins];
             let mut mid = Vec::with_capacity(n);
             chunk

@@ -76,19 +76,30 @@ const MID_SIDE_BLOCK: usize = 1 << 16;
 /// Power spectra of windowed frames with one f32 transform plan and its buffers (rounding near
 /// -140 dB, far below any band of interest; callers sum the powers in f64).
 pub(crate) struct FramePower {
-    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    fft: FftPlan,
     input: Vec<f32>,
     output: Vec<realfft::num_complex::Complex<f32>>,
+    scratch: Vec<realfft::num_complex::Complex<f32>>,
 }
 
+/// A forward transform plan, shared by the tasks of one pass (planning computes its twiddle
+/// factors: once per pass, not once per task).
+pub(crate) type FftPlan = std::sync::Arc<dyn realfft::RealToComplex<f32>>;
+
 impl FramePower {
-    /// For frames of up to `n` samples (shorter ones are zero-padded).
-    pub(crate) fn new(n: usize) -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+    /// The plan for frames of `n` samples.
+    pub(crate) fn plan(n: usize) -> FftPlan {
+        RealFftPlanner::<f32>::new().plan_fft_forward(n)
+    }
+
+    /// For frames of up to the plan's length (shorter ones are zero-padded), with its own
+    /// buffers: no allocation per frame.
+    pub(crate) fn with_plan(fft: &FftPlan) -> Self {
         Self {
             input: fft.make_input_vec(),
             output: fft.make_output_vec(),
-            fft,
+            scratch: fft.make_scratch_vec(),
+            fft: fft.clone(),
         }
     }
 
@@ -99,7 +110,7 @@ impl FramePower {
             *x = v * w;
         }
         self.fft
-            .process(&mut self.input, &mut self.output)
+            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
             .expect("buffer sizes come from the same plan");
         self.output.iter().map(|c| f64::from(c.norm_sqr()))
     }
@@ -287,10 +298,11 @@ fn long_term_from(
     let norm = 2.0 / (n as f64 * window.iter().map(|w| w * w).sum::<f64>());
     let window32: Vec<f32> = window.iter().map(|&w| w as f32).collect();
 
+    let plan = FramePower::plan(n);
     let partials: Vec<(Vec<f64>, Vec<f64>)> = kept
         .par_chunks(FRAMES_PER_TASK)
         .map(|chunk| {
-            let mut power = FramePower::new(n);
+            let mut power = FramePower::with_plan(&plan);
             let mut acc_mid = vec![0.0; bins];
             let mut acc_side = vec![0.0; bins];
             let (mut m, mut s) = (Vec::new(), Vec::new());
