@@ -164,17 +164,23 @@ pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f3
                 let start = b * BLOCK_FRAMES;
                 let mut own = vec![0.0f32; chunk.len()];
                 interp.frame_peaks_range(c, start, &mut own, skip_below);
-                // Where the detector computed a frame, BS.1770's interpolator too; skipped
-                // frames stay under the skip level.
+                // Where the detector reads the skip level or more, BS.1770's interpolator
+                // too (in runs of BS1770_RUN_FRAMES frames: its value of a frame does not
+                // depend on the run); the other frames stay under the skip level.
                 let mut bs = Vec::new();
                 if bs1770.is_some() && own.iter().any(|&p| p >= skip_below) {
                     bs = vec![0.0f32; chunk.len()];
-                    crate::analysis::true_peak::frame_peaks_range(
-                        c,
-                        sample_rate_hz,
-                        start,
-                        &mut bs,
-                    );
+                    for (r, run) in bs.chunks_mut(BS1770_RUN_FRAMES).enumerate() {
+                        let at = r * BS1770_RUN_FRAMES;
+                        if own[at..at + run.len()].iter().any(|&p| p >= skip_below) {
+                            crate::analysis::true_peak::frame_peaks_range(
+                                c,
+                                sample_rate_hz,
+                                start + at,
+                                run,
+                            );
+                        }
+                    }
                 }
                 for (k, (a, p)) in chunk.iter_mut().zip(own).enumerate() {
                     let p = match bs.get(k) {
@@ -225,6 +231,9 @@ pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f3
     // interpolator's main lobes; the sinc's farther tails weigh little.
     sliding_max(&frame_peak, spread_frames(sample_rate_hz))
 }
+
+/// Frames per run of the detector's BS.1770 reading (see [`detector_peaks`]).
+const BS1770_RUN_FRAMES: usize = 512;
 
 /// The limiter's gain per frame for the input times `gain` (linear), limiting to
 /// `threshold_dbtp`; `peaks` are the [`detector_peaks`] of the input at unity gain.
