@@ -620,6 +620,11 @@ fn smooth_span(
     // m - (l - 1).
     let end = span.end + l - 1;
     let mut m = span.start.saturating_sub(warm);
+    // The last `l` required gains, `reqs[i3]` for stream index m: the output of frame
+    // m + 1 - l reads its required gain back from here instead of computing it again (a
+    // division per frame). Frames before the stream's start are outside the span.
+    let mut reqs = vec![1.0f64; l];
+    let mut i3 = 0usize;
     while m < end {
         let v = req(m);
         if settled >= settled_after && v == 1.0 {
@@ -632,6 +637,8 @@ fn smooth_span(
                 if last + 1 >= l {
                     put(last + 1 - l, constant);
                 }
+                reqs[i3] = 1.0;
+                i3 = if i3 + 1 == l { 0 } else { i3 + 1 };
                 last += 1;
             }
             deque.clear();
@@ -667,11 +674,13 @@ fn smooth_span(
         ring2[i2] = avg1;
         i2 = if i2 + 1 == l2 { 0 } else { i2 + 1 };
         let avg2 = sum2 / l2 as f64;
+        reqs[i3] = v;
+        i3 = if i3 + 1 == l { 0 } else { i3 + 1 };
         if m + 1 >= l {
             let f = m + 1 - l;
             // The construction guarantees avg2 <= required[f] up to rounding of the running
-            // sums; the min makes it exact.
-            put(f, (avg2.min(req(f)).clamp(0.0, 1.0)) as f32);
+            // sums; the min makes it exact. required[f] is in the slot after m's.
+            put(f, (avg2.min(reqs[i3]).clamp(0.0, 1.0)) as f32);
         }
         settled = if v == 1.0 && held == 1.0 && released == 1.0 {
             settled + 1
