@@ -186,6 +186,15 @@ fn genre_model_targets_each_file() {
         serde_json::from_str(&fs::read_to_string(out.join("mix.report.json")).unwrap()).unwrap();
     assert_eq!(report["source"]["kind"], "model");
     assert_eq!(report["source"]["genre"], "electronic");
+    // The report names the model that made its targets, as `master`'s does: the bundled
+    // model's description and creation date.
+    let model = lathe::targets::model::Model::bundled().unwrap();
+    let version = report["provenance"]["model_version"].as_str().unwrap();
+    assert!(
+        version.starts_with(&model.metadata().description)
+            && version.contains(&model.metadata().created),
+        "{version}"
+    );
     let (lufs, tp) = loudness_of(&out.join("mix.wav"));
     // The model's loudness target, reached within the renderer's tolerance; under -1 dBTP.
     let target = report["render"]["loudness"]["target_integrated_lufs"]

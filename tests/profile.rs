@@ -100,7 +100,23 @@ fn a_profile_of_one_reference_masters_exactly_as_the_reference() {
         "-o",
         s(&out("c.wav")),
         "--json-full",
+        "--report-json",
+        s(&out("c.json")),
     ]);
+    // The report lists the profile among its inputs as what it is: no sample rate or
+    // channels (it is not audio), the duration of its reference.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out("c.json")).unwrap()).unwrap();
+    let inputs = report["provenance"]["inputs"].as_array().unwrap();
+    let profile = inputs
+        .iter()
+        .find(|i| i["role"] == "style profile")
+        .unwrap();
+    assert_eq!(profile["name"], "style.json");
+    assert!(profile.get("sample_rate_hz").is_none() && profile.get("channels").is_none());
+    let mix_input = inputs.iter().find(|i| i["role"] == "mix").unwrap();
+    assert_eq!(mix_input["sample_rate_hz"], 44_100);
+    assert_eq!(mix_input["channels"], 2);
     // The same targets, every value (the JSON prints f64 exactly: shortest round trip).
     assert_eq!(
         targets_without_source(&by_profile),

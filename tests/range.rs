@@ -510,6 +510,14 @@ fn the_report_shades_the_range_and_its_json_carries_it() {
     assert!(page.contains("range of ambient masters (10th-90th percentile)"));
     assert!(page.contains("mastered by the genre model: ambient (chosen)"));
     assert!(!page.contains("% confidence"));
+    // The numbers table gives each number's range beside its target: loudness -16..-10 LUFS
+    // and PLR 6..14 dB (range_around), one decimal like the other columns.
+    assert!(page.contains("<th>range</th>"));
+    assert!(
+        page.contains("<td class=\"n\">-16.0..-10.0</td>"),
+        "loudness range"
+    );
+    assert!(page.contains("<td class=\"n\">6.0..14.0</td>"), "PLR range");
 
     // A point range (a reference) draws and carries nothing extra.
     let point = TargetRange::point(&targets);
@@ -520,5 +528,6 @@ fn the_report_shades_the_range_and_its_json_carries_it() {
         let page = html::to_html(&r).unwrap();
         assert_eq!(page.matches(fill).count(), 0);
         assert!(!page.contains("10th-90th percentile"));
+        assert!(!page.contains("<th>range</th>"));
     }
 }

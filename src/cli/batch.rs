@@ -377,9 +377,10 @@ fn single(
     };
     let targets = range.resolve(features);
     let n = plan.jobs.len() as f64;
-    // The report does not name the model in batch (unlike `master`): kept as it was when
-    // the job moved into the library.
-    let made = provenance(vec![InputInfo::of("mix", &plan.input, &audio)], None);
+    let made = provenance(
+        vec![InputInfo::of("mix", &plan.input, &audio)],
+        spec.model_version(),
+    );
     let cancel = AtomicBool::new(false);
     let mut rows = Vec::new();
     // The last render takes the decoded mix, to free it as early as it can (memory: `-j N`

@@ -291,8 +291,22 @@ fn aim_text(report: &Report) -> String {
 }
 
 fn numbers_table(report: &Report) -> String {
-    let mut h = String::from(
-        "<table class=\"numbers\">\n<tr><th></th><th>mix</th><th>master</th><th>target</th><th></th></tr>\n",
+    // With a range (a model or a profile), the range of every number it has, beside the
+    // value the mix resolved to.
+    let range = report.target_range.as_ref().filter(|r| !r.is_point());
+    let range_of = |key: &str| {
+        let r = range?;
+        Some(match key {
+            "integrated_lufs" => r.integrated_lufs,
+            "plr_db" => r.plr_db,
+            "short_term_spread_lu" => r.short_term_spread_lu,
+            "width_db" => r.width_db,
+            _ => return None,
+        })
+    };
+    let mut h = format!(
+        "<table class=\"numbers\">\n<tr><th></th><th>mix</th><th>master</th><th>target</th>{}<th></th></tr>\n",
+        if range.is_some() { "<th>range</th>" } else { "" }
     );
     for r in &report.numbers {
         let decimals = match r.unit.as_str() {
@@ -305,12 +319,22 @@ fn numbers_table(report: &Report) -> String {
             Some(t) => num(t, decimals),
             None => "-".to_string(),
         };
+        let span = match (range.is_some(), range_of(&r.key)) {
+            (false, _) => String::new(),
+            (true, Some(g)) => format!(
+                "<td class=\"n\">{}..{}</td>",
+                num(g.low, decimals),
+                num(g.high, decimals)
+            ),
+            (true, None) => "<td class=\"n\">-</td>".to_string(),
+        };
         h += &format!(
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"sub\">{}</td></tr>\n",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>{}<td class=\"sub\">{}</td></tr>\n",
             esc(&r.label),
             num(r.before, decimals),
             num(r.after, decimals),
             target,
+            span,
             esc(&r.unit)
         );
     }

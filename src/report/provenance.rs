@@ -45,9 +45,20 @@ pub struct InputInfo {
     pub name: String,
     /// Container/codec as named by the file's extension, e.g. `FLAC`.
     pub format: String,
+    /// 0 for an input that is not audio (a style profile): left out of the JSON.
+    #[serde(skip_serializing_if = "is_zero_u32")]
     pub sample_rate_hz: u32,
+    #[serde(skip_serializing_if = "is_zero_usize")]
     pub channels: usize,
     pub duration_s: f64,
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_zero_usize(v: &usize) -> bool {
+    *v == 0
 }
 
 impl InputInfo {
