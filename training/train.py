@@ -73,6 +73,11 @@ LOW_BOOST_LIMIT_HZ = 40.0
 LOW_MAX_BOOST_DB = 3.0
 NO_CONTENT_BELOW_DB = -60.0
 MAX_WIDTH_CHANGE_DB = 6.0
+# TargetRange::choose_loudness (src/targets/mod.rs): a range's loudness target is
+# min(centre, ceiling - min(range PLR low, mix PLR - LIMITING_BUDGET_DB)); a point range (a
+# reference, the baselines) goes to its centre.
+LIMITING_BUDGET_DB = 3.0
+CEILING_DBTP = -1.0
 
 
 def band_centers_hz():
@@ -587,7 +592,12 @@ def render_outcome(d, rows, low, centre, high):
     mixv = d.mix_values(X)
     target = resolve_value(mixv, low, centre, high)
     li = d.yi["target_integrated_lufs"]
-    target[:, li] = centre[:, li]
+    pi = d.yi["target_plr_db"]
+    mix_plr = X[:, d.xi["plr_db"]]
+    min_plr = np.where(np.isfinite(mix_plr), np.minimum(low[:, pi], mix_plr - LIMITING_BUDGET_DB), low[:, pi])
+    reachable = CEILING_DBTP - min_plr
+    point = np.all(low == high, axis=1)
+    target[:, li] = np.where(point | ~np.isfinite(reachable), centre[:, li], np.minimum(centre[:, li], reachable))
     mix_mid, mix_side = X[:, d.mid_x], X[:, d.side_x]
     t_mid, t_side = target[:, d.mid_y], target[:, d.side_y]
     bw_mix = 2.0 ** X[:, d.xi["log2_bandwidth_khz"]] * 1000.0
@@ -981,7 +991,8 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
     add("")
     add(f"{ev['n_deg']} degraded validation mixes. Every number goes through the shipped law: the predicted "
         "range -> `TargetRange::resolve` (inside its range a value stays, outside it is pulled toward the "
-        "centre; loudness goes to the centre) -> the renderer's EQ conditioning (bounds, no boost above the "
+        "centre; loudness goes to the centre, or lower where the mix is more dynamic than that allows: "
+        "min(centre, ceiling - min(PLR low, mix PLR - 3 dB)), `TargetRange::choose_loudness`) -> the renderer's EQ conditioning (bounds, no boost above the "
         "bandwidth, [1,2,1]/4 smoothing) -> the EQ'd curve renormalised to its new loudness, and the width "
         "stage (+-6 dB). Both Python mirrors are pinned to the Rust code by `tests/model.rs` "
         "(`python_mirror_of_resolve_and_eq_matches_rust`). Errors are mean absolute differences from the real "
