@@ -229,6 +229,75 @@ fn a_near_mono_mix_keeps_its_image_under_a_range_but_not_under_a_reference() {
     assert_eq!(t.side_db, master.spectrum.side_norm_db);
 }
 
+#[test]
+fn a_near_mono_mix_with_side_bass_keeps_its_side_curve() {
+    // The held-out chiptune masters: near-mono, and what side they have is mostly bass
+    // (heroes06: width -30.5 dB; the model's range high-passed the side at 120 Hz, the
+    // width dropped to -37.3 dB and the width stage, holding the kept width, added +6 dB of
+    // side above 120 Hz). Here: side 40 dB down above 300 Hz, full below 100 Hz.
+    let a = shaped_noise(FRAMES, FS, 31, |_| 0.0);
+    let b = shaped_noise(FRAMES, FS, 32, |f| {
+        if f < 100.0 {
+            0.0
+        } else if f < 300.0 {
+            -40.0 * (f / 100.0).log2() / 3f64.log2()
+        } else {
+            -40.0
+        }
+    });
+    let audio = buffer(at_lufs(stereo(&a, &b, 0.03), FS, -18.0));
+    let mix = analyse(&audio);
+    assert!(
+        mix.stereo.width_db < NEAR_MONO_WIDTH_DB,
+        "{}",
+        mix.stereo.width_db
+    );
+    // Masters of "this style" are stereo with mono bass, as the model says of chiptune.
+    let master = analyse(&programme(FRAMES, 33, -14.0, |_| 0.0));
+    let mut range = range_around(&master, 1.5);
+    range.mono_bass_below_hz = Some(120.0);
+    let targets = range.resolve(&mix);
+    assert_eq!(targets.mono_bass_below_hz, None, "no mono bass on a near-mono mix");
+    assert_eq!(targets.side_db, mix.spectrum.side_norm_db);
+
+    // The side curve as measured: every band 40 Hz-16 kHz with content, output minus mix.
+    let bands: Vec<usize> = audible(&mix)
+        .into_iter()
+        .filter(|&i| mix.spectrum.side_db[i] > -120.0)
+        .collect();
+    let side_moves = |t: &lathe::Targets| -> (Vec<f64>, f64) {
+        let out = render(&audio, &mix, t, &RenderSettings::default()).unwrap();
+        let after = analyse(&out.audio);
+        let moved = bands
+            .iter()
+            .map(|&i| after.spectrum.side_norm_db[i] - mix.spectrum.side_norm_db[i])
+            .collect();
+        (moved, after.stereo.width_db - mix.stereo.width_db)
+    };
+    let (moved, width) = side_moves(&targets);
+    eprintln!("near-mono, side bass: side moved {moved:.2?}, width {width:+.2} dB");
+    // Within 0.5 dB per band: the loudness gain and the limiter move side and mid together;
+    // the mid's EQ is nil (the range is around a flat master and the mix is flat).
+    assert!(max_abs(&moved) < 0.5, "side moved {moved:?}");
+    assert!(width.abs() < 0.5, "width moved {width}");
+
+    // The cause, reproduced: the same targets with the side high-passed at 120 Hz.
+    let mut hp = targets.clone();
+    hp.mono_bass_below_hz = Some(120.0);
+    let (moved, width) = side_moves(&hp);
+    eprintln!("with mono bass: side moved {moved:.2?}, width {width:+.2} dB");
+    let above: Vec<f64> = bands
+        .iter()
+        .zip(&moved)
+        .filter(|(&i, _)| mix.spectrum.center_hz[i] >= 400.0)
+        .map(|(_, &d)| d)
+        .collect();
+    assert!(
+        above.iter().all(|&d| d > 3.0),
+        "the width stage puts the removed bass back above 400 Hz: {above:?}"
+    );
+}
+
 // ----- the same law through `lathe master --genre G --model M`: model -> range -> render ----
 
 /// A two-genre test model (`tests/common/onnx.rs`) whose centres are `centre` (outputs in
