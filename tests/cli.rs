@@ -431,12 +431,15 @@ fn match_mono_mix_stays_mono_and_under_the_ceiling() {
 // ---- lathe master ----------------------------------------------------------------------------
 
 /// Every genre the bundled model knows masters a generated mix under the ceiling, with finite
-/// loudness; a chosen genre's typical loudness shows (rock-metal masters are far louder than
-/// ambient ones in the training data: medians -8.5 vs -16.9 LUFS).
+/// loudness at the loudness its range chose for the mix (`TargetRange::choose_loudness`: the
+/// genre's centre, or less when the mix would need more limiting); a chosen genre's typical
+/// loudness shows (rock-metal masters are far louder than ambient ones in the training data:
+/// medians -8.5 vs -16.9 LUFS).
 #[test]
 fn master_every_genre_under_the_ceiling() {
     let f = fixture();
     let model = lathe::targets::model::Model::bundled().unwrap();
+    let mix = lathe::analyze(&lathe::io::decode::decode_file(&f.mix).unwrap()).unwrap();
     let mut loudness = std::collections::HashMap::new();
     for g in model.genres() {
         let out = f.dir.path().join(format!("master-{}.wav", g.name));
@@ -459,11 +462,26 @@ fn master_every_genre_under_the_ceiling() {
         assert!((-30.0..=-5.0).contains(&lufs), "{}: {lufs} LUFS", g.name);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["target"]["source"]["genre"], g.name.as_str());
+        let choice = model
+            .predict_range(&mix, &g.name)
+            .unwrap()
+            .choose_loudness(&mix)
+            .unwrap();
+        eprintln!("{}: {lufs:.2} LUFS; {}", g.name, choice.describe());
+        // The loudness stage's tolerance (0.1 LU) and ebur128 against lathe's meter.
+        assert!(
+            (lufs - choice.target_lufs).abs() < 0.2,
+            "{}: {lufs} LUFS, the range chose {}",
+            g.name,
+            choice.target_lufs
+        );
         loudness.insert(g.name.clone(), lufs);
     }
+    // This quiet, dynamic mix reaches rock-metal's centre (-9.5 LUFS) only with more than the
+    // 3 dB of limiting the rule allows (measured -11.1 LUFS) and ambient's (-13.8) within it.
     let (rock, ambient) = (loudness["rock-metal"], loudness["ambient"]);
     assert!(
-        rock > ambient + 3.0,
+        rock > ambient + 2.0,
         "rock-metal {rock} LUFS vs ambient {ambient} LUFS"
     );
 }

@@ -257,7 +257,10 @@ fn a_near_mono_mix_with_side_bass_keeps_its_side_curve() {
     let mut range = range_around(&master, 1.5);
     range.mono_bass_below_hz = Some(120.0);
     let targets = range.resolve(&mix);
-    assert_eq!(targets.mono_bass_below_hz, None, "no mono bass on a near-mono mix");
+    assert_eq!(
+        targets.mono_bass_below_hz, None,
+        "no mono bass on a near-mono mix"
+    );
     assert_eq!(targets.side_db, mix.spectrum.side_norm_db);
 
     // The side curve as measured: every band 40 Hz-16 kHz with content, output minus mix.
@@ -295,6 +298,70 @@ fn a_near_mono_mix_with_side_bass_keeps_its_side_curve() {
     assert!(
         above.iter().all(|&d| d > 3.0),
         "the width stage puts the removed bass back above 400 Hz: {above:?}"
+    );
+}
+
+#[test]
+fn the_loudness_target_keeps_a_dynamic_mix_within_the_limiting_budget() {
+    use lathe::targets::{LoudnessRule, LIMITING_BUDGET_DB};
+    let audio = programme(FRAMES, 41, -24.0, |_| 0.0);
+    let mix = analyse(&audio);
+    let p = mix.loudness.plr_db;
+    let ceiling = -1.0;
+    // A loud style: its centre asks 6 dB more density than the mix has (PLR p - 6); its
+    // PLR range is the mix's own +-1 dB.
+    let centre = ceiling - (p - 6.0);
+    let mut range = range_around(&mix, 1.5);
+    range.plr_db = Range::new("plr", p - 1.0, p, p + 1.0).unwrap();
+    range.integrated_lufs = Range::new("lufs", centre - 8.0, centre, centre + 2.0).unwrap();
+    let choice = range.choose_loudness(&mix).unwrap();
+    eprintln!("mix PLR {p:.2} dB: {}", choice.describe());
+    // min PLR = min(p - 1, p - 3) = p - 3: the target is the ceiling minus that.
+    assert_eq!(choice.rule, LoudnessRule::Dynamics);
+    assert!((choice.min_plr_db - (p - LIMITING_BUDGET_DB)).abs() < 1e-12);
+    assert!((choice.target_lufs - (ceiling - p + LIMITING_BUDGET_DB)).abs() < 1e-12);
+    assert!((choice.plr_reduction_db - LIMITING_BUDGET_DB).abs() < 1e-9);
+    let targets = range.resolve(&mix);
+    assert_eq!(targets.integrated_lufs, choice.target_lufs);
+    assert_eq!(targets.loudness.as_ref(), Some(&choice));
+
+    // Rendered: at the target, with the PLR the choice planned: within 0.5 dB (the peaks sit
+    // 0.1-0.3 dB under the ceiling after the limiter, by the analysis's meter).
+    let out = render(&audio, &mix, &targets, &RenderSettings::default()).unwrap();
+    let after = analyse(&out.audio);
+    eprintln!(
+        "rendered {:.2} LUFS (target {:.2}), PLR {:.2} dB (planned {:.2})",
+        after.loudness.integrated_lufs,
+        choice.target_lufs,
+        after.loudness.plr_db,
+        choice.min_plr_db
+    );
+    assert!((after.loudness.integrated_lufs - choice.target_lufs).abs() < 0.2);
+    assert!((after.loudness.plr_db - choice.min_plr_db).abs() < 0.5);
+    // The old rule (the centre) would have taken the PLR down 6 dB, twice the budget.
+    assert!((centre + p - ceiling - 6.0).abs() < 1e-9);
+
+    // A range whose masters are denser than the budget (PLR low end p - 8): the centre.
+    range.plr_db = Range::new("plr", p - 8.0, p - 6.0, p).unwrap();
+    let dense = range.choose_loudness(&mix).unwrap();
+    assert_eq!(dense.rule, LoudnessRule::Centre);
+    assert_eq!(dense.target_lufs, centre);
+    assert!((dense.plr_reduction_db - 6.0).abs() < 1e-9);
+
+    // A range louder at its low end than the mix can go: under the range, not crushed.
+    range.plr_db = Range::new("plr", p - 1.0, p, p + 1.0).unwrap();
+    range.integrated_lufs = Range::new("lufs", centre - 2.0, centre, centre + 2.0).unwrap();
+    let below = range.choose_loudness(&mix).unwrap();
+    assert_eq!(below.rule, LoudnessRule::BelowRange);
+    assert!((below.target_lufs - (ceiling - p + LIMITING_BUDGET_DB)).abs() < 1e-12);
+    assert!(below.target_lufs < range.integrated_lufs.low);
+
+    // A point (a reference): exactly its loudness, no choice.
+    let point = TargetRange::point(&from_reference(&mix, "ref.wav").unwrap());
+    assert!(point.choose_loudness(&mix).is_none());
+    assert_eq!(
+        point.resolve(&mix).integrated_lufs,
+        mix.loudness.integrated_lufs
     );
 }
 

@@ -554,6 +554,7 @@ fn targets(width_db: f64) -> Targets {
         mono_bass_below_hz: Some(100.0),
         bandwidth_hz: 20_000.0,
         ceiling_dbtp: -1.0,
+        loudness: None,
     }
 }
 

@@ -37,7 +37,7 @@ use crate::analysis::{Features, SILENT_BAND_DB};
 use crate::audio::AudioBuffer;
 use crate::render::chain::{LoudnessLog, RenderLog, RenderSettings, WidthLog};
 use crate::render::compressor::CompressorSettings;
-use crate::targets::{TargetRange, TargetSource, Targets};
+use crate::targets::{LoudnessChoice, TargetRange, TargetSource, Targets};
 pub use notes::Notes;
 pub use provenance::Provenance;
 pub use warnings::Warning;
@@ -171,6 +171,10 @@ pub struct Report {
     /// when the targets came from a range; absent for a reference (a point).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_range: Option<TargetRange>,
+    /// How the range's loudness target was chosen for this mix
+    /// ([`TargetRange::choose_loudness`]); absent for a reference or a loudness the user set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loudness_choice: Option<LoudnessChoice>,
     pub provenance: Option<Provenance>,
     pub preview: Option<PreviewLinks>,
     pub eq_exports: Option<EqExportLinks>,
@@ -290,7 +294,7 @@ pub fn build_with_range(input: &ReportInput, range: Option<&TargetRange>) -> Rep
         aim,
         ..
     } = *input;
-    let notes = notes::write(before, after, log, aim);
+    let notes = notes::write(before, after, log, aim, targets.loudness.as_ref());
     let warnings = warnings::all_warnings(before, targets, log);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -300,6 +304,7 @@ pub fn build_with_range(input: &ReportInput, range: Option<&TargetRange>) -> Rep
         source: targets.source.clone(),
         aim: aim.clone(),
         target_range: range.cloned(),
+        loudness_choice: targets.loudness.clone(),
         provenance: input.provenance.cloned(),
         preview: input.preview.cloned(),
         eq_exports: input.eq_exports.cloned(),

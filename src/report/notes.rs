@@ -11,6 +11,7 @@ use super::Aim;
 use crate::analysis::Features;
 use crate::render::chain::{RenderLog, COMPRESSION_TOLERANCE_LU};
 use crate::render::eq::MatchedEq;
+use crate::targets::LoudnessChoice;
 
 /// The notes: plain sentences, plus the fitted EQs behind the EQ sentences.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -53,7 +54,15 @@ fn fit_eq(eq: &MatchedEq, sample_rate_hz: u32, highpass_hz: Option<f64>) -> EqFi
 }
 
 /// Fits the applied EQ curves and writes the notes.
-pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) -> Notes {
+/// `loudness`: how a range chose the loudness target ([`LoudnessChoice::describe`] adds a
+/// line after the loudness line), when it did.
+pub fn write(
+    before: &Features,
+    after: &Features,
+    log: &RenderLog,
+    aim: &Aim,
+    loudness: Option<&LoudnessChoice>,
+) -> Notes {
     let fs = log.sample_rate_hz;
     let (mid_eq, side_eq) = match applied_eqs(log) {
         Some((mid, side)) => (
@@ -70,8 +79,11 @@ pub fn write(before: &Features, after: &Features, log: &RenderLog, aim: &Aim) ->
          true-peak limiter."
             .to_string(),
         loudness_line(before, after, log, aim),
-        eq_line("Mid EQ", &mid_eq),
     ];
+    if let Some(choice) = loudness {
+        lines.push(choice.describe());
+    }
+    lines.push(eq_line("Mid EQ", &mid_eq));
     match &side_eq {
         Some(fit) => lines.push(eq_line("Side EQ", fit)),
         None => lines.push("Side EQ: none (mono).".to_string()),

@@ -64,6 +64,8 @@ impl Overrides {
         self.validate()?;
         if let Some(l) = self.integrated_lufs {
             targets.integrated_lufs = l;
+            // The user's (or a preset's) loudness, not the range's choice.
+            targets.loudness = None;
         }
         if let Some(c) = self.ceiling_dbtp {
             targets.ceiling_dbtp = c;

@@ -44,6 +44,7 @@ pub fn from_reference(reference: &Features, name: &str) -> Result<Targets> {
             .then_some(MONO_BASS_HZ),
         bandwidth_hz: reference.quality.bandwidth_hz,
         ceiling_dbtp: DEFAULT_CEILING_DBTP,
+        loudness: None,
     };
     if let Some(evidence) = &lossy {
         limit_to_real_bandwidth(&mut targets, evidence);
