@@ -561,11 +561,16 @@ def key_numbers(results):
                           ("width_err", "width error"), ("lufs_err", "loudness error (LU)")):
         for k, name in (("asis", "as is"), ("genre", "--genre"), ("auto", "auto")):
             rows.append((f"{label}, {name}", med(r[k][metric] for r in results)))
-    for g in sorted({r["true_genre"] for r in results}):
-        rs = [r for r in results if r["true_genre"] == g]
-        rows.append((f"mid band error {g}, as is / --genre",
-                     (med(r["asis"]["mid_err"] for r in rs), med(r["genre"]["mid_err"] for r in rs))))
+    for metric, label in (("mid_err", "mid band error"), ("side_err", "side band error"),
+                          ("width_err", "width error"), ("lufs_err", "loudness error (LU)")):
+        for g in sorted({r["true_genre"] for r in results}):
+            rs = [r for r in results if r["true_genre"] == g]
+            rows.append((f"{label} {g}, as is / --genre",
+                         (med(r["asis"][metric] for r in rs), med(r["genre"][metric] for r in rs))))
     d = [r["dnh"] for r in results]
+    tp = [max(r[k]["tp_dbtp"], r[k]["tp_ffmpeg_dbtp"]) - r[k]["ceiling_dbtp"]
+          for r in results for k in ("genre", "auto", "dnh") if not r[k].get("refused")]
+    rows += [("highest true peak minus ceiling (lathe, ffmpeg), dB", nanmax(tp))]
     rows += [("do no harm: mid moved", med(x["mid_err"] for x in d)),
              ("do no harm: side moved", med(x["side_err"] for x in d)),
              ("do no harm: width moved", med(x["width_err"] for x in d)),
