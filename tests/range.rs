@@ -302,6 +302,68 @@ fn a_near_mono_mix_with_side_bass_keeps_its_side_curve() {
 }
 
 #[test]
+fn mono_bass_applies_only_to_a_mix_whose_low_end_is_not_mono_already() {
+    use lathe::targets::model::{low_end_width_db, MONO_BASS_WIDTH_DB};
+    // A stereo mix (side/mid about -12 dB) whose bass is practically mono already: its side
+    // 30 dB down below 100 Hz (held-out rock, folk and chiptune masters had low ends at -21 to
+    // -37 dB, and the model's range turned mono bass on for them).
+    let a = shaped_noise(FRAMES, FS, 51, |_| 0.0);
+    let b = shaped_noise(FRAMES, FS, 52, |f| {
+        if f < 100.0 {
+            -30.0
+        } else if f < 200.0 {
+            -30.0 * (200.0 / f).log2()
+        } else {
+            0.0
+        }
+    });
+    let audio = buffer(at_lufs(stereo(&a, &b, 0.25), FS, -18.0));
+    let mix = analyse(&audio);
+    let s = &mix.spectrum;
+    let low_end = low_end_width_db(&s.center_hz, &s.mid_norm_db, &s.side_norm_db);
+    eprintln!(
+        "mix width {:.1} dB, low end {low_end:.1} dB",
+        mix.stereo.width_db
+    );
+    assert!(mix.stereo.width_db > NEAR_MONO_WIDTH_DB && low_end < MONO_BASS_WIDTH_DB);
+    let mut range = range_around(&mix, 1.5);
+    range.mono_bass_below_hz = Some(120.0);
+    let targets = range.resolve(&mix);
+    assert_eq!(targets.mono_bass_below_hz, None);
+    let bands: Vec<usize> = audible(&mix)
+        .into_iter()
+        .filter(|&i| mix.spectrum.side_db[i] > -120.0)
+        .collect();
+    let side_moves = |t: &lathe::Targets| -> Vec<f64> {
+        let out = render(&audio, &mix, t, &RenderSettings::default()).unwrap();
+        let after = analyse(&out.audio);
+        bands
+            .iter()
+            .map(|&i| after.spectrum.side_norm_db[i] - mix.spectrum.side_norm_db[i])
+            .collect()
+    };
+    let moved = side_moves(&targets);
+    eprintln!("low end mono already: side moved {moved:.2?}");
+    assert!(max_abs(&moved) < 0.5, "{moved:?}");
+    // With the high-pass forced on, the E2E signature: the lowest bands tens of dB down.
+    let mut hp = targets.clone();
+    hp.mono_bass_below_hz = Some(120.0);
+    let forced = side_moves(&hp);
+    eprintln!("with mono bass: side moved {forced:.2?}");
+    assert!(forced[0] < -10.0, "{forced:?}");
+
+    // A mix with a wide low end (the same side at full level in the bass) keeps the range's
+    // mono bass, and a reference (a point) keeps its own whatever the mix.
+    let wide = analyse(&programme(FRAMES, 53, -18.0, |_| 0.0));
+    let s = &wide.spectrum;
+    assert!(low_end_width_db(&s.center_hz, &s.mid_norm_db, &s.side_norm_db) > MONO_BASS_WIDTH_DB);
+    assert_eq!(range.resolve(&wide).mono_bass_below_hz, Some(120.0));
+    let mut point = TargetRange::point(&from_reference(&wide, "ref.wav").unwrap());
+    point.mono_bass_below_hz = Some(120.0);
+    assert_eq!(point.resolve(&mix).mono_bass_below_hz, Some(120.0));
+}
+
+#[test]
 fn the_loudness_target_keeps_a_dynamic_mix_within_the_limiting_budget() {
     use lathe::targets::{LoudnessRule, LIMITING_BUDGET_DB};
     let audio = programme(FRAMES, 41, -24.0, |_| 0.0);

@@ -726,7 +726,7 @@ impl Model {
 }
 
 /// Side/mid energy ratio of the bands centred at or below [`MONO_BASS_HZ`], dB.
-fn low_end_width_db(center_hz: &[f64], mid_db: &[f64], side_db: &[f64]) -> f64 {
+pub fn low_end_width_db(center_hz: &[f64], mid_db: &[f64], side_db: &[f64]) -> f64 {
     let mut mid = 0.0;
     let mut side = 0.0;
     for ((&f, &m), &s) in center_hz.iter().zip(mid_db).zip(side_db) {
