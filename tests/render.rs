@@ -533,6 +533,7 @@ fn features(
             looks_limited: false,
         },
         rhythm: Default::default(),
+        texture: Default::default(),
     }
 }
 

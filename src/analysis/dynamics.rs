@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use super::spectrum::{fill_mid_side, frame_starts, gate, hann, FramePower, LongTermSpectrum};
+use super::texture::{frame_texture, FrameTexture, TextureBins};
 use super::{Dynamics, Loudness};
 use crate::units::power_to_db;
 
@@ -88,6 +89,9 @@ pub(crate) struct OctaveFrames {
     pub total: Vec<f64>,
     /// `per_band[b][t]`: power of octave band `b` in frame `t`.
     pub per_band: Vec<Vec<f64>>,
+    /// Each frame's spectral texture (contrast, flatness, chroma, centroid; read by
+    /// [`super::texture`]).
+    pub texture: Vec<FrameTexture>,
 }
 
 fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> OctaveFrames {
@@ -104,14 +108,16 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
         .iter()
         .map(|&c| LongTermSpectrum::band_shares(bins, bin_hz, c / edge, c * edge).collect())
         .collect();
-    // Frames in parallel chunks, in order: (total power, power per band) of each frame.
+    // Frames in parallel chunks, in order: (total power, power per band, texture) of each frame.
     let plan = FramePower::plan(n);
-    let frames: Vec<(f64, Vec<f64>)> = starts
+    let texture_bins = TextureBins::new(bins, bin_hz);
+    let frames: Vec<(f64, Vec<f64>, FrameTexture)> = starts
         .par_chunks(FRAMES_PER_TASK)
         .flat_map_iter(|chunk| {
             let mut frame_power = FramePower::with_plan(&plan);
             let mut power = vec![0.0f64; bins];
             let mut mid = Vec::with_capacity(n);
+            let mut scratch = Vec::new();
             chunk
                 .iter()
                 .map(|&s| {
@@ -125,7 +131,8 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
                         .iter()
                         .map(|band| band.iter().map(|&(k, w)| power[k] * w).sum())
                         .collect();
-                    (power.iter().sum::<f64>(), bands)
+                    let texture = frame_texture(&power, &texture_bins, &mut scratch);
+                    (power.iter().sum::<f64>(), bands, texture)
                 })
                 .collect::<Vec<_>>()
         })
@@ -138,6 +145,7 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
         hop_s: (n / 2) as f64 / rate,
         total,
         per_band,
+        texture: frames.into_iter().map(|f| f.2).collect(),
     }
 }
 

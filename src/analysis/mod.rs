@@ -9,6 +9,9 @@
 //! - [`stereo`]: side/mid energy, inter-channel correlation, low-end mono compatibility.
 //! - [`rhythm`]: genre features (onset rate, tempo strength, spectral flux, octave level
 //!   spread, spectral contrast), read from the dynamics' frames and the long-term spectrum.
+//! - [`texture`]: more genre features over time (frame contrast and flatness per octave,
+//!   spectral shape change, pulse per register, modulation spectrum, chroma), from the same
+//!   frames.
 //!
 //! `Features` is versioned ([`FEATURES_SCHEMA_VERSION`]): the model's input vector is built
 //! from it, and a model trained on another schema is refused.
@@ -20,6 +23,7 @@ pub mod quality;
 pub mod rhythm;
 pub mod spectrum;
 pub mod stereo;
+pub mod texture;
 pub mod true_peak;
 
 use serde::{Deserialize, Serialize};
@@ -27,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use crate::audio::AudioBuffer;
 use crate::error::Result;
 
-/// Bump when a field is added, removed or computed differently.
-pub const FEATURES_SCHEMA_VERSION: u32 = 2;
+/// Bump when a field is added, removed or computed differently (3: [`Texture`]).
+pub const FEATURES_SCHEMA_VERSION: u32 = 3;
 
 /// Everything lathe measures about one piece of audio.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +50,9 @@ pub struct Features {
     /// Genre features (schema 2; files written by schema 1 read zeros).
     #[serde(default)]
     pub rhythm: Rhythm,
+    /// More genre features (schema 3; files written before read zeros).
+    #[serde(default)]
+    pub texture: Texture,
 }
 
 /// BS.1770 / R128 measurements. Silence gives `-inf` loudness (serialised as `null`).
@@ -135,6 +142,48 @@ pub struct Rhythm {
     pub spectral_contrast_db: Vec<f64>,
 }
 
+/// Texture over time: frame by frame peakiness, noisiness, shape change, pulse per register,
+/// modulation and pitch focus (see [`texture`] for the definitions). Per-octave vectors use
+/// the octaves of [`Dynamics::octave_center_hz`]; registers are low, middle, high.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Texture {
+    /// Mean over frames of each octave's peak-to-valley ratio, dB.
+    pub frame_contrast_db: Vec<f64>,
+    /// Standard deviation over frames of the same, dB.
+    pub frame_contrast_std_db: Vec<f64>,
+    /// Mean over frames of each octave's spectral flatness, dB (<= 0).
+    pub flatness_db: Vec<f64>,
+    /// Standard deviation over time of each octave's level relative to the frame's, dB.
+    pub relative_level_std_db: Vec<f64>,
+    /// Standard deviation of log2 of the spectral centroid, octaves.
+    pub centroid_std_oct: f64,
+    /// Mean frame-to-frame change of log2 of the centroid, octaves.
+    pub centroid_change_oct: f64,
+    /// Mean change of the relative octave levels from frame to frame, dB.
+    pub shape_change_db: f64,
+    /// Mean change of the relative octave levels between consecutive 1 s means, dB.
+    pub shape_change_1s_db: f64,
+    /// Mean change of the level between consecutive 1 s means, dB.
+    pub level_change_1s_db: f64,
+    /// Tempo strength of the low, middle and high registers' onset envelopes (0..1).
+    pub tempo_strength_bands: Vec<f64>,
+    /// Mean onset envelope (spectral flux) of the low, middle and high registers, dB.
+    pub flux_bands_db: Vec<f64>,
+    /// Modulation spectrum, dB re 0.25-16 Hz: all octaves, then low, middle, high; each at
+    /// [`texture::MODULATION_HZ`].
+    pub modulation_db: Vec<f64>,
+    /// Peak autocorrelation of the onset envelope in each of [`texture::PERIODICITY_LAGS_S`].
+    pub periodicity: Vec<f64>,
+    /// Peak of the mean chroma times 12 (1 = every pitch class alike).
+    pub chroma_peak: f64,
+    /// Entropy of the mean chroma, nats (ln 12 = 2.48 at most).
+    pub chroma_entropy: f64,
+    /// Mean entropy of each frame's chroma, nats.
+    pub chroma_frame_entropy: f64,
+    /// Mean frame-to-frame L1 change of the chroma (0..2).
+    pub chroma_change: f64,
+}
+
 /// Technical condition of the file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
@@ -174,6 +223,7 @@ pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
     );
     let (loudness, sweep, dynamics, frames) = measured?;
     let rhythm = rhythm::measure(&frames, &lts);
+    let texture = texture::measure(&frames);
     let spectrum = lts.bands(loudness.integrated_lufs);
     let stereo = stereo::measure(&sweep, &lts, &spectrum);
     let quality = quality::measure(audio, &sweep, &lts, &loudness);
@@ -189,6 +239,7 @@ pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
         stereo,
         quality,
         rhythm,
+        texture,
     })
 }
 

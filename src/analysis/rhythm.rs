@@ -63,16 +63,7 @@ pub(crate) fn measure(frames: &OctaveFrames, lts: &LongTermSpectrum) -> Rhythm {
     for &t in &kept {
         is_kept[t] = true;
     }
-    // Band levels (dB) with a floor under each band's mean power over the kept frames.
-    let levels: Vec<Vec<f64>> = frames
-        .per_band
-        .iter()
-        .map(|p| {
-            let mean = kept.iter().map(|&t| p[t]).sum::<f64>() / kept.len() as f64;
-            let floor = (mean * 10f64.powf(LEVEL_FLOOR_DB / 10.0)).max(1e-30);
-            p.iter().map(|&v| power_to_db(v.max(floor))).collect()
-        })
-        .collect();
+    let levels = band_levels_db(frames, &kept);
     let octave_level_std_db = levels
         .iter()
         .map(|l| {
@@ -81,19 +72,7 @@ pub(crate) fn measure(frames: &OctaveFrames, lts: &LongTermSpectrum) -> Rhythm {
             (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
         })
         .collect();
-    // Onset envelope: 0 where a frame or its predecessor is gated out.
-    let envelope: Vec<f64> = (0..n)
-        .map(|t| {
-            if t == 0 || !is_kept[t] || !is_kept[t - 1] {
-                return 0.0;
-            }
-            levels
-                .iter()
-                .map(|l| (l[t] - l[t - 1]).max(0.0))
-                .sum::<f64>()
-                / bands as f64
-        })
-        .collect();
+    let envelope = onset_envelope(&levels, &is_kept, 0..bands);
     let kept_env: Vec<f64> = kept.iter().map(|&t| envelope[t]).collect();
     let spectral_flux_db = kept_env.iter().sum::<f64>() / kept_env.len() as f64;
     let kept_seconds = kept.len() as f64 * frames.hop_s;
@@ -107,6 +86,68 @@ pub(crate) fn measure(frames: &OctaveFrames, lts: &LongTermSpectrum) -> Rhythm {
         octave_level_std_db,
         spectral_contrast_db,
     }
+}
+
+/// Band levels (dB) of every frame, floored [`LEVEL_FLOOR_DB`] under each band's mean power
+/// over the `kept` frames.
+pub(crate) fn band_levels_db(frames: &OctaveFrames, kept: &[usize]) -> Vec<Vec<f64>> {
+    frames
+        .per_band
+        .iter()
+        .map(|p| {
+            let mean = kept.iter().map(|&t| p[t]).sum::<f64>() / kept.len().max(1) as f64;
+            let floor = (mean * 10f64.powf(LEVEL_FLOOR_DB / 10.0)).max(1e-30);
+            p.iter().map(|&v| power_to_db(v.max(floor))).collect()
+        })
+        .collect()
+}
+
+/// Onset envelope of the bands `bands` of `levels`: per frame, their mean rectified level
+/// rise, dB; 0 where a frame or its predecessor is gated out.
+pub(crate) fn onset_envelope(
+    levels: &[Vec<f64>],
+    is_kept: &[bool],
+    bands: std::ops::Range<usize>,
+) -> Vec<f64> {
+    let count = bands.len();
+    (0..is_kept.len())
+        .map(|t| {
+            if t == 0 || !is_kept[t] || !is_kept[t - 1] || count == 0 {
+                return 0.0;
+            }
+            levels[bands.clone()]
+                .iter()
+                .map(|l| (l[t] - l[t - 1]).max(0.0))
+                .sum::<f64>()
+                / count as f64
+        })
+        .collect()
+}
+
+/// Normalised autocorrelation of `x` (mean removed) at lags `0..=max_lag` (fewer when `x` is
+/// shorter than two lags): the same estimate as the tempo search's.
+pub(crate) fn autocorrelation(x: &[f64], max_lag: usize) -> Vec<f64> {
+    let n = x.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let mean = x.iter().sum::<f64>() / n as f64;
+    let x: Vec<f64> = x.iter().map(|v| v - mean).collect();
+    let energy = x.iter().map(|v| v * v).sum::<f64>() / n as f64;
+    if energy <= 0.0 {
+        return vec![0.0; max_lag.min(n - 1) + 1];
+    }
+    (0..=max_lag.min(n - 1))
+        .map(|lag| {
+            x[..n - lag]
+                .iter()
+                .zip(&x[lag..])
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+                / (n - lag) as f64
+                / energy
+        })
+        .collect()
 }
 
 /// Counts the peaks of the onset envelope (see the module docs).

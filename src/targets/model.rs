@@ -52,6 +52,12 @@ use crate::targets::{Range, TargetRange, TargetSource};
 pub const BANDS: usize = 31;
 /// Octave bands in `Dynamics::octave_crest_db` (31.5 Hz .. 16 kHz).
 pub const OCTAVES: usize = 10;
+/// Registers of the texture features (low, middle, high).
+const REGISTERS: usize = 3;
+/// Modulation-spectrum values: (all octaves + 3 registers) x 5 rates.
+const MODULATION: usize = 4 * crate::analysis::texture::MODULATION_HZ.len();
+/// Periodicity lag ranges.
+const PERIODICITY: usize = crate::analysis::texture::PERIODICITY_LAGS_S.len();
 /// Band levels relative to integrated loudness are clamped to this floor, dB.
 pub const BAND_FLOOR_DB: f64 = -100.0;
 /// The model embedded in the binary (`models/lathe-genre-targets.onnx`).
@@ -255,6 +261,109 @@ pub const INPUTS: &[Column] = &[
         low: 0.0,
         high: 60.0,
         read: Read::Vector(OCTAVES, |f| &f.rhythm.spectral_contrast_db),
+    },
+    // Genre features (schema 3, `analysis::texture`).
+    Column {
+        name: "frame_contrast_db",
+        low: 0.0,
+        high: 100.0,
+        read: Read::Vector(OCTAVES, |f| &f.texture.frame_contrast_db),
+    },
+    Column {
+        name: "frame_contrast_std_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Vector(OCTAVES, |f| &f.texture.frame_contrast_std_db),
+    },
+    Column {
+        name: "flatness_db",
+        low: -100.0,
+        high: 0.0,
+        read: Read::Vector(OCTAVES, |f| &f.texture.flatness_db),
+    },
+    Column {
+        name: "relative_level_std_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Vector(OCTAVES, |f| &f.texture.relative_level_std_db),
+    },
+    Column {
+        name: "centroid_std_oct",
+        low: 0.0,
+        high: 5.0,
+        read: Read::Scalar(|f| f.texture.centroid_std_oct),
+    },
+    Column {
+        name: "centroid_change_oct",
+        low: 0.0,
+        high: 5.0,
+        read: Read::Scalar(|f| f.texture.centroid_change_oct),
+    },
+    Column {
+        name: "shape_change_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Scalar(|f| f.texture.shape_change_db),
+    },
+    Column {
+        name: "shape_change_1s_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Scalar(|f| f.texture.shape_change_1s_db),
+    },
+    Column {
+        name: "level_change_1s_db",
+        low: 0.0,
+        high: 40.0,
+        read: Read::Scalar(|f| f.texture.level_change_1s_db),
+    },
+    Column {
+        name: "tempo_strength_band",
+        low: 0.0,
+        high: 1.0,
+        read: Read::Vector(REGISTERS, |f| &f.texture.tempo_strength_bands),
+    },
+    Column {
+        name: "flux_band_db",
+        low: 0.0,
+        high: 20.0,
+        read: Read::Vector(REGISTERS, |f| &f.texture.flux_bands_db),
+    },
+    Column {
+        name: "modulation_db",
+        low: -90.0,
+        high: 0.0,
+        read: Read::Vector(MODULATION, |f| &f.texture.modulation_db),
+    },
+    Column {
+        name: "periodicity",
+        low: 0.0,
+        high: 1.0,
+        read: Read::Vector(PERIODICITY, |f| &f.texture.periodicity),
+    },
+    Column {
+        name: "chroma_peak",
+        low: 0.0,
+        high: 12.0,
+        read: Read::Scalar(|f| f.texture.chroma_peak),
+    },
+    Column {
+        name: "chroma_entropy",
+        low: 0.0,
+        high: 3.0,
+        read: Read::Scalar(|f| f.texture.chroma_entropy),
+    },
+    Column {
+        name: "chroma_frame_entropy",
+        low: 0.0,
+        high: 3.0,
+        read: Read::Scalar(|f| f.texture.chroma_frame_entropy),
+    },
+    Column {
+        name: "chroma_change",
+        low: 0.0,
+        high: 2.0,
+        read: Read::Scalar(|f| f.texture.chroma_change),
     },
 ];
 
@@ -848,7 +957,7 @@ fn parse_metadata(onnx: &[u8]) -> Result<ModelMetadata> {
             "feature schema version '{schema_text}' is not a number"
         ))
     })?;
-    // Schema 2 only added inputs (the genre features); a schema-1 model's inputs are computed
+    // Schemas 2 and 3 only added inputs (the genre features); an older model's inputs are computed
     // as they were, so it still runs. A newer schema than this lathe's cannot.
     if schema == 0 || schema > FEATURES_SCHEMA_VERSION {
         return Err(Error::Model(format!(
