@@ -1049,11 +1049,25 @@ mod tests {
     #[test]
     fn names_match_vector_lengths() {
         // Bands (mid, side), 10 loudness scalars, octave crests, 6 stereo/quality scalars,
-        // then the rhythm block: 3 scalars and two octave vectors (level spread, contrast).
+        // then the rhythm block: 3 scalars and two octave vectors (level spread, contrast);
+        // then the texture block: 4 octave vectors, 5 scalars, 2 register vectors, the
+        // modulation spectrum, 5 periodicities and 4 chroma scalars.
         assert_eq!(
             input_names().len(),
-            2 * BANDS + 10 + OCTAVES + 6 + 3 + 2 * OCTAVES
+            2 * BANDS
+                + 10
+                + OCTAVES
+                + 6
+                + 3
+                + 2 * OCTAVES
+                + 4 * OCTAVES
+                + 5
+                + 2 * REGISTERS
+                + MODULATION
+                + PERIODICITY
+                + 4
         );
+        assert_eq!(MODULATION, 20);
         assert_eq!(output_names().len(), 2 * BANDS + 4);
     }
 
