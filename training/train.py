@@ -76,7 +76,7 @@ CLASSIFIER_MEMBERS = 1
 CLASSIFIER_CV_FOLDS = 8
 
 # Renderer constants mirrored from Rust (src/render/eq.rs, src/render/chain.rs,
-# src/render/kweight.rs). Pinned by tests/model.rs through the cases in golden.json.
+# src/render/kweight.rs). Pinned by tests/it/model.rs through the cases in golden.json.
 MAX_BOOST_DB = 12.0
 MAX_CUT_DB = 12.0
 LOW_BOOST_LIMIT_HZ = 40.0
@@ -1063,7 +1063,7 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
         "centre; loudness goes to the centre, or lower where the mix is more dynamic than that allows: "
         "min(centre, ceiling - min(PLR low, mix PLR - 3 dB)), `TargetRange::choose_loudness`) -> the renderer's EQ conditioning (bounds, no boost above the "
         "bandwidth, [1,2,1]/4 smoothing) -> the EQ'd curve renormalised to its new loudness, and the width "
-        "stage (+-6 dB). Both Python mirrors are pinned to the Rust code by `tests/model.rs` "
+        "stage (+-6 dB). Both Python mirrors are pinned to the Rust code by `tests/it/model.rs` "
         "(`python_mirror_of_resolve_and_eq_matches_rust`). Errors are mean absolute differences from the real "
         "master; band errors average the bands below the master's measured bandwidth. Baselines: (a) the "
         "genre's mean training master as a point target; (b) leave the mix as it is.")

@@ -510,7 +510,7 @@ mod tests {
         let mono = measure(&AudioBuffer::new(44_100, vec![ch.clone()]).unwrap()).unwrap();
         let stereo = measure(&AudioBuffer::new(44_100, vec![ch.clone(), ch]).unwrap()).unwrap();
         // Half the summed energy of the stereo file: 10 log10(2) = 3.0103 LU under it, to
-        // float rounding (ffmpeg's ebur128 reads a mono file so; tests/hostile.rs checks that).
+        // float rounding (ffmpeg's ebur128 reads a mono file so; tests/it/hostile.rs checks that).
         assert_close(
             stereo.integrated_lufs - mono.integrated_lufs,
             10.0 * 2f64.log10(),

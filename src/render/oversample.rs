@@ -164,7 +164,7 @@ impl Interpolator {
     /// The interpolator of lathe's final true-peak check: 8x, 64 samples each side, Kaiser
     /// beta 10 (about 100 dB stop band; flat to 0.95 x Nyquist), with the parabolic
     /// refinement of [`Interpolator::frame_peaks`]. The same filter specification as the
-    /// independent 32x f64 reference of the tests (`tests/common`), so content near Nyquist
+    /// independent 32x f64 reference of the tests (`tests/it/common`), so content near Nyquist
     /// reads the same in both (32 samples each side and beta 9 read band-limited squares up to
     /// 0.1 dB lower: their pass band ends at 0.91 x Nyquist).
     pub fn reference() -> Self {

@@ -5,20 +5,18 @@
 //! Why: the per-file job moved from the CLI into the library (`lathe::job`); this test proves
 //! the move changed no bit, and keeps guarding every later refactor of the job's callers.
 //! A change that is MEANT to alter the output (a DSP fix) re-records the hashes:
-//! `LATHE_BLESS_GOLDEN=1 cargo test --test golden`, and says so in its commit.
+//! `LATHE_BLESS_GOLDEN=1 cargo test --test it golden::`, and says so in its commit.
 //!
 //! Temporary folder names are replaced by `$DIR` and the binary's own path (the report's
 //! command line) by `$LATHE` in every text output before hashing, and `SOURCE_DATE_EPOCH`
 //! fixes the report's date, so the hashes do not depend on where or when the test runs.
 
-mod report_signals;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::report_signals::*;
 use assert_cmd::Command;
-use report_signals::*;
 
 /// 2^17 frames at 44.1 kHz: 3 s, enough for loudness, a render and a preview, quick to master.
 const FRAMES: usize = 1 << 17;
@@ -338,7 +336,7 @@ fn cli_outputs_are_byte_identical_to_the_recorded_ones() {
         .collect();
     assert!(
         mismatches.is_empty() && want.lines().count() == text.lines().count(),
-        "the CLI's outputs changed (if meant: LATHE_BLESS_GOLDEN=1 cargo test --test golden):\n{}\
+        "the CLI's outputs changed (if meant: LATHE_BLESS_GOLDEN=1 cargo test --test it golden::):\n{}\
          \nrecorded {} lines, now {}",
         mismatches.join("\n"),
         want.lines().count(),

@@ -1,6 +1,6 @@
 //! The true-peak ceiling under hostile material (issue 11): every rendered output stays at or
 //! under the ceiling by ebur128 and by an independent 32x windowed-sinc interpolator
-//! (`tests/common`), on an adversarial set (fs/4 and near-Nyquist sines at 45 degrees,
+//! (`tests/it/common`), on an adversarial set (fs/4 and near-Nyquist sines at 45 degrees,
 //! band-limited squares and saws, impulses, hard starts and ends, mono and stereo, limiter on
 //! and off, 44.1/48/96 kHz, targets -23 to -3 LUFS), and on random programme material.
 //!
@@ -8,11 +8,9 @@
 //! `ebur128=peak=true` (the test prints the table: case, lathe's check, the 32x reference,
 //! ebur128, ffmpeg). `LATHE_TP_DUMP=dir` keeps the outputs (float WAV) and `cases.tsv` there.
 
-mod common;
-
 use std::f64::consts::PI;
 
-use common::{
+use crate::common::{
     ebur128_lufs_dbtp, ffmpeg_true_peak_dbtp, have_ffmpeg, reference_true_peak_dbtp, Rng,
 };
 use lathe::render::chain::render;

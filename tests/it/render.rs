@@ -4,8 +4,6 @@
 //!
 //! Signals are generated here; `Features` are built by hand (the analysis is not used).
 
-mod report_signals;
-
 use lathe::analysis::{Dynamics, Features, Loudness, Quality, Spectrum, Stereo};
 use lathe::render::chain::{render, render_owned_with_progress, W_LIMIT_EXTREME, W_SILENCE};
 use lathe::render::compressor::{compress, CompressorSettings};
@@ -17,7 +15,7 @@ use lathe::targets::{TargetSource, Targets};
 use lathe::{AudioBuffer, Error};
 use proptest::prelude::*;
 // (integrated LUFS, true peak dBTP) by ebur128, the meter the tests trust.
-use report_signals::measure;
+use crate::report_signals::measure;
 
 const PI: f64 = std::f64::consts::PI;
 

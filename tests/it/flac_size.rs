@@ -4,13 +4,11 @@
 //!
 //! Needs the `flac` command (Debian package `flac`, installed by `.ci/run`).
 
-mod common;
-
 use std::f64::consts::PI;
 use std::path::Path;
 use std::process::Command;
 
-use common::Rng;
+use crate::common::Rng;
 use lathe::io::decode::decode_file;
 use lathe::io::encode::{write_file, OutputFormat, SampleFormat};
 use lathe::AudioBuffer;

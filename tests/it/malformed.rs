@@ -4,11 +4,11 @@
 //! through the decoder: no panic, and either audio or one clear line naming the file.
 //! A file cut short is always an error that says so.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::Rng;
+use crate::common::Rng;
 use lathe::io::decode::decode_file;
 use lathe::io::encode::{write_file, OutputFormat, SampleFormat};
 use lathe::{AudioBuffer, Error};

@@ -2,15 +2,15 @@
 //! (FLAC Vorbis comments, WAV LIST/INFO and ID3), the 32-bit float WAV header, shell
 //! completions and `--quiet`.
 
-mod report_signals;
+use crate::report_signals;
 
 use std::path::{Path, PathBuf};
 
+use crate::report_signals::{programme, shelf_up, write_wav, FS};
 use assert_cmd::Command;
 use lathe::io::decode::decode_file;
 use lathe::io::encode::{write_file, write_file_tagged, Container, OutputFormat, SampleFormat};
 use lathe::io::tags::{read_tags, TagKey, Tags};
-use report_signals::{programme, shelf_up, write_wav, FS};
 
 fn lathe() -> Command {
     Command::cargo_bin("lathe").unwrap()

@@ -1,8 +1,8 @@
 //! The bundled targets model through the tract backend: golden outputs from Python's
 //! onnxruntime, metadata checks, sane targets for every genre, genre detection.
 
-mod common;
-mod report_signals;
+use crate::common;
+use crate::report_signals;
 
 use lathe::analysis::analyze;
 use lathe::audio::AudioBuffer;
@@ -11,7 +11,7 @@ use lathe::targets::model::{input_names, Model, BANDS, BUNDLED_MODEL};
 use lathe::targets::TargetSource;
 use lathe::Error;
 
-use common::onnx::put_bytes;
+use crate::common::onnx::put_bytes;
 
 /// Stereo test programme: pink-ish noise (sum of a few octave-spaced filtered noises) plus a
 /// bass line and a decorrelated side component, `seconds` long at 44.1 kHz.
@@ -67,7 +67,7 @@ struct Golden {
 
 #[test]
 fn tract_reproduces_onnxruntime_golden_outputs() {
-    let golden: Golden = serde_json::from_str(include_str!("../models/golden.json")).unwrap();
+    let golden: Golden = serde_json::from_str(include_str!("../../models/golden.json")).unwrap();
     let model = Model::bundled().unwrap();
     let names: Vec<String> = model.genres().into_iter().map(|g| g.name).collect();
     assert_eq!(names, golden.genres);
@@ -304,7 +304,7 @@ fn percentiles_are_ordered_for_every_genre_on_generated_mixes() {
     }
 }
 
-/// A hand-built model (`tests/common/onnx.rs`) with two genres: every band centre follows the
+/// A hand-built model (`tests/it/common/onnx.rs`) with two genres: every band centre follows the
 /// mix's own band plus `offset_db[genre]`, the loudness centre is `lufs[genre]`, the other
 /// scalars fixed; `half_width`: asymmetric percentile spreads, or `None` for a point model.
 fn test_model(lufs: [f32; 2], offset_db: [f32; 2], ranged: bool) -> Model {
@@ -686,7 +686,7 @@ fn python_mirror_of_the_eq_conditioning_matches_rust() {
     // golden.json must come out of the Rust function unchanged (f64 arithmetic on both sides,
     // same order: 1e-9 dB).
     use lathe::render::eq::{condition_band_gains, EqLimits, NO_CONTENT_BELOW_DB};
-    let m: Mirrors = serde_json::from_str(include_str!("../models/golden.json")).unwrap();
+    let m: Mirrors = serde_json::from_str(include_str!("../../models/golden.json")).unwrap();
     assert!(m.eq_cases.len() >= 3);
     let defaults = lathe::render::RenderSettings::default();
     let centres = lathe::targets::model::band_centers_hz();

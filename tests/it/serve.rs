@@ -5,15 +5,13 @@
 //! Masters are checked as the CLI's are: true peak by `ebur128` (not lathe's meter) at or under
 //! the ceiling, and the bytes equal to `lathe match` with the same settings.
 
-mod report_signals;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use report_signals::*;
+use crate::report_signals::*;
 
 /// 2^17 frames at 44.1 kHz: 3 s, quick to master.
 const FRAMES: usize = 1 << 17;

@@ -7,16 +7,14 @@
 //! Signals are generated (`report_signals`); every expected value is recomputed here from
 //! lathe's analysis of the same files.
 
-mod report_signals;
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+use crate::report_signals::{bump, programme, shelf_up, write_wav};
 use lathe::analysis::Features;
 use lathe::targets::profile::{from_references, StyleProfile};
 use lathe::targets::reference::from_reference;
-use report_signals::{bump, programme, shelf_up, write_wav};
 
 /// 12 s: enough short-term windows for the dynamics statistics.
 const FRAMES: usize = 12 * 44_100;

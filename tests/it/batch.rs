@@ -2,13 +2,11 @@
 //! others, the exit code says something failed, and album mode keeps the tracks' loudness
 //! differences. Loudness is measured by `ebur128`.
 
-mod report_signals;
-
 use std::fs;
 use std::path::Path;
 
+use crate::report_signals::*;
 use assert_cmd::Command;
-use report_signals::*;
 
 /// 2^17 frames at 44.1 kHz: 3 s, enough for loudness and a render, quick to master.
 const FRAMES: usize = 1 << 17;

@@ -5,10 +5,9 @@
 //! Signals are generated (noise with a known spectrum, `report_signals`); loudness and true peak
 //! are measured by `ebur128`.
 
-mod report_signals;
-
 use std::path::Path;
 
+use crate::report_signals::*;
 use assert_cmd::Command;
 use lathe::analysis::Features;
 use lathe::render::chain::{render, RenderSettings};
@@ -20,7 +19,6 @@ use lathe::targets::blend::Overrides;
 use lathe::targets::presets::PRESETS;
 use lathe::targets::reference::from_reference;
 use lathe::{analyze, AudioBuffer};
-use report_signals::*;
 
 /// 2^19 frames at 44.1 kHz: 11.9 s, past the 10 s of `W_SHORT_INPUT`.
 const LONG: usize = 1 << 19;

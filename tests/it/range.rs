@@ -5,13 +5,15 @@
 //! Signals are generated (`report_signals`); every measurement is the analysis of the
 //! rendered audio, as `lathe analyze` would report it.
 
-mod common;
-mod report_signals;
+use crate::common;
 
 use std::path::Path;
 
 use assert_cmd::Command;
 
+use crate::report_signals::{
+    at_lufs, buffer, bump, programme, shaped_noise, stereo, write_wav, FS,
+};
 use lathe::analysis::Features;
 use lathe::render::chain::render;
 use lathe::render::RenderSettings;
@@ -20,7 +22,6 @@ use lathe::targets::reference::from_reference;
 use lathe::targets::NEAR_MONO_WIDTH_DB;
 use lathe::targets::{Range, TargetRange, TargetSource};
 use lathe::AudioBuffer;
-use report_signals::{at_lufs, buffer, bump, programme, shaped_noise, stereo, write_wav, FS};
 
 /// 12 s: enough short-term windows for the dynamics statistics.
 const FRAMES: usize = 12 * 44_100;
@@ -429,7 +430,7 @@ fn the_loudness_target_keeps_a_dynamic_mix_within_the_limiting_budget() {
 
 // ----- the same law through `lathe master --genre G --model M`: model -> range -> render ----
 
-/// A two-genre test model (`tests/common/onnx.rs`) whose centres are `centre` (outputs in
+/// A two-genre test model (`tests/it/common/onnx.rs`) whose centres are `centre` (outputs in
 /// `output_names` order) for both genres, with `band_half_db` either side of every band and
 /// the scalars' half-widths `scalar_half`; the classifier says ambient, 75 %.
 fn model_file(dir: &Path, centre: Vec<f32>, band_half_db: f32, scalar_half: f32) -> String {

@@ -2,7 +2,7 @@
 //! meter as the tests read it, ffmpeg's readings, a small deterministic noise source, and tiny
 //! hand-written ONNX models ([`onnx`]).
 //!
-//! Each test file that needs them says `mod common;` (the hyperfine layout, `tests/common.rs`).
+//! The test files reach them as `crate::common` (tests/it/main.rs declares the module once).
 
 #![allow(dead_code)]
 

@@ -1,16 +1,14 @@
 //! Promises under hostile input (issue 11), end to end on the binary: huge float values, mono
 //! loudness against ffmpeg, option values out of range, silence and near-silence, DC.
 
-mod common;
-
 use std::f64::consts::PI;
 use std::path::Path;
 
-use assert_cmd::Command;
-use common::{
+use crate::common::{
     ebur128_lufs_dbtp, ffmpeg_lufs_dbtp, have_ffmpeg, reference_true_peak_dbtp, write_float_wav,
     Rng,
 };
+use assert_cmd::Command;
 
 fn lathe() -> Command {
     Command::cargo_bin("lathe").expect("binary builds")

@@ -2,14 +2,12 @@
 //! on disk, true peak of outputs measured by an independent meter (the `ebur128` crate),
 //! determinism across runs and thread counts.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-use common::write_float_wav as write_wav;
+use crate::common::write_float_wav as write_wav;
 
 fn lathe() -> Command {
     Command::cargo_bin("lathe").expect("binary builds")
