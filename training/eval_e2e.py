@@ -154,6 +154,73 @@ def intended_response_db(deg: dict, freq_hz: float, fs: float) -> float:
     return total
 
 
+def kweight_db(freq_hz: float, fs: float) -> float:
+    """BS.1770-4's K-weighting (shelf and high-pass biquads at rate fs), dB at one frequency:
+    `render::kweight::response_db`, as train.py mirrors it."""
+    def mag2(c, w):
+        re = c[0] + c[1] * math.cos(w) + c[2] * math.cos(2 * w)
+        im = -(c[1] * math.sin(w) + c[2] * math.sin(2 * w))
+        return re * re + im * im
+
+    f0, g, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / fs)
+    vh = 10 ** (g / 20)
+    vb = vh ** 0.4996667741545416
+    a0 = 1 + k / q + k * k
+    shelf = ([(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0],
+             [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / fs)
+    dd = 1 + k / q + k * k
+    hp = ([1.0, -2.0, 1.0], [1.0, 2 * (k * k - 1) / dd, (1 - k / q + k * k) / dd])
+    w = 2 * math.pi * freq_hz / fs
+    return sum(10 * math.log10(mag2(b, w) / mag2(a, w)) for b, a in (shelf, hp))
+
+
+def promised_curves(src: dict, log: dict):
+    """The band curves the render log promises: the input's loudness-normalised mid and side
+    curves plus the logged EQ (and, on the side, the width stage's gain), renormalised by the
+    K-weighted power change (train.py's `output_curves`, which the REPORT's numbers use; the
+    width gain is the renderer's, which train.py leaves out). The compressor and the limiter
+    are not in it: what they move is what `fidelity` measures."""
+    eq = log["eq"]
+    fs = float(log["sample_rate_hz"])
+    width_gain = log["width"]["side_gain_db"] or 0.0
+    mid, side = norm_curve(src, "mid_db"), norm_curve(src, "side_db")
+    raw_m, raw_s = src["bands"]["mid_db"], src["bands"]["side_db"]
+    before = after = 0.0
+    for k, c in enumerate(src["bands"]["center_hz"]):
+        w = 10 ** (kweight_db(c, fs) / 10)
+        pm = 10 ** (mid[k] / 10) if raw_m[k] > FLOOR_DB else 0.0
+        ps = 10 ** (side[k] / 10) if raw_s[k] > FLOOR_DB else 0.0
+        before += w * (pm + ps)
+        after += w * (pm * 10 ** (eq["mid_gain_db"][k] / 10) + ps * 10 ** ((eq["side_gain_db"][k] + width_gain) / 10))
+    dl = 10 * math.log10(after / before) if before > 0 and after > 0 else 0.0
+    return ([m + g - dl for m, g in zip(mid, eq["mid_gain_db"])],
+            [v + g + width_gain - dl for v, g in zip(side, eq["side_gain_db"])])
+
+
+def fidelity(src: dict, out: dict, master: dict, log: dict, targets: dict) -> dict:
+    """How far the output lands from what its render log promises (`promised_curves`): mean
+    |measured - promised| over the compared bands, mid and side; the output's width against the
+    width target; and the promised curves' own errors against the real master."""
+    pm, ps = promised_curves(src, log)
+    keep = set(in_band(master))
+    om, os_ = norm_curve(out, "mid_db"), norm_curve(out, "side_db")
+    mm, ms = norm_curve(master, "mid_db"), norm_curve(master, "side_db")
+
+    def err(a, b, raw):
+        v = [abs(a[k] - b[k]) for k in keep if all(r[k] > FLOOR_DB for r in raw)]
+        return sum(v) / len(v) if v else NAN
+
+    stereo = out.get("channels", 2) > 1 and (targets.get("width_db") or -999) > -60
+    return {"fid_mid": err(om, pm, [out["bands"]["mid_db"], src["bands"]["mid_db"]]),
+            "fid_side": err(os_, ps, [out["bands"]["side_db"], src["bands"]["side_db"]]) if stereo else NAN,
+            "fid_width": abs(out["width_db"] - targets["width_db"]) if stereo else NAN,
+            "promised_mid_err": err(pm, mm, [src["bands"]["mid_db"], master["bands"]["mid_db"]]),
+            "promised_side_err": err(ps, ms, [src["bands"]["side_db"], master["bands"]["side_db"]]) if stereo else NAN}
+
+
 def dft_db(x, freq_hz: float, fs: float) -> float:
     """|X(f)| of a finite impulse response, dB."""
     w = 2 * math.pi * freq_hz / fs
@@ -329,7 +396,8 @@ NAN = float("nan")
 # A run the model refused (a genre it does not know): every number n/a.
 REFUSED = {"mid_err": NAN, "side_err": NAN, "width_err": NAN, "lufs": NAN, "lufs_err": NAN, "plr_err": NAN,
            "tp_dbtp": NAN, "ceiling_dbtp": NAN, "tp_ffmpeg_dbtp": NAN, "eq_max_db": NAN, "eq_mean_db": NAN,
-           "target_genre": None, "target_lufs": None, "refused": True}
+           "target_genre": None, "target_lufs": None, "refused": True, "fid_mid": NAN, "fid_side": NAN,
+           "fid_width": NAN, "promised_mid_err": NAN, "promised_side_err": NAN}
 
 
 def in_band(master: dict):
@@ -418,6 +486,10 @@ def evaluate_track(row: dict, args, lathe: Lathe, data: Path) -> dict:
         core = [k for k, c in enumerate(centers) if BAND_LO_HZ <= c <= BAND_HI_HZ]
         gains = [abs(eq[key][k]) for key in ("mid_gain_db", "side_gain_db") if key in eq for k in core]
         src_t = find_key(tgt, "source") or {}
+        full = log.get("full") or {}
+        if "log" in full and "targets" in full:
+            res[name].update(fidelity(a_master if name == "dnh" else a_mix, analyses[name], a_master,
+                                      full["log"], full["targets"]))
         res[name].update({
             "ceiling_dbtp": ceiling,
             "tp_ffmpeg_dbtp": ffmpeg_true_peak_dbtp(outs[name]),
@@ -476,6 +548,25 @@ def tables(results, header: str) -> str:
                 f"({sum(r['genre'].get('refused', False) for r in results)} tracks): those cells are n/a."]
     auto_ok = sum((r["auto"]["target_genre"] or "") == r["true_genre"] for r in results)
     out += [f"`--genre auto` picked the manifest's genre on {auto_ok}/{len(results)} tracks."]
+    out += ["", "## Renderer fidelity: the output against its render log's promise (`--genre`)", "",
+            "Promised = the mix's curves + the logged EQ (on the side also the width stage's gain), "
+            "renormalised by the K-weighted loudness change: the law `train.py` evaluates for REPORT.md. "
+            "Out - promised = what the compressor, the limiter and the EQ's realisation add (mean |dB| over "
+            "the compared bands); width = |output width - width target|. Then the mid and side errors against "
+            "the real master of the promise, the output and the mix (medians over tracks).", "",
+            "| genre | tracks | mid: out - promised | side: out - promised | width: out - target (median / max) "
+            "| mid err: promised | output | as is | side err: promised | output | as is |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for g, rs in groups:
+        x = [r["genre"] for r in rs]
+        out.append("| " + " | ".join([g, str(len(rs)), f2(med(v.get("fid_mid", NAN) for v in x)),
+                                      f2(med(v.get("fid_side", NAN) for v in x)),
+                                      f"{f2(med(v.get('fid_width', NAN) for v in x))} / "
+                                      f"{f2(nanmax(v.get('fid_width', NAN) for v in x))}",
+                                      f2(med(v.get("promised_mid_err", NAN) for v in x)), f2(med(v["mid_err"] for v in x)),
+                                      f2(med(r["asis"]["mid_err"] for r in rs)),
+                                      f2(med(v.get("promised_side_err", NAN) for v in x)), f2(med(v["side_err"] for v in x)),
+                                      f2(med(r["asis"]["side_err"] for r in rs))]) + " |")
     out += ["", "## Issue 9's goals, measured end to end", ""]
     for line in goals(results, groups):
         out.append(f"- {line}")
