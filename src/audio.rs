@@ -21,11 +21,26 @@ pub const MAX_MEASURABLE_SAMPLE: f32 = 1.0e6;
 /// build, `lathe analyze` of a 1-hour stereo 44.1 kHz 24-bit WAV): 1356 MB for 317.5 M samples,
 /// 4.3 B; 6 leaves room for a decoder that cannot reserve the length up front.
 pub const ANALYSIS_BYTES_PER_SAMPLE: u64 = 6;
-/// Peak memory of a whole mastering job per sample: decode, analysis, the render chain's
-/// buffers, encode, re-analysis and report. Measured (as above, `lathe match`): 11.7 B for the
-/// 1-hour mix (3.7 GB) and 12.9 B for a 4-minute one (273 MB), the mix freed during the render;
-/// 18.6 B (the 4-minute match with `--report`, 395 MB) when the report keeps it. 20 covers both.
-pub const JOB_BYTES_PER_SAMPLE: u64 = 20;
+/// Peak memory of rendering a mix of `channels` channels, bytes per frame, beyond the mix
+/// itself (which exists when the render starts), by the render chain's buffers at its
+/// fullest (see [`crate::render::chain`]): the K-weighted energy and the limiter's detector
+/// peaks beside the processed channels (8 B), or the output beside them (4 B a channel), and
+/// the detector peaks' packed copy (at most 4 B: a plain copy where they do not pack).
+/// `keeps_mix`: the mix stays in memory through the render (a report or preview reads it
+/// after), its processed copy is made beside it (4 B a channel), and the report's stage holds
+/// the mix, the master and the written output decoded and analysed
+/// ([`ANALYSIS_BYTES_PER_SAMPLE`] a sample). Measured (`/usr/bin/time -v`, release build,
+/// `lathe match` of the bundled example looped to 4 minutes and to 1 hour, stereo 44.1 kHz
+/// 24-bit WAV): see the README's "Long files and memory".
+pub fn render_bytes_per_frame(channels: usize, keeps_mix: bool) -> u64 {
+    let c = channels as u64;
+    let render = (4 * c).max(8) + 4;
+    if keeps_mix {
+        (4 * c + render).max(4 * c + ANALYSIS_BYTES_PER_SAMPLE * c)
+    } else {
+        render
+    }
+}
 
 /// Refuses `frames` x `channels` of audio at `sample_rate_hz` when `bytes_per_sample` times
 /// their samples exceed the memory available now (Linux: `MemAvailable` of `/proc/meminfo`,
@@ -255,14 +270,18 @@ mod tests {
 
     #[test]
     fn memory_check_refuses_what_does_not_fit() {
-        // One hour of stereo at 44.1 kHz needs 20 B x 317.5 M samples = 6.35 GB for a job.
+        // One hour of stereo at 44.1 kHz: 158.76 M frames x 12 B = 1905 MB beyond the mix to
+        // render it, x 20 B = 3175 MB when a report keeps the mix.
         let hour = 3_600 * 44_100;
-        assert!(check_memory_against(hour, 2, 44_100, JOB_BYTES_PER_SAMPLE, "x", 8 << 30).is_ok());
-        let e = check_memory_against(hour, 2, 44_100, JOB_BYTES_PER_SAMPLE, "mastering", 4 << 30)
-            .unwrap_err();
+        assert_eq!(render_bytes_per_frame(2, false), 12);
+        assert_eq!(render_bytes_per_frame(2, true), 20);
+        // Mono: the energy and the peaks outweigh the one channel.
+        assert_eq!(render_bytes_per_frame(1, false), 12);
+        assert!(check_memory_against(hour, 1, 44_100, 12, "x", 2 << 30).is_ok());
+        let e = check_memory_against(hour, 1, 44_100, 12, "mastering", 1 << 30).unwrap_err();
         let msg = e.to_string();
         assert!(
-            msg.contains("3600 s long") && msg.contains("6056 MB") && msg.contains("4096 MB"),
+            msg.contains("3600 s long") && msg.contains("1816 MB") && msg.contains("1024 MB"),
             "{msg}"
         );
         // Absurd counts saturate instead of overflowing.

@@ -43,8 +43,8 @@ use crate::targets::reference::range_from_reference;
 use crate::targets::TargetRange;
 use crate::{AudioBuffer, Targets};
 
-/// Longest mix lathe renders: one hour of stereo 44.1 kHz peaks at 4.3 GB (measured,
-/// `lathe match`; see [`crate::audio::JOB_BYTES_PER_SAMPLE`]); the analysis of longer files
+/// Longest mix lathe renders: one hour (of stereo 44.1 kHz: 2.5 GB at its peak, measured,
+/// `lathe match`; see [`crate::audio::render_bytes_per_frame`]); the analysis of longer files
 /// still works (1.4 GB an hour).
 pub const MAX_RENDER_DURATION_S: f64 = 3600.0;
 /// Fixed dither seed: the same input and settings always give the same bits.

@@ -461,21 +461,6 @@ fn sync_parent_dir(path: &Path) {
     let _ = path;
 }
 
-/// Integer codes per channel for an integer `sample_format`.
-fn quantize_channels(audio: &AudioBuffer, sample_format: SampleFormat, seed: u64) -> Vec<Vec<i32>> {
-    audio
-        .channels
-        .iter()
-        .enumerate()
-        .map(|(c, ch)| match sample_format {
-            SampleFormat::Int16 => quantize_tpdf(ch, 16, &mut DitherRng::for_channel(seed, c)),
-            // 24 bit: plain rounding, see the module docs for why no dither.
-            SampleFormat::Int24 => quantize_round(ch, 24),
-            SampleFormat::Float32 => unreachable!("float samples are not quantized"),
-        })
-        .collect()
-}
-
 /// An encoder's complaint as a write error on the output `path`.
 fn encode_error(path: &Path, reason: impl std::fmt::Display) -> Error {
     Error::Write {
@@ -685,9 +670,19 @@ fn flac_block_frames(frames: usize) -> usize {
         .unwrap_or(FLAC_BLOCK_FRAMES)
 }
 
+/// Blocks of FLAC quantized, encoded and written at a time (256 Ki frames at 4096).
+const FLAC_WRITE_BLOCKS: usize = 64;
+
 /// FLAC by lathe's frame encoder ([`super::flac`]: fixed predictors, stereo decorrelation,
 /// 4- and 5-bit Rice parameters) in blocks of [`flac_block_frames`], the last holding exactly
 /// the remaining samples. The MD5 in STREAMINFO covers exactly the written samples.
+///
+/// Streamed: [`FLAC_WRITE_BLOCKS`] blocks at a time are quantized (each channel's dither
+/// sequence running on, as over the whole channel), encoded in parallel, added to the MD5
+/// and written; STREAMINFO, whose frame sizes and MD5 are known only at the end, is written
+/// last over its place at the start. Memory: a few MB beside the audio (it was three more
+/// copies of the audio: its codes, their interleaving, the encoded stream twice); the same
+/// bytes.
 fn write_flac(
     mut file: &File,
     path: &Path,
@@ -697,44 +692,32 @@ fn write_flac(
     tags: &Tags,
 ) -> Result<()> {
     use flacenc::source::{Context, Fill};
+    use std::io::{Seek, SeekFrom};
 
     let flac_err = |e: &dyn std::fmt::Debug| encode_error(path, format!("FLAC encoder: {e:?}"));
+    let io_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let bits = sample_format.bits() as usize;
-    let codes = quantize_channels(audio, sample_format, seed);
-    let channels = codes.len();
+    let channels = audio.num_channels();
     let frames = audio.frames();
     let block = flac_block_frames(frames);
-    let (encoded, min_frame, max_frame) = super::flac::encode_frames(&codes, bits as u32, block);
-
-    // MD5 of the interleaved samples (RFC 9639 8.2), by flacenc's `Context`: one "block"
-    // spanning the whole signal makes it exact (it pads only up to its block size).
-    let mut interleaved = vec![0i32; frames * channels];
-    for (c, ch) in codes.iter().enumerate() {
-        for (f, &v) in ch.iter().enumerate() {
-            interleaved[f * channels + c] = v;
-        }
-    }
-    drop(codes);
-    let mut md5 = Context::new(bits, channels, frames.max(1));
-    md5.fill_interleaved(&interleaved)
-        .map_err(|e| flac_err(&e))?;
-    drop(interleaved);
-
     // STREAMINFO's block sizes exclude the last block and must be >= 16 (RFC 9639, 8.2;
     // symphonia refuses smaller ones). A stream of one short block declares 64.
     let declared = block.max(FLAC_MIN_BLOCK_FRAMES);
-    let info = super::flac::stream_info(
-        declared,
-        (min_frame, max_frame),
-        audio.sample_rate_hz,
-        channels,
-        bits as u32,
-        frames as u64,
-        &md5.md5_digest(),
-    );
+    let stream_info = |frame_bytes: (u32, u32), md5: &[u8; 16]| {
+        super::flac::stream_info(
+            declared,
+            frame_bytes,
+            audio.sample_rate_hz,
+            channels,
+            bits as u32,
+            frames as u64,
+            md5,
+        )
+    };
     // "fLaC", STREAMINFO, the tags (block type 4: VORBIS_COMMENT, RFC 9639 8.6), the frames.
-    let mut out = Vec::with_capacity(encoded.len() + 4096);
-    out.extend_from_slice(b"fLaC");
     let comment = (!tags.is_empty()).then(|| {
         let vendor = concat!("lathe ", env!("CARGO_PKG_VERSION"));
         tags::vorbis_comment(tags, vendor)
@@ -748,17 +731,60 @@ fn write_flac(
             len as u8,
         ]
     };
-    out.extend_from_slice(&block_header(comment.is_none(), 0, info.len()));
-    out.extend_from_slice(&info);
+    // A placeholder of the same length; STREAMINFO starts after "fLaC" and its header.
+    const STREAM_INFO_AT: u64 = 8;
+    let placeholder = stream_info((0, 0), &[0; 16]);
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut head = Vec::with_capacity(4096);
+    head.extend_from_slice(b"fLaC");
+    head.extend_from_slice(&block_header(comment.is_none(), 0, placeholder.len()));
+    head.extend_from_slice(&placeholder);
     if let Some(comment) = &comment {
-        out.extend_from_slice(&block_header(true, 4, comment.len()));
-        out.extend_from_slice(comment);
+        head.extend_from_slice(&block_header(true, 4, comment.len()));
+        head.extend_from_slice(comment);
     }
-    out.extend_from_slice(&encoded);
-    file.write_all(&out).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    out.write_all(&head).map_err(io_err)?;
+
+    // MD5 of the interleaved samples (RFC 9639 8.2), by flacenc's `Context`, fed in order.
+    let mut md5 = Context::new(bits, channels, frames.max(1));
+    let mut rngs: Vec<DitherRng> = (0..channels)
+        .map(|c| DitherRng::for_channel(seed, c))
+        .collect();
+    let mut frame_bytes: Option<(u32, u32)> = None;
+    let step = block * FLAC_WRITE_BLOCKS;
+    for (chunk, start) in (0..frames).step_by(step).enumerate() {
+        let end = (start + step).min(frames);
+        let codes: Vec<Vec<i32>> = audio
+            .channels
+            .iter()
+            .zip(&mut rngs)
+            .map(|(ch, rng)| match sample_format {
+                SampleFormat::Int16 => quantize_tpdf(&ch[start..end], 16, rng),
+                // 24 bit: plain rounding, see the module docs for why no dither.
+                SampleFormat::Int24 => quantize_round(&ch[start..end], 24),
+                SampleFormat::Float32 => unreachable!("float samples are not quantized"),
+            })
+            .collect();
+        let first_frame = (chunk * FLAC_WRITE_BLOCKS) as u64;
+        let (encoded, min, max) =
+            super::flac::encode_frames(&codes, bits as u32, block, first_frame);
+        frame_bytes = Some(frame_bytes.map_or((min, max), |(a, b)| (a.min(min), b.max(max))));
+        let mut interleaved = vec![0i32; (end - start) * channels];
+        for (c, ch) in codes.iter().enumerate() {
+            for (f, &v) in ch.iter().enumerate() {
+                interleaved[f * channels + c] = v;
+            }
+        }
+        md5.fill_interleaved(&interleaved)
+            .map_err(|e| flac_err(&e))?;
+        out.write_all(&encoded).map_err(io_err)?;
+    }
+    out.flush().map_err(io_err)?;
+    drop(out);
+    let info = stream_info(frame_bytes.unwrap_or((0, 0)), &md5.md5_digest());
+    file.seek(SeekFrom::Start(STREAM_INFO_AT))
+        .and_then(|_| file.write_all(&info))
+        .map_err(io_err)
 }
 
 #[cfg(test)]

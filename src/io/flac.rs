@@ -339,8 +339,15 @@ fn encode_frame(channels: &[&[i32]], index: u64, bps: u32) -> Vec<u8> {
 }
 
 /// The frames of planar integer `channels` (equal lengths, `bps` of 16 or 24) in blocks of
-/// `block` frames (the last may be shorter), and the smallest and largest frame in bytes.
-pub(crate) fn encode_frames(channels: &[Vec<i32>], bps: u32, block: usize) -> (Vec<u8>, u32, u32) {
+/// `block` frames (the last may be shorter), numbered from `first_index` (the stream's frame
+/// number of the first block: a stream is encoded in stretches of whole blocks), and the
+/// smallest and largest frame in bytes.
+pub(crate) fn encode_frames(
+    channels: &[Vec<i32>],
+    bps: u32,
+    block: usize,
+    first_index: u64,
+) -> (Vec<u8>, u32, u32) {
     let frames = channels.first().map_or(0, Vec::len);
     let starts: Vec<usize> = (0..frames).step_by(block.max(1)).collect();
     let encoded: Vec<Vec<u8>> = starts
@@ -349,7 +356,7 @@ pub(crate) fn encode_frames(channels: &[Vec<i32>], bps: u32, block: usize) -> (V
         .map(|(index, &start)| {
             let end = (start + block).min(frames);
             let views: Vec<&[i32]> = channels.iter().map(|c| &c[start..end]).collect();
-            encode_frame(&views, index as u64, bps)
+            encode_frame(&views, first_index + index as u64, bps)
         })
         .collect();
     let min = encoded.iter().map(|f| f.len() as u32).min().unwrap_or(0);

@@ -23,6 +23,8 @@
 //! sum runs in a fixed order: the output does not depend on the thread count.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -31,8 +33,9 @@ use super::compressor::{compress, CompressorReport, CompressorSettings};
 use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
 use super::kweight::KWeighted;
 use super::limiter::{
-    block_max, detector_peaks, gain_curve, gain_curve_coarse, limit_scaled_measuring,
-    output_true_peak, skip_threshold, LimiterReport, LimiterSettings, COARSE_FRAMES,
+    block_max, detector_peaks, gain_curve_coarse_segments, gain_curve_over, limit_scaled_measuring,
+    output_true_peak, skip_threshold, DetectorPeaks, LimiterReport, LimiterSettings, PackedPeaks,
+    COARSE_FRAMES,
 };
 use super::oversample::BLOCK_FRAMES;
 use crate::analysis::{spectrum, Features};
@@ -249,11 +252,15 @@ fn render_input(
     settings.check()?;
     check_inputs(mix, targets)?;
     crate::analysis::check_measurable(&audio)?;
+    // Per frame (the channels are in the figure).
     crate::audio::check_memory(
         audio.frames() as u64,
-        audio.num_channels(),
+        1,
         audio.sample_rate_hz,
-        crate::audio::JOB_BYTES_PER_SAMPLE - 4,
+        crate::audio::render_bytes_per_frame(
+            audio.num_channels(),
+            matches!(audio, Cow::Borrowed(_)),
+        ),
         "mastering",
     )?;
     let mut warnings = Vec::new();
@@ -298,12 +305,16 @@ fn render_input(
     // EQ, mid/side.
     let (mid_eq, side_eq) = design_eqs(mix, targets, settings, fs, mono, mono_bass_below_hz)?;
     let (mid_in, side_in) = mid_side(audio);
-    let (mid, side) = if mono {
-        (mid_eq.process(&mid_in), Vec::new())
+    // One signal after the other (each filter runs its blocks in parallel), each input freed
+    // once filtered: three full-length buffers at a time, not four.
+    let mid = mid_eq.process(&mid_in);
+    drop(mid_in);
+    let side = if mono {
+        Vec::new()
     } else {
-        rayon::join(|| mid_eq.process(&mid_in), || side_eq.process(&side_in))
+        side_eq.process(&side_in)
     };
-    drop((mid_in, side_in));
+    drop(side_in);
     progress(0.25);
     crate::timing::mark("render: eq");
 
@@ -806,20 +817,25 @@ pub fn integrated_lufs(channels: &[Vec<f32>], fs: u32) -> Result<f64> {
     Ok(crate::analysis::loudness::integrated_lufs(&views, fs))
 }
 
-fn scaled(channels: &[Vec<f32>], gain_db: f64) -> Vec<Vec<f32>> {
+/// `channels` times `gain_db`, in place (`(x as f64 * gain) as f32`): no second full-length
+/// buffer.
+fn scale_in_place(channels: &mut [Vec<f32>], gain_db: f64) {
     let g = db_to_gain(gain_db);
     channels
-        .iter()
-        .map(|c| c.iter().map(|&s| (f64::from(s) * g) as f32).collect())
-        .collect()
+        .par_iter_mut()
+        .for_each(|c| c.iter_mut().for_each(|s| *s = (f64::from(*s) * g) as f32));
 }
 
 /// Loudness after `gain_db` and limiting, estimated from the K-weighted energy and the
 /// limiter's gain curve (see [`super::kweight`]) without rendering, with that curve (`None`
-/// when nothing is limited).
+/// when nothing is limited). The curve is made over the energy's buffer
+/// ([`gain_curve_over`]), which it uses up (memory: no full-length buffer beside the energy,
+/// the peaks and the input); a later estimate makes the energy again (`make_energy`: the same
+/// values), but most searches end at their first full-rate estimate.
 #[allow(clippy::too_many_arguments)]
 fn estimate_lufs(
-    kweighted: &KWeighted,
+    kweighted: &RefCell<Option<KWeighted>>,
+    make_energy: &dyn Fn() -> KWeighted,
     peaks: &[f32],
     peak_max: f32,
     gain_db: f64,
@@ -828,18 +844,35 @@ fn estimate_lufs(
     limiter_settings: &LimiterSettings,
 ) -> (f64, Option<Vec<f32>>) {
     let g = db_to_gain(gain_db);
+    let mut slot = kweighted.borrow_mut();
+    let kw = slot.take().unwrap_or_else(make_energy);
     if f64::from(peak_max) * g <= db_to_gain(threshold_db) {
-        return (kweighted.integrated_lufs(g, None), None);
+        let lufs = kw.integrated_lufs(g, None);
+        *slot = Some(kw);
+        return (lufs, None);
     }
-    let curve = gain_curve(peaks, g, threshold_db, fs, limiter_settings);
-    (kweighted.integrated_lufs(g, Some(&curve)), Some(curve))
+    let sums = kw.hop_sums();
+    let mut curve = kw.into_energy();
+    gain_curve_over(
+        &mut curve,
+        peaks,
+        g,
+        threshold_db,
+        fs,
+        limiter_settings,
+        |start, energy, gains| sums.add(start, energy, |f| gains[f - start]),
+    );
+    (sums.integrated_lufs(g), Some(curve))
 }
 
 /// [`solve_gain`] with the coarse limiter curve ([`gain_curve_coarse`]) for the search, then
 /// with the full-rate curve from there: usually one full-rate estimate, whose curve renders.
+/// `kweighted` holds the K-weighted energy (made by `make_energy` when it does not); a
+/// full-rate estimate uses it up ([`estimate_lufs`]).
 #[allow(clippy::too_many_arguments)]
 fn solve_two_stage(
-    kweighted: &KWeighted,
+    kweighted: &RefCell<Option<KWeighted>>,
+    make_energy: &dyn Fn() -> KWeighted,
     peaks: &[f32],
     goal_lufs: f64,
     start_db: f64,
@@ -850,29 +883,44 @@ fn solve_two_stage(
 ) -> Solved {
     let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
     let block_peaks = block_max(peaks, COARSE_FRAMES);
-    let coarse = solve_gain(
-        &|gain_db| {
-            let g = db_to_gain(gain_db);
-            let curve = gain_curve_coarse(
-                &block_peaks,
-                COARSE_FRAMES,
-                g,
-                threshold_db,
-                fs,
-                limiter_settings,
-            );
-            let held = |f: usize| curve.get(f / COARSE_FRAMES).copied().unwrap_or(1.0);
-            (kweighted.integrated_lufs_with(g, Some(held)), None)
-        },
-        goal_lufs,
-        start_db,
-        max_gain_db,
-    );
+    let coarse = {
+        let mut slot = kweighted.borrow_mut();
+        let kw: &KWeighted = slot.get_or_insert_with(make_energy);
+        let frames = kw.energy().len();
+        solve_gain(
+            &|gain_db| {
+                let g = db_to_gain(gain_db);
+                // The coarse curve in segments, each summed into the loudness blocks as it is
+                // made (memory: no curve); each block's gain held over its frames.
+                let sums = kw.hop_sums();
+                gain_curve_coarse_segments(
+                    &block_peaks,
+                    COARSE_FRAMES,
+                    g,
+                    threshold_db,
+                    fs,
+                    limiter_settings,
+                    |first, gains| {
+                        let start = first * COARSE_FRAMES;
+                        let end = ((first + gains.len()) * COARSE_FRAMES).min(frames);
+                        sums.add(start, &kw.energy()[start..end], |f| {
+                            gains[f / COARSE_FRAMES - first]
+                        });
+                    },
+                );
+                (sums.integrated_lufs(g), None)
+            },
+            goal_lufs,
+            start_db,
+            max_gain_db,
+        )
+    };
     drop(block_peaks);
     let mut fine = solve_gain(
         &|g| {
             estimate_lufs(
                 kweighted,
+                make_energy,
                 peaks,
                 peak_max,
                 g,
@@ -966,9 +1014,11 @@ fn solve_gain(
     }
 }
 
-/// One loudness pass: its gain, output, limiter report, loudness (LUFS) and width (dB).
+/// One loudness pass: its gain, the detector peaks it limited with, output, limiter report,
+/// loudness (LUFS) and width (dB).
 struct Pass {
     gain_db: f64,
+    packed: Rc<PackedPeaks>,
     out: Vec<Vec<f32>>,
     report: LimiterReport,
     achieved: f64,
@@ -1073,7 +1123,9 @@ fn loudness_stage(
         let max_gain_db = ceiling - input_peak_db - 0.01;
         let wanted = target - input_lufs;
         let gain_db = wanted.min(max_gain_db);
-        let mut out = scaled(&channels, gain_db);
+        // The input is not read again: the output is made in its buffers.
+        let mut out = channels;
+        scale_in_place(&mut out, gain_db);
         let achieved = integrated_lufs(&out, fs)?;
         let mut peak = output_true_peak(&out, fs, ceiling)?;
         // The input's peak was exact only near the ceiling (ebur128's further down), and
@@ -1082,7 +1134,7 @@ fn loudness_stage(
         let mut trim_db = 0.0;
         if peak > db_to_gain(ceiling - 0.01) {
             trim_db = gain_to_db(db_to_gain(ceiling - 0.01) / peak) - 0.001;
-            out = scaled(&out, trim_db);
+            scale_in_place(&mut out, trim_db);
             peak *= db_to_gain(trim_db);
             if trim_db.abs() >= SAFETY_TRIM_WARN_DB {
                 warnings.push(format!(
@@ -1106,19 +1158,57 @@ fn loudness_stage(
         return Ok((out, log, None, width));
     }
 
+    // Limits at `gain_db`, measuring the output's loudness and width beside the limiter's
+    // final true-peak check. The peaks' buffer becomes an output channel; a relimit, a
+    // later pass or a pass made again unpack them (`packed`, their exact copy; the peaks
+    // given are `packed.unpack()` when empty).
+    let limit_at =
+        |gain_db: f64, peaks: Vec<f32>, packed: &PackedPeaks, curve: Option<Vec<f32>>| {
+            let peaks = if peaks.is_empty() {
+                packed.unpack()
+            } else {
+                peaks
+            };
+            limit_scaled_measuring(
+                &channels,
+                db_to_gain(gain_db),
+                DetectorPeaks::Owned(peaks, packed),
+                curve,
+                fs,
+                &limiter_settings,
+                |out| {
+                    let (lufs, width) =
+                        rayon::join(|| integrated_lufs(out, fs), || width_db(out, fs));
+                    Ok((lufs?, width))
+                },
+            )
+        };
     // Highest gain whose limiting stays within MAX_LIMITING_DB at the highest peak.
     let max_gain_db = threshold_db + MAX_LIMITING_DB - input_peak_db;
     let mut gain_db = target - input_lufs;
     let mut bias = 0.0;
     let mut capped = false;
     let mut best: Option<Pass> = None;
+    // The exact copy of `peaks` that outlives their buffer (see `limit_at`).
+    let mut packed: Option<Rc<PackedPeaks>> = None;
     for pass in 1..=settings.max_passes {
         // The K-weighted energy is made again for a second pass: it is dropped before each
         // limiting (memory: a full-length buffer beside the input, the peaks and the output);
         // most renders take one pass. The same values: the same filter on the same input.
-        let kw = kweighted.get_or_insert_with(|| KWeighted::new(&channels, fs));
+        // An earlier pass's output is not kept beside this one (memory): if it stays the
+        // best, it is made again below (the same bits: the same limiting of the same input).
+        if let Some(b) = best.as_mut() {
+            b.out = Vec::new();
+        }
+        if let (true, Some(p)) = (peaks.is_empty(), &packed) {
+            // The last limiting used their buffer for its output.
+            peaks = p.unpack();
+        }
+        let make_energy = || KWeighted::new(&channels, fs);
+        let kw = RefCell::new(kweighted.take());
         let mut solved = solve_two_stage(
-            kw,
+            &kw,
+            &make_energy,
             &peaks,
             target - bias,
             gain_db,
@@ -1132,8 +1222,10 @@ fn loudness_stage(
             drop(solved.curve.take());
             detector_bound_db = max_gain_db;
             peaks = detect(detector_bound_db, sample_peak);
+            packed = None;
             solved = solve_two_stage(
-                kw,
+                &kw,
+                &make_energy,
                 &peaks,
                 target - bias,
                 solved.gain_db,
@@ -1144,7 +1236,7 @@ fn loudness_stage(
             );
         }
         crate::timing::mark("render: gain solved");
-        drop(kweighted.take());
+        drop(kw);
         gain_db = solved.gain_db;
         if solved.capped && !capped {
             capped = true;
@@ -1154,20 +1246,15 @@ fn loudness_stage(
                 solved.wanted_db + input_peak_db - threshold_db
             ));
         }
-        // The output's loudness and width are measured beside the limiter's final true-peak
-        // check.
-        let (out, report, (achieved, width)) = limit_scaled_measuring(
-            &channels,
-            db_to_gain(gain_db),
-            &peaks,
-            solved.curve,
-            fs,
-            &limiter_settings,
-            |out| {
-                let (lufs, width) = rayon::join(|| integrated_lufs(out, fs), || width_db(out, fs));
-                Ok((lufs?, width))
-            },
-        )?;
+        let packed = packed
+            .get_or_insert_with(|| Rc::new(PackedPeaks::pack(&peaks)))
+            .clone();
+        crate::timing::mark(&format!(
+            "render: peaks packed ({} MB)",
+            packed.bytes() >> 20
+        ));
+        let (out, report, (achieved, width)) =
+            limit_at(gain_db, std::mem::take(&mut peaks), &packed, solved.curve)?;
         log.passes = pass;
         crate::timing::mark("render: output loudness measured");
         progress(0.5 + 0.45 * pass as f64 / settings.max_passes as f64);
@@ -1178,6 +1265,7 @@ fn loudness_stage(
         if better {
             best = Some(Pass {
                 gain_db,
+                packed,
                 out,
                 report,
                 achieved,
@@ -1195,7 +1283,27 @@ fn loudness_stage(
         report,
         achieved,
         width,
-    } = best.expect("max_passes >= 1");
+        ..
+    } = match best.expect("max_passes >= 1") {
+        // A later pass came out worse: the best one again.
+        Pass {
+            gain_db,
+            packed,
+            out,
+            ..
+        } if out.is_empty() => {
+            let (out, report, (achieved, width)) = limit_at(gain_db, Vec::new(), &packed, None)?;
+            Pass {
+                gain_db,
+                packed,
+                out,
+                report,
+                achieved,
+                width,
+            }
+        }
+        pass => pass,
+    };
     if (target - achieved).abs() > tolerance && !capped {
         warnings.push(format!(
             "{W_LOUDNESS_NOT_REACHED}: {achieved:.2} LUFS after {} passes, target {target:.1} \

@@ -160,29 +160,125 @@ impl KWeighted {
                 })
                 .collect(),
         };
-        let full_hops = self.energy.len() / hop;
-        if full_hops < 4 {
-            return f64::NEG_INFINITY;
-        }
-        let scale = gain * gain / (4 * hop) as f64;
-        let blocks: Vec<f64> = hop_energy[..full_hops]
-            .windows(4)
-            .map(|w| (w[0] + w[1] + w[2] + w[3]) * scale)
-            .filter(|&e| e >= ABSOLUTE_GATE_ENERGY)
-            .collect();
-        if blocks.is_empty() {
-            return f64::NEG_INFINITY;
-        }
-        let relative = blocks.iter().sum::<f64>() / blocks.len() as f64 * 0.1;
-        let (sum, count) = blocks
-            .iter()
-            .filter(|&&e| e >= relative)
-            .fold((0.0, 0usize), |(s, n), &e| (s + e, n + 1));
-        if count == 0 {
-            return f64::NEG_INFINITY;
-        }
-        10.0 * (sum / count as f64).log10() - 0.691
+        gated_lufs(&hop_energy, self.energy.len(), hop, gain)
     }
+
+    /// The energy per frame (summed over the channels).
+    pub fn energy(&self) -> &[f32] {
+        &self.energy
+    }
+
+    /// The energy's buffer, for a gain curve to be made over it ([`HopSums`] keeps what an
+    /// estimate needs of it).
+    pub fn into_energy(self) -> Vec<f32> {
+        self.energy
+    }
+
+    /// An empty [`HopSums`] for this energy's frames.
+    pub fn hop_sums(&self) -> HopSums {
+        HopSums {
+            hop: self.hop.max(1),
+            frames: self.energy.len(),
+            whole: std::sync::Mutex::new(Vec::new()),
+            parts: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// The per-hop sums of [`KWeighted::integrated_lufs_with`] gathered from stretches of frames
+/// that arrive in any order, from any thread (a gain curve made in segments, see
+/// [`super::limiter::gain_curve_segments`]): each hop is still summed in frame order, the
+/// parts of a hop that two stretches share joined first, so the loudness is the same to the
+/// bit as [`KWeighted::integrated_lufs_with`]'s with the same gains.
+pub struct HopSums {
+    hop: usize,
+    frames: usize,
+    /// Hops inside one stretch: (hop, sum).
+    whole: std::sync::Mutex<Vec<(usize, f64)>>,
+    /// Parts of hops that straddle stretches: (hop, first frame, each frame's term).
+    parts: std::sync::Mutex<Vec<(usize, usize, Vec<f64>)>>,
+}
+
+impl HopSums {
+    /// Adds frames `start .. start + energy.len()`, whose energies are `energy`, at the gain
+    /// `frame_gain(frame)` (frames given once each).
+    pub fn add(&self, start: usize, energy: &[f32], frame_gain: impl Fn(usize) -> f32 + Sync) {
+        let end = (start + energy.len()).min(self.frames);
+        if start >= end {
+            return;
+        }
+        let hop = self.hop;
+        let term = |f: usize| {
+            let g = f64::from(frame_gain(f));
+            f64::from(energy[f - start]) * g * g
+        };
+        let range = |h: usize| (h * hop, ((h + 1) * hop).min(self.frames));
+        let (first, last) = (start / hop, (end - 1) / hop);
+        let whole: Vec<(usize, f64)> = (first..=last)
+            .into_par_iter()
+            .filter_map(|h| {
+                let (a, b) = range(h);
+                (a >= start && b <= end).then(|| (h, (a..b).map(term).sum::<f64>()))
+            })
+            .collect();
+        let mut parts = Vec::new();
+        for h in [first, last] {
+            let (a, b) = range(h);
+            let partial = a < start || b > end;
+            if partial && parts.last().is_none_or(|&(k, _, _)| k != h) {
+                let (a, b) = (a.max(start), b.min(end));
+                parts.push((h, a, (a..b).map(term).collect::<Vec<f64>>()));
+            }
+        }
+        self.whole.lock().expect("no panic holds it").extend(whole);
+        self.parts.lock().expect("no panic holds it").extend(parts);
+    }
+
+    /// The integrated loudness (LUFS) of the frames added, times `gain` (linear); as
+    /// [`KWeighted::integrated_lufs_with`].
+    pub fn integrated_lufs(self, gain: f64) -> f64 {
+        let hops = self.frames.div_ceil(self.hop);
+        let mut hop_energy = vec![0.0f64; hops];
+        for (h, sum) in self.whole.into_inner().expect("no panic holds it") {
+            hop_energy[h] = sum;
+        }
+        let mut parts = self.parts.into_inner().expect("no panic holds it");
+        parts.sort_by_key(|&(h, start, _)| (h, start));
+        for group in parts.chunk_by(|a, b| a.0 == b.0) {
+            hop_energy[group[0].0] = group
+                .iter()
+                .flat_map(|(_, _, terms)| terms.iter().copied())
+                .sum::<f64>();
+        }
+        gated_lufs(&hop_energy, self.frames, self.hop, gain)
+    }
+}
+
+/// BS.1770's gated loudness (LUFS) of per-hop energies (the first `frames / hop` hops, in
+/// 4-hop blocks) times `gain^2`. `-inf` when no block passes the absolute gate.
+fn gated_lufs(hop_energy: &[f64], frames: usize, hop: usize, gain: f64) -> f64 {
+    let full_hops = frames / hop;
+    if full_hops < 4 {
+        return f64::NEG_INFINITY;
+    }
+    let scale = gain * gain / (4 * hop) as f64;
+    let blocks: Vec<f64> = hop_energy[..full_hops]
+        .windows(4)
+        .map(|w| (w[0] + w[1] + w[2] + w[3]) * scale)
+        .filter(|&e| e >= ABSOLUTE_GATE_ENERGY)
+        .collect();
+    if blocks.is_empty() {
+        return f64::NEG_INFINITY;
+    }
+    let relative = blocks.iter().sum::<f64>() / blocks.len() as f64 * 0.1;
+    let (sum, count) = blocks
+        .iter()
+        .filter(|&&e| e >= relative)
+        .fold((0.0, 0usize), |(s, n), &e| (s + e, n + 1));
+    if count == 0 {
+        return f64::NEG_INFINITY;
+    }
+    10.0 * (sum / count as f64).log10() - 0.691
 }
 
 #[cfg(test)]
@@ -242,6 +338,30 @@ mod tests {
         let b = kw.integrated_lufs(0.5, None);
         // The same product in a different order of operations.
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+
+    #[test]
+    fn hop_sums_from_stretches_give_the_same_loudness_to_the_bit() {
+        // Stretches that straddle hops, in any order: each hop is summed in frame order.
+        let fs = 48_000;
+        let ch = programme(fs as usize * 5 + 333, fs);
+        let kw = KWeighted::new(&ch, fs);
+        let n = kw.energy().len();
+        let curve: Vec<f32> = (0..n)
+            .map(|f| 0.5 + 0.5 * ((f as f64 / 977.0).sin() as f32).abs())
+            .collect();
+        let expected = kw.integrated_lufs(0.8, Some(&curve));
+        let sums = kw.hop_sums();
+        let cuts = [0, 1, 4_799, 4_800, 17_000, 100_003, 100_004, 200_000, n];
+        let mut stretches: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        stretches.reverse();
+        stretches.swap(1, 4);
+        stretches
+            .par_iter()
+            .for_each(|&(a, b)| sums.add(a, &kw.energy()[a..b], |f| curve[f]));
+        let got = sums.integrated_lufs(0.8);
+        assert_eq!(got.to_bits(), expected.to_bits(), "{got} vs {expected}");
+        assert!(got.is_finite());
     }
 
     #[test]

@@ -229,7 +229,8 @@ pub fn detector_peaks(channels: &[Vec<f32>], sample_rate_hz: u32, skip_below: f3
     // (inside an attack ramp), the peak after the gain would not scale by the gain at its
     // frame. Spreading each frame's peak over a few frames keeps the gain flat across the
     // interpolator's main lobes; the sinc's farther tails weigh little.
-    sliding_max(&frame_peak, spread_frames(sample_rate_hz))
+    sliding_max_in_place(&mut frame_peak, spread_frames(sample_rate_hz));
+    frame_peak
 }
 
 /// Frames per run of the detector's BS.1770 reading (see [`detector_peaks`]).
@@ -244,21 +245,128 @@ pub fn gain_curve(
     sample_rate_hz: u32,
     settings: &LimiterSettings,
 ) -> Vec<f32> {
-    let threshold = db_to_gain(threshold_dbtp) as f32;
-    let g = gain as f32;
     smooth_gain_of(
         peaks.len(),
-        |i| {
-            let p = peaks[i] * g;
-            if p > threshold {
-                threshold / p
-            } else {
-                1.0
-            }
-        },
+        required_gain(peaks, gain, threshold_dbtp),
         sample_rate_hz,
         settings,
     )
+}
+
+/// The required gain of each frame for [`gain_curve`]: `threshold / (peak * gain)` where the
+/// peak times `gain` exceeds the threshold, else 1.
+fn required_gain(
+    peaks: &[f32],
+    gain: f64,
+    threshold_dbtp: f64,
+) -> impl Fn(usize) -> f32 + Sync + '_ {
+    let threshold = db_to_gain(threshold_dbtp) as f32;
+    let g = gain as f32;
+    move |i| {
+        let p = peaks[i] * g;
+        if p > threshold {
+            threshold / p
+        } else {
+            1.0
+        }
+    }
+}
+
+/// [`gain_curve`] in the smoothing's own segments (the same segments, so the same values),
+/// in parallel, without the whole curve: `visit(start, gains)` receives the gains of the
+/// frames from `start`, every frame once. Memory: a segment's gains per thread instead of a
+/// full-length curve (the chain's loudness search only sums them into its blocks).
+pub fn gain_curve_segments(
+    peaks: &[f32],
+    gain: f64,
+    threshold_dbtp: f64,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    visit: impl Fn(usize, &[f32]) + Sync,
+) {
+    let frames = peaks.len();
+    let required = required_gain(peaks, gain, threshold_dbtp);
+    let segment = segment_frames(frames, sample_rate_hz, settings, SMOOTH_SEGMENT_FRAMES);
+    (0..frames.div_ceil(segment)).into_par_iter().for_each(|k| {
+        let start = k * segment;
+        let mut gains = vec![1.0f32; segment.min(frames - start)];
+        smooth_span(
+            frames,
+            start,
+            &mut gains,
+            &required,
+            sample_rate_hz,
+            settings,
+        );
+        visit(start, &gains);
+    });
+}
+
+/// [`gain_curve`] made over `buffer` (as long as `peaks`), in the smoothing's segments as
+/// [`gain_curve_segments`]: `visit(start, old, gains)` sees what `buffer` holds from frame
+/// `start` and those frames' gains, just before the gains replace it. Memory: the curve takes
+/// the place of a full-length buffer that was needed up to it (the chain's K-weighted energy,
+/// which the loudness estimate reads beside the gains).
+#[allow(clippy::too_many_arguments)]
+pub fn gain_curve_over(
+    buffer: &mut [f32],
+    peaks: &[f32],
+    gain: f64,
+    threshold_dbtp: f64,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    visit: impl Fn(usize, &[f32], &[f32]) + Sync,
+) {
+    let frames = peaks.len();
+    debug_assert_eq!(buffer.len(), frames);
+    let required = required_gain(peaks, gain, threshold_dbtp);
+    let segment = segment_frames(frames, sample_rate_hz, settings, SMOOTH_SEGMENT_FRAMES);
+    buffer
+        .par_chunks_mut(segment)
+        .enumerate()
+        .for_each(|(k, old)| {
+            let start = k * segment;
+            let mut gains = vec![1.0f32; old.len()];
+            smooth_span(
+                frames,
+                start,
+                &mut gains,
+                &required,
+                sample_rate_hz,
+                settings,
+            );
+            visit(start, old, &gains);
+            old.copy_from_slice(&gains);
+        });
+}
+
+/// [`gain_curve_coarse`] in segments, as [`gain_curve_segments`]: `visit(start, gains)`
+/// receives the gains of the blocks from block `start`.
+pub fn gain_curve_coarse_segments(
+    block_peaks: &[f32],
+    factor: usize,
+    gain: f64,
+    threshold_dbtp: f64,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    visit: impl Fn(usize, &[f32]) + Sync,
+) {
+    let block_rate = coarse_rate(factor, sample_rate_hz);
+    gain_curve_segments(
+        block_peaks,
+        gain,
+        threshold_dbtp,
+        block_rate,
+        settings,
+        visit,
+    );
+}
+
+/// The rate of [`gain_curve_coarse`]'s blocks of `factor` frames.
+fn coarse_rate(factor: usize, sample_rate_hz: u32) -> u32 {
+    (f64::from(sample_rate_hz) / factor.max(1) as f64)
+        .round()
+        .max(1.0) as u32
 }
 
 /// Frames per block of [`gain_curve_coarse`].
@@ -285,9 +393,7 @@ pub fn gain_curve_coarse(
     settings: &LimiterSettings,
 ) -> Vec<f32> {
     // The block sequence is a signal at the block rate: the same smoothing, in blocks.
-    let block_rate = (f64::from(sample_rate_hz) / factor.max(1) as f64)
-        .round()
-        .max(1.0) as u32;
+    let block_rate = coarse_rate(factor, sample_rate_hz);
     gain_curve(block_peaks, gain, threshold_dbtp, block_rate, settings)
 }
 
@@ -307,7 +413,7 @@ pub fn limit_scaled(
     let (out, report, ()) = limit_scaled_measuring(
         input,
         gain,
-        peaks,
+        DetectorPeaks::Borrowed(peaks),
         first_curve,
         sample_rate_hz,
         settings,
@@ -316,12 +422,100 @@ pub fn limit_scaled(
     Ok((out, report))
 }
 
+/// The [`detector_peaks`] a limiting reads.
+pub enum DetectorPeaks<'a> {
+    /// Kept by the caller: the output gets buffers of its own.
+    Borrowed(&'a [f32]),
+    /// Given up, with their packed copy: once the first gain curve is made, their buffer
+    /// holds an output channel (memory: one full-length buffer fewer), and a relimit unpacks
+    /// them.
+    Owned(Vec<f32>, &'a PackedPeaks),
+}
+
+/// Detector peaks run-length coded, exactly: the detector's spreading ([`sliding_max`])
+/// makes them runs of equal values, a few frames each. Where that would not save at least
+/// half, a plain copy.
+#[derive(Clone, Debug)]
+pub struct PackedPeaks {
+    frames: usize,
+    /// Each run's value and length (at most 255 frames; longer runs are split).
+    values: Vec<f32>,
+    lengths: Vec<u8>,
+    /// Or the peaks as they are.
+    plain: Vec<f32>,
+}
+
+impl PackedPeaks {
+    pub fn pack(peaks: &[f32]) -> Self {
+        // Bit equality: the same f32 back (a -0.0 peak stays what it was).
+        let same = |a: f32, b: f32| a.to_bits() == b.to_bits();
+        // Counted first, so that the runs are allocated once, at their size.
+        let mut runs = 0usize;
+        let mut run = 0usize;
+        for (i, &p) in peaks.iter().enumerate() {
+            if i == 0 || !same(p, peaks[i - 1]) || run == usize::from(u8::MAX) {
+                runs += 1;
+                run = 0;
+            }
+            run += 1;
+        }
+        // A plain copy costs 4 bytes a frame; runs 5 a run.
+        if runs * 5 > peaks.len() * 2 {
+            return Self {
+                frames: peaks.len(),
+                values: Vec::new(),
+                lengths: Vec::new(),
+                plain: peaks.to_vec(),
+            };
+        }
+        let mut values = Vec::with_capacity(runs);
+        let mut lengths: Vec<u8> = Vec::with_capacity(runs);
+        for &p in peaks {
+            match (values.last(), lengths.last_mut()) {
+                (Some(&v), Some(n)) if same(v, p) && *n < u8::MAX => *n += 1,
+                _ => {
+                    values.push(p);
+                    lengths.push(1);
+                }
+            }
+        }
+        Self {
+            frames: peaks.len(),
+            values,
+            lengths,
+            plain: Vec::new(),
+        }
+    }
+
+    /// The peaks again, bit for bit.
+    pub fn unpack(&self) -> Vec<f32> {
+        if self.plain.len() == self.frames {
+            return self.plain.clone();
+        }
+        let mut peaks = Vec::with_capacity(self.frames);
+        for (&v, &n) in self.values.iter().zip(&self.lengths) {
+            peaks.extend(std::iter::repeat_n(v, usize::from(n)));
+        }
+        peaks
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.values.len() * 4 + self.lengths.len() + self.plain.len() * 4
+    }
+}
+
 /// [`limit_scaled`], also returning `measure` of the output, run beside the final true-peak
 /// check (the chain measures the output's loudness there while ebur128 reads its peak).
+///
+/// Memory: the gain curve's buffer becomes output channel 0 (each frame's gain is read once,
+/// then overwritten by that frame's sample), and owned peaks ([`DetectorPeaks::Owned`]) become
+/// channel 1: beside the input, a stereo limiting holds two full-length channels instead of
+/// four. The same bits as separate buffers.
 pub fn limit_scaled_measuring<T: Send>(
     input: &[Vec<f32>],
     gain: f64,
-    peaks: &[f32],
+    peaks: DetectorPeaks<'_>,
     first_curve: Option<Vec<f32>>,
     sample_rate_hz: u32,
     settings: &LimiterSettings,
@@ -329,10 +523,14 @@ pub fn limit_scaled_measuring<T: Send>(
 ) -> Result<(Vec<Vec<f32>>, LimiterReport, T)> {
     check_settings(settings)?;
     let frames = input.first().map_or(0, Vec::len);
-    if peaks.len() != frames {
+    let (mut owned, borrowed, packed) = match peaks {
+        DetectorPeaks::Borrowed(p) => (None, Some(p), None),
+        DetectorPeaks::Owned(p, packed) => (Some(p), None, Some(packed)),
+    };
+    let peaks_len = borrowed.or(owned.as_deref()).map_or(0, <[f32]>::len);
+    if peaks_len != frames {
         return Err(Error::InvalidSetting(format!(
-            "limiter: {} detector peaks for {frames} frames",
-            peaks.len()
+            "limiter: {peaks_len} detector peaks for {frames} frames"
         )));
     }
     // The check aims DITHER_ROOM_DB under the ceiling so that 16-bit TPDF dither added when
@@ -343,30 +541,69 @@ pub fn limit_scaled_measuring<T: Send>(
     // the interpolation filter: +-0.2 dB between 4x and 16x filters on pink noise). If the
     // final check reads over the ceiling, limit again with the margin grown by the overshoot:
     // that lowers only the peaks. A constant trim is the last resort.
-    let mut channels: Vec<Vec<f32>> = input.iter().map(|c| vec![0.0f32; c.len()]).collect();
+    let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut margin_db = settings.margin_db;
     let mut attempt = 0;
     let mut first_curve = first_curve.filter(|c| c.len() == frames);
     let hop = ((settings.curve_hop_s * f64::from(sample_rate_hz)).round() as usize).max(1);
     let (stats, measured, measurement) = loop {
+        // A relimit rewrites every output sample: the last attempt's buffers go first.
+        channels.clear();
         let curve = match first_curve.take() {
             Some(c) if attempt == 0 => c,
-            _ => gain_curve(
-                peaks,
-                gain,
-                settings.ceiling_dbtp - margin_db,
-                sample_rate_hz,
-                settings,
-            ),
-        };
-        channels.par_iter_mut().zip(input).for_each(|(c, x)| {
-            for ((s, &v), &g) in c.iter_mut().zip(x).zip(&curve) {
-                *s = ((f64::from(v) * gain) as f32) * g;
+            _ => {
+                if owned.is_none() {
+                    owned = packed.map(PackedPeaks::unpack);
+                }
+                let peaks = borrowed.or(owned.as_deref()).unwrap_or_default();
+                gain_curve(
+                    peaks,
+                    gain,
+                    settings.ceiling_dbtp - margin_db,
+                    sample_rate_hz,
+                    settings,
+                )
             }
-        });
-        // The report's figures now, so that the curve is gone during the check (memory).
+        };
+        // The report's figures first: the curve's buffer becomes channel 0 below.
         let stats = reduction_stats(&curve, hop);
-        drop(curve);
+        let scale = |s: &mut f32, v: f32, g: f32| *s = ((f64::from(v) * gain) as f32) * g;
+        // Channels 1.. in the owned peaks' buffer (no longer needed: a relimit unpacks
+        // them), then new ones; each frame's gain is read before channel 0 overwrites it.
+        let mut rest: Vec<Vec<f32>> = input
+            .iter()
+            .skip(1)
+            .map(|x| match owned.take() {
+                Some(p) if p.len() == x.len() => p,
+                _ => vec![0.0f32; x.len()],
+            })
+            .collect();
+        for (c, x) in rest.iter_mut().zip(&input[1..]) {
+            c.par_chunks_mut(BLOCK_FRAMES)
+                .zip(x.par_chunks(BLOCK_FRAMES))
+                .zip(curve.par_chunks(BLOCK_FRAMES))
+                .for_each(|((c, x), g)| {
+                    for ((s, &v), &g) in c.iter_mut().zip(x).zip(g) {
+                        scale(s, v, g);
+                    }
+                });
+        }
+        if let Some(x) = input.first() {
+            let mut first = curve;
+            first
+                .par_chunks_mut(BLOCK_FRAMES)
+                .zip(x.par_chunks(BLOCK_FRAMES))
+                .for_each(|(c, x)| {
+                    for (s, &v) in c.iter_mut().zip(x) {
+                        let g = *s;
+                        scale(s, v, g);
+                    }
+                });
+            channels.push(first);
+        }
+        channels.append(&mut rest);
+        // Mono: the owned peaks are not needed during the check either (memory).
+        owned = None;
         let (measured, measurement) = rayon::join(
             || output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp),
             || measure(&channels),
@@ -468,6 +705,41 @@ fn spread_frames(sample_rate_hz: u32) -> usize {
     ((f64::from(sample_rate_hz) / 48_000.0 * 8.0).round() as usize).max(1)
 }
 
+/// [`sliding_max`] in place (memory: the detector's second full-length buffer): the same
+/// blocks in parallel, each over its neighbourhood as it was, the `w` frames on each side of
+/// every block boundary saved before any block is overwritten. The same values.
+fn sliding_max_in_place(x: &mut [f32], w: usize) {
+    let n = x.len();
+    if 2 * w > BLOCK_FRAMES {
+        // Neighbourhoods beyond the next block (not at audio rates): a copy.
+        let out = sliding_max(x, w);
+        x.copy_from_slice(&out);
+        return;
+    }
+    // Before and after each boundary between blocks b - 1 and b, b >= 1.
+    let edges: Vec<(Vec<f32>, Vec<f32>)> = (1..n.div_ceil(BLOCK_FRAMES))
+        .map(|b| {
+            let at = b * BLOCK_FRAMES;
+            (x[at - w..at].to_vec(), x[at..(at + w).min(n)].to_vec())
+        })
+        .collect();
+    x.par_chunks_mut(BLOCK_FRAMES)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let len = chunk.len();
+            // padded[k] = x[k - w] as in `sliding_max`: zeros beyond the signal.
+            let mut local = vec![0.0f32; len + 2 * w];
+            if b > 0 {
+                local[..w].copy_from_slice(&edges[b - 1].0);
+            }
+            local[w..w + len].copy_from_slice(chunk);
+            if let Some((_, after)) = edges.get(b) {
+                local[w + len..w + len + after.len()].copy_from_slice(after);
+            }
+            chunk.copy_from_slice(&sliding_max_abs(&local, 2 * w + 1));
+        });
+}
+
 /// `out[i] = max x[i - w ..= i + w]` (clamped at the ends) of non-negative `x`: blocks in
 /// parallel, each by [`sliding_max_abs`] over its zero-padded neighbourhood (zeros do not
 /// change a maximum of non-negative values). Every value depends on the input only.
@@ -552,11 +824,8 @@ fn smooth_gain_segmented(
     settings: &LimiterSettings,
     segment: usize,
 ) -> Vec<f32> {
-    let l = lookahead_frames(sample_rate_hz, settings.lookahead_ms);
-    let release_frames = settings.release_ms / 1000.0 * f64::from(sample_rate_hz);
-    let warm = (SMOOTH_WARMUP_TIME_CONSTANTS * release_frames).ceil() as usize + 2 * l + 2;
     let mut gain = vec![1.0f32; frames];
-    if frames <= 2 * segment || 4 * warm > segment {
+    if segment_frames(frames, sample_rate_hz, settings, segment) >= frames {
         smooth_span(frames, 0, &mut gain, required, sample_rate_hz, settings);
     } else {
         gain.par_chunks_mut(segment)
@@ -566,6 +835,25 @@ fn smooth_gain_segmented(
             });
     }
     gain
+}
+
+/// The segment length [`smooth_gain_segmented`] uses for `frames` frames: `segment`, or
+/// all the frames (at least 1) in one span for short inputs and long releases (warm-up over
+/// a quarter segment).
+fn segment_frames(
+    frames: usize,
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    segment: usize,
+) -> usize {
+    let l = lookahead_frames(sample_rate_hz, settings.lookahead_ms);
+    let release_frames = settings.release_ms / 1000.0 * f64::from(sample_rate_hz);
+    let warm = (SMOOTH_WARMUP_TIME_CONSTANTS * release_frames).ceil() as usize + 2 * l + 2;
+    if frames <= 2 * segment || 4 * warm > segment {
+        frames.max(1)
+    } else {
+        segment
+    }
 }
 
 /// The smoothed gain of the frames `start .. start + gain.len()` (of `frames`) into `gain`,
@@ -910,6 +1198,149 @@ mod tests {
         assert!(parts.iter().zip(&required).all(|(g, r)| g <= r));
     }
 
+    /// Detector-like peaks over `n` frames: runs of a few equal values (the spreading's
+    /// sliding maximum), loud stretches and a quiet one.
+    fn peaks_like(n: usize) -> Vec<f32> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut p = Vec::with_capacity(n);
+        while p.len() < n {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let run = 1 + (state % 9) as usize;
+            let quiet = (p.len() / 400_000) % 3 == 2;
+            let v = if quiet {
+                0.01
+            } else {
+                0.2 + (state >> 40) as f32 / (1u64 << 24) as f32
+            };
+            p.extend(std::iter::repeat_n(v, run.min(n - p.len())));
+        }
+        p
+    }
+
+    #[test]
+    fn curves_in_segments_and_over_a_buffer_equal_the_whole_curve() {
+        // Over two smoothing segments (2^20 frames each) at 44.1 kHz, so that the segmented
+        // smoothing runs: every value must be the whole curve's, to the bit.
+        let n = 2 * SMOOTH_SEGMENT_FRAMES + 12_345;
+        let peaks = peaks_like(n);
+        let s = LimiterSettings::default();
+        let (gain, threshold_db) = (db_to_gain(12.0), -1.3);
+        let whole = gain_curve(&peaks, gain, threshold_db, 44_100, &s);
+        assert!(whole.iter().any(|&g| g < 0.5), "the test must limit");
+        let seen = std::sync::Mutex::new(vec![f32::NAN; n]);
+        gain_curve_segments(&peaks, gain, threshold_db, 44_100, &s, |start, gains| {
+            seen.lock().unwrap()[start..start + gains.len()].copy_from_slice(gains);
+        });
+        let seen = seen.into_inner().unwrap();
+        assert!(whole
+            .iter()
+            .zip(&seen)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // Over a buffer: the visitor sees the old contents, then the buffer holds the curve.
+        let mut buffer: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        gain_curve_over(
+            &mut buffer,
+            &peaks,
+            gain,
+            threshold_db,
+            44_100,
+            &s,
+            |start, old, gains| {
+                assert_eq!(old.len(), gains.len());
+                assert!(old
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &v)| v == (start + k) as f32));
+            },
+        );
+        assert!(whole
+            .iter()
+            .zip(&buffer)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // The coarse curve likewise.
+        let blocks = block_max(&peaks, COARSE_FRAMES);
+        let coarse = gain_curve_coarse(&blocks, COARSE_FRAMES, gain, threshold_db, 44_100, &s);
+        let seen = std::sync::Mutex::new(vec![f32::NAN; blocks.len()]);
+        gain_curve_coarse_segments(
+            &blocks,
+            COARSE_FRAMES,
+            gain,
+            threshold_db,
+            44_100,
+            &s,
+            |b, g| {
+                seen.lock().unwrap()[b..b + g.len()].copy_from_slice(g);
+            },
+        );
+        let seen = seen.into_inner().unwrap();
+        assert!(coarse
+            .iter()
+            .zip(&seen)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn packed_peaks_unpack_to_the_same_bits() {
+        let mut peaks = peaks_like(100_000);
+        // A run longer than a length byte holds, and signed zeros.
+        peaks[10_000..10_700].fill(0.75);
+        peaks[20_000] = -0.0;
+        peaks[20_001] = 0.0;
+        let packed = PackedPeaks::pack(&peaks);
+        assert!(packed.bytes() < peaks.len() * 2, "{} bytes", packed.bytes());
+        let back = packed.unpack();
+        assert_eq!(back.len(), peaks.len());
+        assert!(peaks
+            .iter()
+            .zip(&back)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // Peaks without runs: a plain copy, as exact.
+        let varied: Vec<f32> = (0..5_000).map(|i| i as f32 * 1e-4).collect();
+        let packed = PackedPeaks::pack(&varied);
+        assert_eq!(packed.bytes(), varied.len() * 4);
+        assert_eq!(packed.unpack(), varied);
+        assert!(PackedPeaks::pack(&[]).unpack().is_empty());
+    }
+
+    #[test]
+    fn owned_peaks_limit_to_the_same_bits_as_borrowed_ones() {
+        // Loud stereo noise near full band (the final check may relimit): the output in the
+        // curve's and the peaks' buffers must be the output in buffers of its own.
+        let fs = 44_100;
+        let n = fs as usize * 3;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let input: Vec<Vec<f32>> = (0..2).map(|_| (0..n).map(|_| next()).collect()).collect();
+        let s = LimiterSettings::default();
+        let skip = skip_threshold(&s) / db_to_gain(9.0);
+        let peaks = detector_peaks(&input, fs, skip as f32);
+        let gain = db_to_gain(9.0);
+        let (a, ra) = limit_scaled(&input, gain, &peaks, None, fs, &s).unwrap();
+        let packed = PackedPeaks::pack(&peaks);
+        let (b, rb, ()) = limit_scaled_measuring(
+            &input,
+            gain,
+            DetectorPeaks::Owned(peaks.clone(), &packed),
+            None,
+            fs,
+            &s,
+            |_| Ok(()),
+        )
+        .unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
+        }
+        assert_eq!(ra.relimit_passes, rb.relimit_passes);
+        assert_eq!(ra.safety_trim_db, rb.safety_trim_db);
+    }
+
     #[test]
     fn final_check_finds_the_reference_peak_near_the_ceiling() {
         // The check runs the 8x reference only around the local maxima the 4x detector finds
@@ -966,7 +1397,13 @@ mod tests {
                 })
                 .collect();
             assert_eq!(sliding_max(&y, w), brute, "w = {w}");
+            let mut z = y.clone();
+            sliding_max_in_place(&mut z, w);
+            assert_eq!(z, brute, "in place, w = {w}");
         }
+        let mut long = y.clone();
+        sliding_max_in_place(&mut long, BLOCK_FRAMES);
+        assert_eq!(long, sliding_max(&y, BLOCK_FRAMES));
     }
 
     #[test]
