@@ -745,8 +745,9 @@ fn write_flac(
     }
     out.write_all(&head).map_err(io_err)?;
 
-    // MD5 of the interleaved samples (RFC 9639 8.2), by flacenc's `Context`, fed in order.
-    let mut md5 = Context::new(bits, channels, frames.max(1));
+    // MD5 of the interleaved samples (RFC 9639 8.2), by flacenc's `Context`, fed in order one
+    // frame at a time: it pads every fill with zeros up to its block size (here one frame).
+    let mut md5 = Context::new(bits, channels, 1);
     let mut rngs: Vec<DitherRng> = (0..channels)
         .map(|c| DitherRng::for_channel(seed, c))
         .collect();
@@ -775,8 +776,9 @@ fn write_flac(
                 interleaved[f * channels + c] = v;
             }
         }
-        md5.fill_interleaved(&interleaved)
-            .map_err(|e| flac_err(&e))?;
+        for frame in interleaved.chunks_exact(channels) {
+            md5.fill_interleaved(frame).map_err(|e| flac_err(&e))?;
+        }
         out.write_all(&encoded).map_err(io_err)?;
     }
     out.flush().map_err(io_err)?;
