@@ -33,7 +33,7 @@ use super::compressor::{compress, CompressorReport, CompressorSettings};
 use super::eq::{self, EqLimits, MatchedEq, NO_CONTENT_BELOW_DB};
 use super::kweight::KWeighted;
 use super::limiter::{
-    block_max, detector_peaks, gain_curve_coarse_segments, gain_curve_over, limit_scaled_measuring,
+    detector_peaks, gain_curve_coarse_segments, gain_curve_over, limit_scaled_measuring,
     output_true_peak, skip_threshold, DetectorPeaks, LimiterReport, LimiterSettings, PackedPeaks,
     COARSE_FRAMES,
 };
@@ -882,7 +882,6 @@ fn solve_two_stage(
     limiter_settings: &LimiterSettings,
 ) -> Solved {
     let peak_max = peaks.iter().fold(0.0f32, |a, &b| a.max(b));
-    let block_peaks = block_max(peaks, COARSE_FRAMES);
     let coarse = {
         let mut slot = kweighted.borrow_mut();
         let kw: &KWeighted = slot.get_or_insert_with(make_energy);
@@ -894,7 +893,7 @@ fn solve_two_stage(
                 // made (memory: no curve); each block's gain held over its frames.
                 let sums = kw.hop_sums();
                 gain_curve_coarse_segments(
-                    &block_peaks,
+                    peaks,
                     COARSE_FRAMES,
                     g,
                     threshold_db,
@@ -915,7 +914,6 @@ fn solve_two_stage(
             max_gain_db,
         )
     };
-    drop(block_peaks);
     let mut fine = solve_gain(
         &|g| {
             estimate_lufs(

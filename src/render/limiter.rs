@@ -260,10 +260,19 @@ fn required_gain(
     gain: f64,
     threshold_dbtp: f64,
 ) -> impl Fn(usize) -> f32 + Sync + '_ {
+    required_gain_by(|i| peaks[i], gain, threshold_dbtp)
+}
+
+/// [`required_gain`] of the peaks given by `peak(frame)`.
+fn required_gain_by(
+    peak: impl Fn(usize) -> f32 + Sync,
+    gain: f64,
+    threshold_dbtp: f64,
+) -> impl Fn(usize) -> f32 + Sync {
     let threshold = db_to_gain(threshold_dbtp) as f32;
     let g = gain as f32;
     move |i| {
-        let p = peaks[i] * g;
+        let p = peak(i) * g;
         if p > threshold {
             threshold / p
         } else {
@@ -284,8 +293,19 @@ pub fn gain_curve_segments(
     settings: &LimiterSettings,
     visit: impl Fn(usize, &[f32]) + Sync,
 ) {
-    let frames = peaks.len();
     let required = required_gain(peaks, gain, threshold_dbtp);
+    smooth_segments(peaks.len(), &required, sample_rate_hz, settings, visit);
+}
+
+/// The smoothed gains of `frames` required gains in [`smooth_gain_segmented`]'s segments, in
+/// parallel, each given to `visit(start, gains)`.
+fn smooth_segments(
+    frames: usize,
+    required: &(impl Fn(usize) -> f32 + Sync),
+    sample_rate_hz: u32,
+    settings: &LimiterSettings,
+    visit: impl Fn(usize, &[f32]) + Sync,
+) {
     let segment = segment_frames(frames, sample_rate_hz, settings, SMOOTH_SEGMENT_FRAMES);
     (0..frames.div_ceil(segment)).into_par_iter().for_each(|k| {
         let start = k * segment;
@@ -294,7 +314,7 @@ pub fn gain_curve_segments(
             frames,
             start,
             &mut gains,
-            &required,
+            required,
             sample_rate_hz,
             settings,
         );
@@ -340,10 +360,12 @@ pub fn gain_curve_over(
         });
 }
 
-/// [`gain_curve_coarse`] in segments, as [`gain_curve_segments`]: `visit(start, gains)`
-/// receives the gains of the blocks from block `start`.
+/// [`gain_curve_coarse`] of `peaks`' blocks of `factor` frames in segments, as
+/// [`gain_curve_segments`]: `visit(start, gains)` receives the gains of the blocks from block
+/// `start`. Each block's largest peak is read where the smoothing needs it (as [`block_max`]
+/// makes it: the same values), not kept.
 pub fn gain_curve_coarse_segments(
-    block_peaks: &[f32],
+    peaks: &[f32],
     factor: usize,
     gain: f64,
     threshold_dbtp: f64,
@@ -351,15 +373,16 @@ pub fn gain_curve_coarse_segments(
     settings: &LimiterSettings,
     visit: impl Fn(usize, &[f32]) + Sync,
 ) {
+    let factor = factor.max(1);
+    let block_peak = |b: usize| {
+        peaks[b * factor..((b + 1) * factor).min(peaks.len())]
+            .iter()
+            .fold(0.0f32, |a, &p| a.max(p))
+    };
+    let required = required_gain_by(block_peak, gain, threshold_dbtp);
+    let blocks = peaks.len().div_ceil(factor);
     let block_rate = coarse_rate(factor, sample_rate_hz);
-    gain_curve_segments(
-        block_peaks,
-        gain,
-        threshold_dbtp,
-        block_rate,
-        settings,
-        visit,
-    );
+    smooth_segments(blocks, &required, block_rate, settings, visit);
 }
 
 /// The rate of [`gain_curve_coarse`]'s blocks of `factor` frames.
@@ -1264,7 +1287,7 @@ mod tests {
         let coarse = gain_curve_coarse(&blocks, COARSE_FRAMES, gain, threshold_db, 44_100, &s);
         let seen = std::sync::Mutex::new(vec![f32::NAN; blocks.len()]);
         gain_curve_coarse_segments(
-            &blocks,
+            &peaks,
             COARSE_FRAMES,
             gain,
             threshold_db,
