@@ -5,6 +5,10 @@
 # time, CPU time and peak RSS of each run (median of RUNS runs, default 3, alternating) and the
 # throughput ratio of each -j to -j 1. The machine should be otherwise idle: on a loaded machine
 # the ratio measures the other load as well (the CPU column shows whether -j 2 did more work).
+# Linux with autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled = 1) gives every
+# session an equal share of the CPUs whatever its thread count and `nice`: beside another busy
+# session, -j 2 gets no more CPU than -j 1. AUTOGROUP_NICE=-15 (as root) raises this session's
+# share for the runs (and sets it back), so that the ratio measures lathe rather than the load.
 #
 # Usage: benches/batch_scaling.sh            (FILES=8 LENGTH_S=60 RUNS=3 JOBS="1 2")
 # Needs: a release build (cargo build --release), ffmpeg, GNU time.
@@ -25,6 +29,11 @@ for i in $(seq 1 "$files"); do
   ffmpeg -loglevel error -stream_loop -1 -ss "$((i * 3))" -i tests/data/example/mix.flac \
     -t "$seconds" -ar 44100 -c:a pcm_s24le "$work/in/mix$i.wav"
 done
+
+if [ -n "${AUTOGROUP_NICE:-}" ] && [ -w /proc/self/autogroup ]; then
+  echo "$AUTOGROUP_NICE" > /proc/$$/autogroup
+  trap 'echo 0 > /proc/$$/autogroup; rm -rf "$work"' EXIT
+fi
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for r in $(seq 1 "$runs"); do
