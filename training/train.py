@@ -90,6 +90,13 @@ LIMITING_BUDGET_DB = 3.0
 CEILING_DBTP = -1.0
 
 
+# Spectral texture inputs that a real EQ moves but the feature-domain tonal variants
+# (`apply_tonal`) leave at the master's values: a model reading them sees the master's tone on
+# the validation mixes and not on real ones (REPORT.md, settings table).
+TEXTURE_INPUTS = ("chroma_", "flatness_", "spectral_contrast_", "frame_contrast", "relative_level_std",
+                  "octave_level_std", "modulation_", "centroid_", "shape_change", "flux_band", "spectral_flux")
+
+
 def band_centers_hz():
     return np.array([1000.0 * 10 ** (k / 10) for k in range(-17, 14)])
 
@@ -219,6 +226,7 @@ class Data:
         self.fs = a[:, col["sample_rate_hz"]].astype(np.float64)
         self.audio_variant = a[:, col["audio_variant"]].astype(int)
         self.tonal_variant = a[:, col["tonal_variant"]].astype(int)
+        self.seed = np.array([int(v) for v in a[:, col["seed"]]], dtype=np.uint64) if "seed" in col else None
         self.undegraded = (self.audio_variant == 0) & (self.tonal_variant == 0)
         xi = {n: i for i, n in enumerate(self.x_names)}
         self.xi = xi
@@ -460,8 +468,10 @@ class LinearRangeModel(RangeModel):
     narrower band range lets the (small, conservative) linear correction act."""
 
     def __init__(self, genres, ridge=1000.0, genre_scale=3.0, band_spread=1.0, seed=1,
-                 genre_only_outputs=("target_integrated_lufs",), correction_cap=None, **_ignored):
+                 genre_only_outputs=("target_integrated_lufs",), correction_cap=None, exclude_inputs=(), **_ignored):
         self.genres = list(genres)
+        # Inputs (name prefixes) the model must not read: their standardised value is 0.
+        self.exclude_inputs = tuple(exclude_inputs)
         self.correction_cap = correction_cap
         self.genre_only_outputs = tuple(genre_only_outputs)
         self.ridge, self.genre_scale, self.band_spread, self.seed = ridge, genre_scale, band_spread, seed
@@ -472,6 +482,8 @@ class LinearRangeModel(RangeModel):
         self.S = self.base_matrix(d)
         self.x_mean = X.mean(0)
         self.x_std = X.std(0) + 1e-3
+        if self.exclude_inputs:
+            self.x_std[[i for i, n in enumerate(d.x_names) if n.startswith(self.exclude_inputs)]] = np.inf
         R = Y - X @ self.S
         self.y_mean = R.mean(0)
         self.y_std = R.std(0) + 1e-3
@@ -537,6 +549,280 @@ class LinearRangeModel(RangeModel):
         spreads times `band_spread` (see the class comment)."""
         scale = RangeModel.calibrate(self, d, idx)
         return np.where(self.band_mask, scale * self.band_spread, scale)
+
+
+# --------------------------------------------------------------------------------------------
+# The dataset's tonal degradations, mirrored (src/dataset.rs `TonalChange::random`, `filters`,
+# `band_response_db`, `apply_tonal`; the RBJ biquads of src/render/biquad.rs). Pinned at every
+# training run by `check_degradation_mirror`: the dataset's own rows are replayed from their seed.
+
+TILT_SHELVES_HZ = (31.62, 100.0, 316.2, 1000.0, 3162.0, 10000.0)
+_M64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """`dataset::Rng`."""
+
+    def __init__(self, seed):
+        self.s = int(seed)
+
+    def uniform(self, lo, hi):
+        self.s = (self.s + 0x9E3779B97F4A7C15) & _M64
+        z = self.s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        return lo + (hi - lo) * (((z ^ (z >> 31)) >> 11) / float(1 << 53))
+
+
+def tonal_params(uniform, n):
+    """Parameter arrays of n `TonalChange::random` draws; `uniform(lo, hi)` returns one draw (the
+    Rust order of draws) or n draws. Bells absent have gain 0."""
+    p = {k: np.zeros(n) for k in ("tilt", "lsf", "lsg", "hsf", "hsg", "b0f", "b0g", "b0q", "b1f", "b1g", "b1q")}
+    for i in range(n):
+        p["tilt"][i] = uniform(-1.0, 1.0)
+        p["lsf"][i] = 80.0 * (250.0 / 80.0) ** uniform(0.0, 1.0)
+        p["lsg"][i] = uniform(-4.0, 4.0)
+        p["hsf"][i] = 2500.0 * (10000.0 / 2500.0) ** uniform(0.0, 1.0)
+        p["hsg"][i] = uniform(-4.0, 4.0)
+        for j in range(min(int(uniform(0.0, 3.0)), 2)):
+            p[f"b{j}f"][i] = 60.0 * (10000.0 / 60.0) ** uniform(0.0, 1.0)
+            sign = -1.0 if uniform(0.0, 1.0) < 0.5 else 1.0
+            p[f"b{j}g"][i] = sign * uniform(2.0, 5.0)
+            p[f"b{j}q"][i] = uniform(0.7, 2.5)
+    return p
+
+
+def _biquad_db(co, c1, c2):
+    b0, b1, b2, a1, a2 = co
+    num = b0 * b0 + b1 * b1 + b2 * b2 + 2 * (b0 * b1 + b1 * b2) * c1 + 2 * b0 * b2 * c2
+    den = 1 + a1 * a1 + a2 * a2 + 2 * (a1 + a1 * a2) * c1 + 2 * a2 * c2
+    return np.maximum(10 * np.log10(np.maximum(num, 1e-300) / np.maximum(den, 1e-300)), -200.0)
+
+
+def _peaking(f, g, q, fs):
+    w = 2 * np.pi * np.minimum(f, 0.499 * fs) / fs
+    al, cw, A = np.sin(w) / (2 * q), np.cos(w), 10 ** (g / 40)
+    a0 = 1 + al / A
+    return (1 + al * A) / a0, -2 * cw / a0, (1 - al * A) / a0, -2 * cw / a0, (1 - al / A) / a0
+
+
+def _shelf(high, f, g, fs, q=None, slope=None):
+    w = 2 * np.pi * np.minimum(f, 0.499 * fs) / fs
+    sw, cw, A = np.sin(w), np.cos(w), 10 ** (g / 40)
+    al = sw / (2 * q) if q is not None else sw / 2 * np.sqrt((A + 1 / A) * (1 / slope - 1) + 2)
+    k = 2 * np.sqrt(A) * al
+    sg = 1.0 if high else -1.0
+    b = (A * ((A + 1) + sg * (A - 1) * cw + k), -sg * 2 * A * ((A - 1) + sg * (A + 1) * cw),
+         A * ((A + 1) + sg * (A - 1) * cw - k))
+    a = ((A + 1) - sg * (A - 1) * cw + k, sg * 2 * ((A - 1) - sg * (A + 1) * cw), (A + 1) - sg * (A - 1) * cw - k)
+    return b[0] / a[0], b[1] / a[0], b[2] / a[0], a[1] / a[0], a[2] / a[0]
+
+
+def tonal_band_response(p, fs):
+    """`TonalChange::band_response_db` of the parameter arrays `p` at rates `fs` (n,): (n, bands) dB,
+    the power response averaged over 16 points of each third-octave band."""
+    fs = np.asarray(fs, dtype=np.float64)
+    centres = band_centers_hz()
+    r = 10 ** (1 / 20)
+    f3 = fs[:, None, None]
+    lo = (centres / r)[None, :, None]
+    hi = np.minimum((centres * r)[None, :, None], 0.499 * f3)
+    pts = lo + (hi - lo) * ((np.arange(16) + 0.5) / 16)[None, None, :]
+    c1, c2 = np.cos(2 * np.pi * pts / f3), np.cos(4 * np.pi * pts / f3)
+    db = np.zeros(c1.shape)
+    col = lambda v: np.asarray(v, dtype=np.float64)[:, None, None]
+    ok = lambda fc: (np.asarray(fc) < 0.45 * fs)[:, None, None]
+    for fc in TILT_SHELVES_HZ:
+        on = ok(np.full(len(fs), fc)) & (col(p["tilt"]) != 0)
+        db += np.where(on, _biquad_db(_shelf(True, fc, col(p["tilt"]) / 2, f3, slope=0.5), c1, c2), 0.0)
+    for high, f, g in ((False, "lsf", "lsg"), (True, "hsf", "hsg")):
+        on = ok(p[f]) & (col(p[g]) != 0)
+        db += np.where(on, _biquad_db(_shelf(high, col(p[f]), col(p[g]), f3, q=np.sqrt(0.5)), c1, c2), 0.0)
+    for j in range(2):
+        on = ok(p[f"b{j}f"]) & (col(p[f"b{j}g"]) != 0)
+        q = np.where(col(p[f"b{j}q"]) > 0, col(p[f"b{j}q"]), 1.0)
+        db += np.where(on, _biquad_db(_peaking(col(p[f"b{j}f"]), col(p[f"b{j}g"]), q, f3), c1, c2), 0.0)
+    h = 10 * np.log10((10 ** (db / 10)).mean(2))
+    return np.where((hi > lo)[:, :, 0], h, 0.0)
+
+
+def apply_band_response(mid, side, h, fs):
+    """`apply_tonal` on the normalised curves: every band with content moves by h minus the
+    K-weighted loudness change."""
+    kw = 10 ** (np.stack([kweight_db(band_centers_hz(), f) for f in np.atleast_1d(fs)]) / 10)
+    pm = np.where(mid > -150, 10 ** (mid / 10), 0.0)
+    ps = np.where(side > -150, 10 ** (side / 10), 0.0)
+    before = (kw * (pm + ps)).sum(1)
+    after = (kw * (pm + ps) * 10 ** (h / 10)).sum(1)
+    dl = np.where((before > 0) & (after > 0), 10 * np.log10(np.maximum(after, 1e-300) / np.maximum(before, 1e-300)), 0.0)
+    return np.where(mid > -150, mid + h - dl[:, None], mid), np.where(side > -150, side + h - dl[:, None], side)
+
+
+def check_degradation_mirror(d, tracks=40, tol_db=0.01):
+    """Replays the tonal variants of `tracks` (track, audio variant) groups of the dataset from
+    their seeds (AudioChange::random draws 4 numbers first for audio variants > 0) and checks the
+    mirrored curves against the dataset's own, bands below the bandwidth. Returns the largest
+    difference (dB; NaN when no group has both an undegraded and a tonal variant, as in a
+    synthetic dataset); raises if it exceeds tol_db."""
+    if d.seed is None:
+        raise SystemExit("dataset has no seed column: cannot check the degradation mirror")
+    worst, compared = 0.0, 0
+    starts = np.where(d.tonal_variant == 0)[0]
+    for r0 in starts[np.linspace(0, len(starts) - 1, min(tracks, len(starts))).astype(int)]:
+        rows = np.where((d.source == d.source[r0]) & (d.track == d.track[r0])
+                        & (d.audio_variant == d.audio_variant[r0]) & (d.tonal_variant > 0))[0]
+        if len(rows) == 0:
+            continue
+        compared += len(rows)
+        rng = SplitMix64(d.seed[r0])
+        if d.audio_variant[r0] > 0:
+            for _ in range(4):
+                rng.uniform(0.0, 1.0)
+        p = tonal_params(rng.uniform, int(d.tonal_variant[rows].max()))
+        p = {k: v[d.tonal_variant[rows] - 1] for k, v in p.items()}
+        h = tonal_band_response(p, np.full(len(rows), d.fs[r0]))
+        n = len(rows)
+        mid, side = apply_band_response(np.tile(d.X[r0, d.mid_x], (n, 1)), np.tile(d.X[r0, d.side_x], (n, 1)), h,
+                                        np.full(n, d.fs[r0]))
+        for got, cols in ((mid, d.mid_x), (side, d.side_x)):
+            # The features floor silent bands at -100 dB (a mono track's side curve): skipped.
+            want = d.X[rows][:, cols]
+            seen = d.in_band[rows] & (want > -99.9) & (np.tile(d.X[r0, cols], (n, 1)) > -99.9)
+            worst = max(worst, float((np.abs(got - want) * seen).max()))
+    if worst > tol_db:
+        raise SystemExit(f"the Python mirror of the dataset's tonal degradations differs by {worst:.3f} dB")
+    return worst if compared else float("nan")
+
+
+class StructuredRangeModel(LinearRangeModel):
+    """The ridge model (`LinearRangeModel`) for every output, except the centres of the band
+    curves: those are the mix minus the POSTERIOR MEAN of its tonal degradation under the
+    degradations' own parametric prior (shelves, bells absent or >= 2 dB, tilt: a dictionary
+    of K draws of `TonalChange::random`, plus "none" with probability `pnone`) and a
+    multivariate Student-t prior of the master's curve (location: a ridge on the features an
+    EQ does not move: genre, side-minus-mid curve, texture, dynamics; scale: the residual
+    covariance over the training mixes' undegraded curves; nu degrees of freedom). A Gaussian
+    prior (ridge, Bayes linear) cannot say "a bell is absent or >= 2 dB": this one can.
+
+    Per row: r = mix curve - location; for every draw k, D_k = h_k - dl_k (the draw's band
+    response renormalised by the K-weighted loudness change on THIS mix's spectrum, as
+    `apply_tonal` does) and q_k = (r - D_k)' P (r - D_k) with P the precision of the bands below
+    the mix's bandwidth; weights = softmax(log prior_k - (nu + n)/2 log(1 + q_k/nu)); the
+    correction = -(sum_k w_k D_k) + e0 (the mean master-minus-undegraded-mix offset: the
+    rendered degradations), the same for the side curve (one EQ moves both). All matrix
+    products, a softmax and a gather by bandwidth: exported to the same ONNX graph."""
+
+    def __init__(self, genres, post_k=4096, post_ridge=100.0, post_nu=5.0, post_pnone=0.3, post_weight=1.0, seed=1,
+                 post_location="invariant", **kw):
+        super().__init__(genres, seed=seed, **kw)
+        self.post_location = post_location
+        self.post_k, self.post_ridge, self.post_nu, self.post_pnone = int(post_k), post_ridge, post_nu, post_pnone
+        # The band curves' correction = post_weight * posterior + (1 - post_weight) * ridge.
+        self.post_weight = float(post_weight)
+
+    INVARIANT_EXCLUDE = ("integrated_lufs", "true_peak_dbtp", "width_db")
+
+    def _post_feats(self, d, X, G):
+        oh = self._one_hot(G)
+        return np.hstack([oh, X[:, d.side_x] - X[:, d.mid_x], X[:, self.post_inv]])
+
+    def _n_in_band(self, d, X):
+        bw = 2.0 ** X[:, d.xi["log2_bandwidth_khz"]] * 1000.0
+        return (d.centres[None, :] <= bw[:, None] * 1.0001).sum(1)
+
+    @staticmethod
+    def _fill(x, n):
+        """Bands above the bandwidth take the last band below it (for the prior's fit only)."""
+        last = np.maximum(n - 1, 0)
+        return np.where(np.arange(x.shape[1])[None, :] < n[:, None], x, np.take_along_axis(x, last[:, None], 1))
+
+    def fit(self, d, idx):
+        super().fit(d, idx)
+        self._data = d
+        nb = len(d.mid_x)
+        if self.post_location == "dynamics":
+            # Only what a real EQ barely moves: level statistics over time, stereo, rhythm (the
+            # spectral texture features move with a real EQ, though not with apply_tonal).
+            keep = ("plr_db", "lra_lu", "crest_db", "short_term_", "max_short_term", "max_momentary", "correlation",
+                    "low_end_correlation", "onset_rate_hz", "tempo_strength", "periodicity_")
+            self.post_inv = [i for i, n in enumerate(d.x_names) if n.startswith(keep)]
+        elif self.post_location == "genre":
+            self.post_inv = []
+        else:
+            self.post_inv = [i for i, n in enumerate(d.x_names) if not n.startswith(("mid_norm", "side_norm"))
+                             and n not in self.INVARIANT_EXCLUDE]
+        B = idx[d.tonal_variant[idx] == 0]
+        n = self._n_in_band(d, d.X[B])
+        F = self._post_feats(d, d.X[B], d.genre[B])
+        self.pf_mean, self.pf_std = F.mean(0), F.std(0) + 1e-3
+        Fs = (F - self.pf_mean) / self.pf_std
+        X0 = self._fill(d.X[B][:, d.mid_x], n)
+        self.loc_b = X0.mean(0)
+        self.loc_W = np.linalg.solve(Fs.T @ Fs + self.post_ridge * np.eye(F.shape[1]), Fs.T @ (X0 - self.loc_b))
+        R = X0 - (Fs @ self.loc_W + self.loc_b)
+        self.post_cov = np.cov(R.T)
+        ib = np.arange(nb)[None, :] < n[:, None]
+        cnt = np.maximum(ib.sum(0), 1)
+        self.e0_mid = ((self._fill(d.Y[B][:, d.mid_y], n) - X0) * ib).sum(0) / cnt
+        self.e0_side = ((self._fill(d.Y[B][:, d.side_y], n) - self._fill(d.X[B][:, d.side_x], n)) * ib).sum(0) / cnt
+        rng = np.random.default_rng(self.seed)
+        p = tonal_params(lambda lo, hi: rng.uniform(lo, hi), self.post_k)
+        self.H = np.vstack([np.zeros(nb), tonal_band_response(p, np.full(self.post_k, 44100.0))])
+        self.log_prior = np.log(np.r_[self.post_pnone, np.full(self.post_k, (1 - self.post_pnone) / self.post_k)])
+        self.kw = 10 ** (kweight_db(d.centres, 44100.0) / 10)
+        # Per number of bands below the bandwidth: the precision (zero outside) and the quadratic
+        # terms of the dictionary that do not depend on the row.
+        self.post_n = np.arange(max(int(n.min()), 8), nb + 1)
+        self.P, self.Haa, self.Hb1, self.c11 = [], [], [], []
+        for m in self.post_n:
+            b = np.arange(nb) < m
+            P = np.zeros((nb, nb))
+            P[np.ix_(b, b)] = np.linalg.inv(self.post_cov[np.ix_(b, b)])
+            one = b.astype(float)
+            self.P.append(P)
+            self.Haa.append(np.einsum("kj,jl,kl->k", self.H, P, self.H))
+            self.Hb1.append(self.H @ P @ one)
+            self.c11.append(one @ P @ one)
+        self.P, self.Haa, self.Hb1, self.c11 = map(np.array, (self.P, self.Haa, self.Hb1, self.c11))
+        return self
+
+    def degradation_posterior(self, d, X, G):
+        """(E[degradation of the mid curve | mix] (N, bands), in-band mask (N, bands))."""
+        nb = len(d.mid_x)
+        n = self._n_in_band(d, X)
+        x = X[:, d.mid_x]
+        r = x - (((self._post_feats(d, X, G) - self.pf_mean) / self.pf_std) @ self.loc_W + self.loc_b)
+        pw = 10 ** (x / 10) * self.kw
+        pw = pw / pw.sum(1, keepdims=True)
+        dl = 10 * np.log10(pw @ (10 ** (self.H / 10)).T)
+        sel = (n[:, None] == self.post_n[None, :]).astype(float)  # (N, patterns); none: no correction
+        r = np.where(np.arange(nb)[None, :] < n[:, None], r, 0.0)
+        Pr = np.einsum("ni,pij,np->nj", r, self.P, sel)
+        lin = Pr @ self.H.T - dl * (Pr.sum(1))[:, None]
+        quad = sel @ self.Haa - 2 * dl * (sel @ self.Hb1) + dl * dl * (sel @ self.c11)[:, None]
+        q = np.maximum((r * Pr).sum(1)[:, None] - 2 * lin + quad, 0.0)
+        if self.post_nu > 0:
+            ll = self.log_prior[None, :] - 0.5 * (self.post_nu + n[:, None]) * np.log1p(q / self.post_nu)
+        else:  # a Gaussian master prior (for the report's comparison; not exported)
+            ll = self.log_prior[None, :] - 0.5 * q
+        w = np.exp(ll - ll.max(1, keepdims=True))
+        w /= w.sum(1, keepdims=True)
+        ib = (np.arange(nb)[None, :] < n[:, None]) & (sel.sum(1) > 0)[:, None]
+        return (w @ self.H - (w * dl).sum(1)[:, None]) * ib, ib
+
+    def raw(self, X, G):
+        c, a, b = LinearRangeModel.raw(self, X, G)
+        d = self._data
+        Ed, ib = self.degradation_posterior(d, X, G)
+        for cols, e0 in ((d.mid_y, self.e0_mid), (d.side_y, self.e0_side)):
+            corr = -Ed + e0[None, :] * ib
+            c[:, cols] = self.post_weight * (corr - self.y_mean[cols]) / self.y_std[cols] + (1 - self.post_weight) * c[:, cols]
+        return c, a, b
+
+    def predict(self, X, G):
+        c, a, b = self.raw(X, G)
+        centre = X @ self.S + self.correction(c)
+        return centre - a * self.y_std * self.spread_scale, centre, centre + b * self.y_std * self.spread_scale
 
 
 class Classifier:
@@ -627,7 +913,7 @@ def folds_by_source(d, idx, folds, seed=0):
 
 
 def model_class(cfg):
-    return LinearRangeModel if cfg.get("kind", "linear") == "linear" else RangeModel
+    return {"linear": LinearRangeModel, "structured": StructuredRangeModel, "mlp": RangeModel}[cfg.get("kind", "linear")]
 
 
 def fit_calibrated(d, tr, genres, cfg, folds=3):
@@ -769,10 +1055,118 @@ def bounds(d, tr, va, genres, cfg):
     hgb = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, min_samples_leaf=200, l2_regularization=1.0,
                                         random_state=0).fit(patches(sub), (R[sub] - ridge[sub]).reshape(-1))
     out["ridge_plus_trees"] = err(x[rv] + ridge[rv] + hgb.predict(patches(rv)).reshape(len(rv), nb))
+    # The structured posterior (the shipped kind when --kind structured), raw centre, and the same
+    # with a Gaussian master prior.
+    scfg = {k: v for k, v in cfg.items() if k != "kind"}
+    for key, nu in (("posterior_t", scfg.get("post_nu", 5.0)), ("posterior_gauss", 0.0)):
+        sm_ = StructuredRangeModel(genres, **dict(scfg, post_nu=nu)).fit(d, tr)
+        Ed, ib = sm_.degradation_posterior(d, d.X[rv], d.genre[rv])
+        out[key] = err(x[rv] - Ed + sm_.e0_mid[None, :] * ib)
+        if key == "posterior_t":
+            w_ = scfg.get("post_weight", 1.0)
+            out["posterior_blend"] = err(x[rv] + w_ * (-Ed + sm_.e0_mid[None, :] * ib) + (1 - w_) * ridge[rv])
+            out["posterior_blend_weight"] = w_
+    out["fresh_mlp"], out["fresh_mlp_train"] = fresh_draw_mlp(d, tr, rv, genres)
+    # Oracles: the validation mixes' own tonal degradations (replayed from their seeds) removed
+    # exactly, all of it or one part (the inverse filters: the same biquads with negated gains).
+    if d.seed is not None and np.isfinite(getattr(d, "mirror_db", np.nan)):
+        P = {}
+        for r0 in np.unique([np.where((d.source == d.source[r]) & (d.track == d.track[r])
+                                      & (d.audio_variant == d.audio_variant[r]) & (d.tonal_variant == 0))[0][0]
+                             for r in rv[d.tonal_variant[rv] > 0]]):
+            rng = SplitMix64(d.seed[r0])
+            if d.audio_variant[r0] > 0:
+                for _ in range(4):
+                    rng.uniform(0.0, 1.0)
+            P[(d.source[r0], d.track[r0], d.audio_variant[r0])] = tonal_params(rng.uniform, 23)
+        tv = rv[d.tonal_variant[rv] > 0]
+        keys = list(P[next(iter(P))].keys())
+        par = {k: np.array([P[(d.source[r], d.track[r], d.audio_variant[r])][k][d.tonal_variant[r] - 1] for r in tv])
+               for k in keys}
+        for key, parts in (("oracle_all", ("tilt", "ls", "hs", "b")), ("oracle_bells", ("b",)),
+                           ("oracle_shelves", ("ls", "hs"))):
+            inv = {k: v.copy() for k, v in par.items()}
+            for k in inv:
+                if k in ("tilt", "lsg", "hsg", "b0g", "b1g"):
+                    inv[k] = -inv[k] if any(k.startswith(pp) for pp in parts) else 0.0 * inv[k]
+            h = tonal_band_response(inv, d.fs[tv])
+            fixed, _ = apply_band_response(x[tv], d.X[tv][:, d.side_x], h, d.fs[tv])
+            pred = x[rv].copy()
+            pred[np.isin(rv, tv)] = fixed
+            out[key] = err(pred)
     sm = np.mean([y[trm][d.genre[trm] == g].std(0) for g in genres if np.any(d.genre[trm] == g)], axis=0)
     out["master_std"] = sm
     out["degradation_std"] = D.std(0)
     return out
+
+
+def fresh_draw_mlp(d, tr, rows, genres, epochs=20, draws=8, hidden=256, seed=0):
+    """A nonlinear estimator with unlimited pairs: an MLP (two ReLU layers of `hidden`, Adam, L1
+    loss, weight decay 1e-4) from the mix's mid curve, side-minus-mid curve, bandwidth mask and
+    genre to the master's mid curve, trained on FRESH feature-domain degradations of the training
+    packages' undegraded mixes every epoch (mirrored `TonalChange::random`). Returns (raw mid error
+    on `rows`, the last epoch's training error)."""
+    rng = np.random.default_rng(seed)
+    mx, sx, my = np.array(d.mid_x), np.array(d.side_x), np.array(d.mid_y)
+    G = np.array([[3.0 if g == n else 0.0 for n in genres] for g in d.genre])
+    B = tr[d.tonal_variant[tr] == 0]
+
+    def inputs(mid, side, r):
+        return np.hstack([mid, side - mid, d.in_band[r].astype(float), G[r]])
+
+    Z0 = inputs(d.X[B][:, mx], d.X[B][:, sx], B)
+    zm, zs = Z0.mean(0), Z0.std(0) + 1e-3
+    sizes = [Z0.shape[1], hidden, hidden, len(my)]
+    Ws = [rng.normal(0, np.sqrt(2 / a), (a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws[-1] *= 0.1
+    bs = [np.zeros(b) for b in sizes[1:]]
+    mom = [np.zeros_like(p) for p in Ws + bs]
+    vel = [np.zeros_like(p) for p in Ws + bs]
+    t = 0
+
+    def forward(z):
+        hs = [z]
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = z @ W + b
+            if i < len(Ws) - 1:
+                z = np.maximum(z, 0.0)
+            hs.append(z)
+        return z, hs
+
+    loss = 0.0
+    for ep in range(epochs):
+        idx = np.repeat(B, draws)
+        p = tonal_params(lambda lo, hi: rng.uniform(lo, hi), len(idx))
+        h = tonal_band_response(p, d.fs[idx])
+        mid, side = apply_band_response(d.X[idx][:, mx], d.X[idx][:, sx], h, d.fs[idx])
+        z = (inputs(mid, side, idx) - zm) / zs
+        y = np.where(d.in_band[idx], d.Y[idx][:, my] - mid, 0.0)
+        w = d.in_band[idx].astype(float)
+        lr = 1e-3 * 0.5 * (1 + np.cos(np.pi * ep / epochs))
+        order = rng.permutation(len(idx))
+        losses = []
+        for s0 in range(0, len(idx), 256):
+            bi = order[s0:s0 + 256]
+            o, hs = forward(z[bi])
+            e = o - y[bi]
+            losses.append(float(np.abs(e * w[bi]).sum() / w[bi].sum()))
+            g = np.sign(e) * w[bi] / w[bi].sum()
+            grads = []
+            for i in range(len(Ws) - 1, -1, -1):
+                grads.insert(0, (hs[i].T @ g + 1e-4 * Ws[i], g.sum(0)))
+                if i > 0:
+                    g = (g @ Ws[i].T) * (hs[i] > 0)
+            t += 1
+            for k, (p_, gp) in enumerate(zip(Ws + bs, [gw for gw, _ in grads] + [gb for _, gb in grads])):
+                mom[k] = 0.9 * mom[k] + 0.1 * gp
+                vel[k] = 0.999 * vel[k] + 0.001 * gp * gp
+                p_ -= lr * (mom[k] / (1 - 0.9 ** t)) / (np.sqrt(vel[k] / (1 - 0.999 ** t)) + 1e-8)
+        loss = float(np.mean(losses))
+    x = d.X[rows][:, mx]
+    pred = np.where(d.in_band[rows], x + forward((inputs(x, d.X[rows][:, sx], rows) - zm) / zs)[0], x)
+    e = np.abs(pred - d.Y[rows][:, my])
+    m = d.in_band[rows]
+    return float(((e * m).sum(1) / m.sum(1)).mean()), loss
 
 
 def genre_mean_ranges(d, tr, rows):
@@ -886,6 +1280,8 @@ def export_onnx(model, clf, d, meta, path):
         nodes.append(helper.make_node(op, ins, [out], **kw))
         return out
 
+    node.inits = inits
+
     # Range model.
     xs = node("Mul", [node("Sub", ["features", const("x_mean", model.x_mean)], "xc"),
                       const("x_inv_std", 1.0 / model.x_std)], "xs")
@@ -913,6 +1309,8 @@ def export_onnx(model, clf, d, meta, path):
     base = node("MatMul", ["features", const("base_select", model.S)], "base_raw")
     corr = node("Add", [node("Mul", [c, const("y_std", model.y_std)], "c_scaled"), const("y_mean", model.y_mean)],
                 "correction_raw")
+    if isinstance(model, StructuredRangeModel):
+        corr = structured_posterior_nodes(model, d, node, const, g, corr)
     big = float(np.finfo(np.float32).max)
     corr = node("Max", [node("Min", [corr, const("corr_hi", np.minimum(model.corr_hi, big))], "correction_hi"),
                         const("corr_lo", np.maximum(model.corr_lo, -big))], "correction")
@@ -967,6 +1365,102 @@ def export_onnx(model, clf, d, meta, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(m, str(path))
     return m
+
+
+def structured_posterior_nodes(model, d, node, const, g, corr_ridge):
+    """`StructuredRangeModel.degradation_posterior` as ONNX nodes: returns the correction with the
+    band curves' entries replaced by the posterior's (the ridge's elsewhere)."""
+    from onnx import TensorProto
+
+    F, O, nb = len(d.x_names), len(d.y_names), len(d.mid_x)
+    npat = len(model.post_n)
+
+    def select(cols):
+        m = np.zeros((F, len(cols)))
+        for j, i in enumerate(cols):
+            m[i, j] = 1.0
+        return m
+
+    def i64(name, v):
+        from onnx import numpy_helper
+        node.inits.append(numpy_helper.from_array(np.asarray(v, dtype=np.int64), name))
+        return name
+
+    def rsum(x, name):
+        return node("ReduceSum", [x, i64(f"{name}_axes", [1])], name, keepdims=1)
+
+    x = node("MatMul", ["features", const("post_sel_mid", select(d.mid_x))], "post_x")
+    log2bw = node("MatMul", ["features", const("post_sel_bw", select([d.xi["log2_bandwidth_khz"]]))], "post_log2bw")
+    thr = np.log2(d.centres / 1000.0 / 1.0001)
+    ib = node("Cast", [node("Greater", [log2bw, const("post_band_log2", thr[None, :])], "post_ib_bool")], "post_ib",
+              to=TensorProto.FLOAT)
+    n = rsum(ib, "post_n")
+    sel = node("Cast", [node("Equal", [n, const("post_patterns", model.post_n[None, :].astype(float))], "post_sel_bool")],
+               "post_sel", to=TensorProto.FLOAT)
+    lin_cols = np.zeros((F, nb + len(model.post_inv)))
+    for j, (sx, mx) in enumerate(zip(d.side_x, d.mid_x)):
+        lin_cols[sx, j] += 1.0
+        lin_cols[mx, j] -= 1.0
+    for j, i in enumerate(model.post_inv):
+        lin_cols[i, nb + j] = 1.0
+    pf = node("Concat", [g, node("MatMul", ["features", const("post_feat_select", lin_cols)], "post_feat_lin")],
+              "post_feat", axis=1)
+    pfs = node("Mul", [node("Sub", [pf, const("post_feat_mean", model.pf_mean)], "post_feat_c"),
+                       const("post_feat_inv_std", 1.0 / model.pf_std)], "post_feat_s")
+    loc = node("Add", [node("MatMul", [pfs, const("post_loc_W", model.loc_W)], "post_loc_mm"),
+                       const("post_loc_b", model.loc_b)], "post_loc")
+    r = node("Mul", [node("Sub", [x, loc], "post_r_raw"), ib], "post_r")
+    Pcat = np.concatenate(list(model.P), axis=1)  # (nb, npat * nb)
+    pr_all = node("Reshape", [node("MatMul", [r, const("post_P", Pcat)], "post_Pr_flat"),
+                              i64("post_Pr_shape", [-1, npat, nb])], "post_Pr_all")
+    sel3 = node("Reshape", [sel, i64("post_sel_shape", [-1, npat, 1])], "post_sel3")
+    Pr = node("ReduceSum", [node("Mul", [pr_all, sel3], "post_Pr_sel"), i64("post_Pr_axes", [1])], "post_Pr",
+              keepdims=0)
+    pw = node("Mul", [node("Exp", [node("Mul", [x, const("post_ln10_10", [np.log(10.0) / 10.0])], "post_x_ln")],
+                           "post_pw_raw"), const("post_kw", model.kw)], "post_pw_k")
+    pw = node("Div", [pw, rsum(pw, "post_pw_sum")], "post_pw")
+    dl = node("Mul", [node("Log", [node("MatMul", [pw, const("post_gain_T", (10 ** (model.H / 10)).T)], "post_gsum")],
+                           "post_lng"), const("post_10_ln10", [10.0 / np.log(10.0)])], "post_dl")
+    HPr = node("MatMul", [Pr, const("post_H_T", model.H.T)], "post_HPr")
+    lin = node("Sub", [HPr, node("Mul", [dl, rsum(Pr, "post_sPr")], "post_dl_sPr")], "post_lin")
+    quad = node("Add", [node("Sub", [node("MatMul", [sel, const("post_Haa", model.Haa)], "post_q_aa"),
+                                     node("Mul", [node("Mul", [dl, const("post_two", [2.0])], "post_2dl"),
+                                                  node("MatMul", [sel, const("post_Hb1", model.Hb1)], "post_q_b1")],
+                                          "post_q_b")], "post_q_ab"),
+                        node("Mul", [node("Mul", [dl, dl], "post_dl2"),
+                                     node("MatMul", [sel, const("post_c11", model.c11[:, None])], "post_q_c")],
+                             "post_q_cc")], "post_quad")
+    rPr = rsum(node("Mul", [r, Pr], "post_rPr_e"), "post_rPr")
+    q = node("Add", [node("Sub", [rPr, node("Mul", [lin, const("post_two_b", [2.0])], "post_2lin")], "post_q_rl"),
+                     quad], "post_q_raw")
+    q = node("Max", [q, const("post_zero", [0.0])], "post_q")
+    nu = model.post_nu
+    ll = node("Sub", [const("post_log_prior", model.log_prior[None, :]),
+                      node("Mul", [node("Mul", [node("Add", [n, const("post_nu", [nu])], "post_nu_n"),
+                                                const("post_half", [0.5])], "post_half_nu_n"),
+                                   node("Log", [node("Add", [const("post_one", [1.0]),
+                                                             node("Mul", [q, const("post_inv_nu", [1.0 / nu])],
+                                                                  "post_q_nu")], "post_1q")], "post_log1q")],
+                           "post_pen")], "post_ll")
+    w = node("Softmax", [ll], "post_w", axis=1)
+    Ed = node("Sub", [node("MatMul", [w, const("post_H", model.H)], "post_wH"),
+                      rsum(node("Mul", [w, dl], "post_wdl"), "post_Edl")], "post_Ed_raw")
+    ibsel = node("Mul", [ib, rsum(sel, "post_any")], "post_ibsel")
+    Ed = node("Mul", [Ed, ibsel], "post_Ed")
+    emb_mid, emb_side = np.zeros((nb, O)), np.zeros((nb, O))
+    for j, k in enumerate(d.mid_y):
+        emb_mid[j, k] = 1.0
+    for j, k in enumerate(d.side_y):
+        emb_side[j, k] = 1.0
+    neg = node("Neg", [Ed], "post_neg_Ed")
+    cm = node("Add", [neg, node("Mul", [ibsel, const("post_e0_mid", model.e0_mid)], "post_e0m")], "post_corr_mid")
+    cs = node("Add", [neg, node("Mul", [ibsel, const("post_e0_side", model.e0_side)], "post_e0s")], "post_corr_side")
+    full = node("Add", [node("MatMul", [cm, const("post_emb_mid", emb_mid)], "post_full_mid"),
+                        node("MatMul", [cs, const("post_emb_side", emb_side)], "post_full_side")], "post_full")
+    keep = np.ones(O)
+    keep[d.curve_y] = 1.0 - model.post_weight
+    full = node("Mul", [full, const("post_weight", [model.post_weight])], "post_full_weighted")
+    return node("Add", [node("Mul", [corr_ridge, const("post_keep", keep)], "ridge_kept"), full], "correction_mixed")
 
 
 def run_onnx(path, X, G1):
@@ -1033,7 +1527,8 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
     add("# lathe target-range model: training report")
     add("")
     add(f"Generated by `training/train.py` on {datetime.date.today().isoformat()} from `{Path(args.dataset).name}` "
-        f"({len(d.X)} rows, {len(set(zip(d.source, d.track)))} tracks). Do not edit by hand.")
+        f"({len(d.X)} rows, {len(set(zip(d.source, d.track)))} tracks). Do not edit by hand. Command: "
+        f"`python3 training/train.py {' '.join(sys.argv[1:])}` (from the repository's root).")
     add("")
     add("## Data")
     add("")
@@ -1185,12 +1680,22 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
         add("## Settings measured on the validation packages")
         add("")
         add("The shipped recipe and its neighbours, each fitted on the training packages and run through the "
-            "renderer's law as above (mid error vs leave-as-is; do no harm on the undegraded masters).")
+            "renderer's law as above (mid error vs leave-as-is; do no harm on the undegraded masters). The texture "
+            f"inputs ({', '.join(p + '*' for p in TEXTURE_INPUTS)}) keep the MASTER's values in these feature-domain "
+            "mixes (a real EQ moves them): the rows without them show how much of a gain here is that leak.")
         add("")
-        add("| ridge | band spread | band correction cap (dB) | mid vs (b) | worst genre vs (b) | do no harm: error to itself, median | largest applied band | masters beyond 2 dB |")
-        add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        add("| model | p(no degradation) | ridge | band spread | band correction cap (dB) | mid vs (b) | worst genre vs (b) | do no harm: error to itself, median | largest applied band | masters beyond 2 dB |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for cand, r in sweep:
-            add(f"| {cand['ridge']:g} | {cand['band_spread']:g} | {cand['correction_cap'] or 'none'} | "
+            st = cand["kind"] == "structured"
+            label = (f"structured (nu {cand['post_nu']:g}, posterior weight {cand['post_weight']:g}"
+                     f"{', location from genre and side-minus-mid only' if cand.get('post_location') == 'genre' else ''})"
+                     if st else cand["kind"])
+            if cand.get("exclude_inputs"):
+                label += (" without the texture inputs" if tuple(cand["exclude_inputs"]) == TEXTURE_INPUTS
+                          else f" without {', '.join(p + '*' for p in cand['exclude_inputs'])}")
+            pnone = f"{cand['post_pnone']:g}" if st else "-"
+            add(f"| {label} | {pnone} | {cand['ridge']:g} | {cand['band_spread']:g} | {cand['correction_cap'] or 'none'} | "
                 f"{-100 * r['gain']:+.1f} % | {r['worst_genre']} {100 * r['worst_genre_vs_leave']:+.1f} % | "
                 f"{r['self_err_median']:.2f} | {r['max_eq']:.2f} | {r['beyond_2db']} |")
         add("")
@@ -1206,7 +1711,15 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
         for key, label in [("leave", "the mix as it is"), ("ridge", "ridge (the shipped kind, raw centre)"),
                            ("bayes_linear", "Bayes linear: training masters' genre mean + covariance, training degradations"),
                            ("bayes_linear_oracle_means", "the same with the validation genres' TRUE mean master (oracle)"),
-                           ("ridge_plus_trees", "ridge + gradient-boosted trees on local band patches (nonlinear)")]:
+                           ("ridge_plus_trees", "ridge + gradient-boosted trees on local band patches (nonlinear)"),
+                           ("fresh_mlp", "MLP (2 x 256 ReLU) trained on fresh feature-domain degradations every epoch "
+                                         "(unlimited pairs, same masters)"),
+                           ("posterior_gauss", "posterior mean over the degradations' parametric prior (dictionary), "
+                                               "Gaussian master prior"),
+                           ("posterior_t", "the same with a Student-t master prior"),
+                           ("posterior_blend", f"{bnd.get('posterior_blend_weight', 1):g} x that + "
+                                               f"{1 - bnd.get('posterior_blend_weight', 1):g} x the ridge (`--kind "
+                                               "structured`'s band centres, before the range and the cap)")]:
             add(f"| {label} | {bnd[key]:.3f} | {100 * (bnd[key] / L0 - 1):+.1f} % |")
         add("")
         sm, sdg = bnd["master_std"], bnd["degradation_std"]
@@ -1216,16 +1729,37 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
             + ", ".join(f"{c[k]:.0f} Hz {sm[k]:.1f} / {sdg[k]:.1f}" for k in range(0, len(c), 3)) + ".")
         add("")
         ratio = np.median(sm / np.maximum(sdg, 1e-6))
+        gain = lambda k: 100 * (1 - bnd[k] / L0)
         add(f"The median band's master spread is {ratio:.1f} times its degradation spread: from the mix alone, most of "
             "a mix's departure from its master cannot be told from the master's own character. The oracle that knows "
-            f"each validation genre's true mean master gains {100 * (1 - bnd['bayes_linear_oracle_means'] / L0):.1f} %; "
+            f"each validation genre's true mean master gains {gain('bayes_linear_oracle_means'):.1f} %; "
             "the nonlinear local model changes the ridge's error by "
-            f"{100 * (bnd['ridge_plus_trees'] / bnd['ridge'] - 1):+.1f} %. A 25 % gain needs information the mix does not "
-            "carry (a reference, or a profile of the artist's own masters: `lathe profile`).")
+            f"{100 * (bnd['ridge_plus_trees'] / bnd['ridge'] - 1):+.1f} %. Nonlinear estimators are limited by the "
+            f"masters, not by the pairs: with fresh degradations every epoch the MLP reaches {bnd['fresh_mlp_train']:.2f} dB "
+            f"on its training masters and {bnd['fresh_mlp']:.2f} dB ({-gain('fresh_mlp'):+.1f} % against leaving the mix "
+            "alone) on new packages: it learns the training masters. What the degradation's structure buys (shelves, "
+            "bells absent or >= 2 dB, tilt, as the posterior over a dictionary of draws from their own prior) is "
+            f"{gain('posterior_t'):.1f} % with a heavy-tailed (Student-t) master prior and {gain('posterior_gauss'):.1f} % "
+            "with a Gaussian one, against the ridge's "
+            f"{gain('ridge'):.1f} %; blended with the ridge (`--kind structured`) {gain('posterior_blend'):.1f} %: the "
+            "two err differently. These are feature-domain mixes (see the settings table on the texture inputs).")
+        if "oracle_all" in bnd:
+            add("")
+            add("Oracles that know each validation mix's own tonal degradation (replayed from the dataset's seeds) and "
+                f"remove it exactly: all of it {gain('oracle_all'):.1f} % (what is left is the rendered part: dynamics, "
+                f"side gain, level), only its bells {gain('oracle_bells'):.1f} %, only its two shelves "
+                f"{gain('oracle_shelves'):.1f} %. Even a perfect detector of every bell stays short of 25 %: the gain "
+                "would have to come from the shelves (+-4 dB over the lowest and highest octaves, where masters of one "
+                "genre spread most). A 25 % gain needs information the mix does not carry (a reference, or a profile "
+                "of the artist's own masters: `lathe profile`).")
+        else:
+            add("")
+            add("A 25 % gain needs information the mix does not carry (a reference, or a profile of the artist's own "
+                "masters: `lathe profile`).")
         add("")
     add("## Model")
     add("")
-    if cfg["kind"] == "linear":
+    if cfg["kind"] != "mlp":
         add(f"- Range model: a ridge-regularised linear correction (penalty {cfg['ridge']:g} on standardised inputs) "
             f"of the mix's own values; inputs = {len(d.x_names)} mix features (standardised; names from the dataset "
             f"header) + genre one-hot (x{cfg['genre_scale']:g}); loudness is absolute. Spreads: the residuals' 10th "
@@ -1235,11 +1769,33 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
             "(relu(z) - relu(-z) = z)."
             + (f" The centre moves a band of the mix by at most +-{cfg['correction_cap']:g} dB (see the settings "
                "table: it keeps the genre's pull off finished masters at no measurable cost)." if cfg.get("correction_cap") else ""))
-        add("- Why linear: the quantile MLP (`--kind mlp`, one ReLU layer of 96 units, pinball loss) fitted the "
-            "training packages and not the music: on the same validation packages its centre as a point target "
-            "was 18 % WORSE than leaving the mix alone (mid curve 1.52 vs 1.29 dB) and, through its calibrated "
-            "ranges, 2 % worse (1.33 dB; worse in ambient, chiptune, folk-world); measured in the previous session on "
-            "this split. Larger ridge penalties trade correction for smaller EQ on finished masters (settings table).")
+        if cfg["kind"] == "structured":
+            add(f"- Band curve centres (mid and side): the mix corrected by {cfg['post_weight']:g} x the posterior "
+                f"correction + {1 - cfg['post_weight']:g} x the ridge's (`StructuredRangeModel`). The posterior "
+                "correction is minus the posterior mean of the mix's tonal degradation: a dictionary of "
+                f"{cfg['post_k']} draws of the dataset's own degradation "
+                f"prior (`TonalChange::random`, mirrored in Python and checked against the dataset's rows at every "
+                f"run: largest difference {args.mirror_db:.4f} dB) plus 'no degradation' with prior probability "
+                f"{cfg['post_pnone']:g}; each draw renormalised on the mix's own spectrum as `apply_tonal` does; "
+                f"master prior a multivariate Student-t (nu {cfg['post_nu']:g}) located by a ridge (penalty "
+                f"{cfg['post_ridge']:g}) on the features an EQ does not move (genre, side-minus-mid curve, texture, "
+                "dynamics), scaled by the training residual covariance of the bands below the mix's bandwidth. The "
+                "ridge's ranges (spreads) and the same correction cap apply. In the graph: matrix products, a softmax "
+                "over the dictionary and a selection by bandwidth.")
+        if cfg["kind"] == "linear":
+            add("- Why not the structured posterior (`--kind structured`: the band curves' centres blended with the "
+                "posterior mean over the dataset's own degradations; settings table and bounds above): its gain over "
+                "the ridge is measured on feature-domain mixes, whose spectral texture features (flatness, contrast, "
+                "chroma, ...) keep the master's values and so tell the master's tone; its location model reads them "
+                "(with a location from genre and side-minus-mid only it is below the ridge, settings table). On mixes "
+                "rendered as audio (the end-to-end protocol of training/E2E.md) it did not beat the ridge, so the "
+                "ridge ships.")
+        add("- Why not a bigger nonlinear model: the quantile MLP (`--kind mlp`, pinball loss) and the MLP trained on "
+            "fresh degradations every epoch (bounds table above) both learn the training masters and are worse than "
+            "leaving the mix alone on new packages (the structured posterior, by contrast, fits few parameters on "
+            "masters: a location ridge and one covariance; its degradation prior is known exactly). Larger ridge "
+            "penalties trade "
+            "correction for smaller EQ on finished masters (settings table).")
     else:
         add(f"- Range model: one ReLU layer of {cfg['hidden']} units (numpy, Adam, {cfg['epochs']} epochs, L2 "
             f"{cfg['alpha']:g}); inputs = {len(d.x_names)} mix features (standardised; names from the dataset header) "
@@ -1247,8 +1803,19 @@ def write_report(path, d, ev, tr_sources, va_sources, minutes, args, timings, mo
             "own value (loudness absolute), and softplus offsets to the 10th and 90th percentiles; pinball loss, "
             "genre-balanced sample weights.")
     if cv_scores:
-        add("- Chosen by 3-fold cross-validation grouped by package over the training packages only (mean "
-            "mid-curve error after resolve, dB): " + "; ".join(f"{json.dumps(c)}: {s:.3f}" for c, s in cv_scores) + ".")
+        def label(c):
+            if c["kind"] == "structured":
+                return f"structured, posterior weight {c['post_weight']:g}"
+            return f"{c['kind']}, ridge {c['ridge']:g}, band spread {c['band_spread']:g}"
+        add("- Chosen (`--select`) by 3-fold cross-validation grouped by package over the training packages only, "
+            "each candidate fitted and calibrated as shipped and run through the renderer's law; the largest mean "
+            "gain over leave-as-is among candidates better than leave-as-is in every genre of every fold. Mid error "
+            "vs leave-as-is per fold (worst genre): " + "; ".join(
+                f"{label(c)}: " + ", ".join(f"{-100 * r['gain']:+.1f} % ({r['worst_genre']} "
+                                            f"{100 * r['worst_genre_vs_leave']:+.1f} %)" for r in folds)
+                + f", mean {-100 * np.mean([r['gain'] for r in folds]):+.1f} %, do no harm median "
+                  f"{np.mean([r['self_err_median'] for r in folds]):.2f} dB" for c, folds in cv_scores)
+            + f". Selected: {label(cfg)}.")
     n_clf = len(classifier_columns(d.x_names))
     add(f"- Classifier: {clf_cfg['members']} MLP{'s' if clf_cfg['members'] > 1 else ''} ({clf_cfg['hidden']} ReLU units"
         f"{', different seeds, probabilities averaged' if clf_cfg['members'] > 1 else ''}) on {n_clf} features "
@@ -1297,8 +1864,16 @@ def main():
     ap.add_argument("--report", default=str(HERE / "REPORT.md"))
     ap.add_argument("--val-sources", default=",".join(DEFAULT_VAL_SOURCES),
                     help="comma-separated source packages to validate on, or 'auto'")
-    ap.add_argument("--kind", choices=["linear", "mlp"], default="linear",
-                    help="range model: ridge-linear centre (default) or the quantile MLP")
+    ap.add_argument("--kind", choices=["linear", "structured", "mlp"], default="linear",
+                    help="range model: the ridge (default), the ridge with the band curves' centres blended with the "
+                         "degradation posterior, or the quantile MLP")
+    ap.add_argument("--post-k", type=int, default=4096, help="structured: draws in the degradation dictionary")
+    ap.add_argument("--post-ridge", type=float, default=100.0, help="structured: ridge of the master prior's location")
+    ap.add_argument("--post-nu", type=float, default=5.0, help="structured: Student-t degrees of freedom")
+    ap.add_argument("--post-weight", type=float, default=0.5,
+                    help="structured: band curve correction = this x posterior + (1 - this) x ridge")
+    ap.add_argument("--post-pnone", type=float, default=0.3,
+                    help="structured: prior probability that the mix has no tonal degradation")
     ap.add_argument("--ridge", type=float, default=1000.0, help="linear model: ridge penalty")
     ap.add_argument("--correction-cap", type=float, default=1.5,
                     help="the centre of a band moves the mix's band by at most this many dB (0: no bound)")
@@ -1331,6 +1906,8 @@ def main():
         d.drop_rows(keep)
         print(f"dropped genres with fewer than {args.min_genre_sources} packages: {dropped}", file=sys.stderr)
     args.dropped = dropped
+    args.mirror_db = d.mirror_db = check_degradation_mirror(d) if d.seed is not None else float("nan")
+    print(f"degradation mirror vs dataset: {args.mirror_db:.2e} dB", file=sys.stderr)
     genres = sorted(str(g) for g in set(d.genre))
     sources = sorted(str(s) for s in set(d.source))
     va_sources = [s for s in args.val_sources.split(",") if s in sources] if args.val_sources != "auto" else []
@@ -1352,26 +1929,30 @@ def main():
 
     cfg = {"kind": args.kind, "hidden": args.hidden, "alpha": args.alpha, "genre_scale": args.genre_scale,
            "epochs": args.epochs, "seed": args.seed, "ridge": args.ridge, "band_spread": args.band_spread,
-           "correction_cap": args.correction_cap or None}
+           "correction_cap": args.correction_cap or None, "post_k": args.post_k, "post_ridge": args.post_ridge,
+           "post_nu": args.post_nu, "post_pnone": args.post_pnone, "post_weight": args.post_weight}
     cv_scores = []
     if args.select:
+        # Grouped 3-fold CV over the TRAINING packages, each candidate fitted and calibrated as
+        # shipped and run through the renderer's law (range_summary); the choice: the largest mean
+        # gain over leave-as-is among candidates that are better than leave-as-is in every genre of
+        # every fold (else the largest mean gain).
         f = folds_by_source(d, tr, 3)
-        grid = ([dict(cfg), dict(cfg, ridge=1000.0), dict(cfg, ridge=10000.0), dict(cfg, band_spread=0.2)]
-                if cfg["kind"] == "linear" else
-                [dict(cfg), dict(cfg, genre_scale=1.0), dict(cfg, hidden=48), dict(cfg, alpha=1e-3)])
+        grid = ([dict(cfg), dict(cfg, post_weight=1.0), dict(cfg, post_weight=0.65), dict(cfg, kind="linear")]
+                if cfg["kind"] == "structured" else
+                [dict(cfg), dict(cfg, ridge=3000.0), dict(cfg, ridge=10000.0), dict(cfg, band_spread=0.2)])
         for cand in grid:
-            errs = []
+            folds = []
             for k in range(3):
                 fit_idx, ho = tr[f != k], tr[f == k]
-                ho = ho[np.isin(d.genre[ho], list(set(d.genre[fit_idx]))) & ~d.undegraded[ho]]
+                ho = ho[np.isin(d.genre[ho], list(set(d.genre[fit_idx])))]
                 if len(set(d.genre[fit_idx])) < len(genres) or len(ho) == 0:
                     continue
-                m = model_class(cand)(genres, **cand).fit(d, fit_idx)
-                errs.append(errors(d, ho, render_outcome(d, ho, *m.predict(d.X[ho], d.genre[ho])))["mid"].mean())
-            score = float(np.mean(errs))
-            print(f"  cv {cand}: mid error {score:.3f}", file=sys.stderr)
-            cv_scores.append((cand, score))
-        cfg = min(cv_scores, key=lambda c: c[1])[0]
+                folds.append(range_summary(d, fit_idx, ho, fit_calibrated(d, fit_idx, genres, cand)))
+            print(f"  cv {cand}: {folds}", file=sys.stderr)
+            cv_scores.append((cand, folds))
+        ok = [c for c in cv_scores if all(r["worst_genre_vs_leave"] < 0 for r in c[1])] or cv_scores
+        cfg = max(ok, key=lambda c: np.mean([r["gain"] for r in c[1]]))[0]
         print(f"  selected {cfg}", file=sys.stderr)
     clf_cfg = {"hidden": args.clf_hidden, "alpha": args.clf_alpha, "members": args.clf_members}
 
@@ -1398,8 +1979,16 @@ def main():
 
     sweep, bnd = [], None
     if not args.no_bounds:
-        for cand in [cfg, dict(cfg, ridge=3000.0), dict(cfg, band_spread=0.05), dict(cfg, correction_cap=None),
-                     dict(cfg, ridge=3000.0, correction_cap=None)]:
+        cands = [cfg] + ([dict(cfg, kind="linear")] if cfg["kind"] != "linear" else []) + [dict(cfg, ridge=3000.0),
+                                                                                            dict(cfg, band_spread=0.05),
+                 dict(cfg, correction_cap=None)]
+        if cfg["kind"] == "structured":
+            cands += [dict(cfg, post_weight=1.0), dict(cfg, post_weight=0.35), dict(cfg, post_pnone=0.1)]
+        else:
+            cands += [dict(cfg, exclude_inputs=TEXTURE_INPUTS), dict(cfg, exclude_inputs=("chroma_",)),
+                      dict(cfg, kind="structured"), dict(cfg, kind="structured", post_weight=1.0),
+                      dict(cfg, kind="structured", post_location="genre")]
+        for cand in cands:
             m = fit_calibrated(d, tr, genres, cand)
             sweep.append((cand, range_summary(d, tr, va, m)))
             print(f"  sweep {cand}: {sweep[-1][1]}", file=sys.stderr)
@@ -1427,9 +2016,13 @@ def main():
         "lathe.band_centers_hz": ",".join(f"{c:.4f}" for c in band_centers_hz()),
         "lathe.data_fingerprint": fingerprint([args.manifest, args.dataset]),
         "lathe.created": datetime.date.today().isoformat(),
-        "lathe.description": (f"ridge-linear (penalty {cfg['ridge']:g}, band spread x{cfg['band_spread']:g}, "
-                              f"band correction <= {cfg['correction_cap'] or 'inf'} dB)"
-                              if cfg["kind"] == "linear" else f"quantile MLP ({cfg['hidden']})")
+        "lathe.description": ((f"ridge-linear (penalty {cfg['ridge']:g}, band spread x{cfg['band_spread']:g}, "
+                               f"band correction <= {cfg['correction_cap'] or 'inf'} dB)"
+                               + (f", band curve centres {cfg['post_weight']:g} x the degradation posterior (K "
+                                  f"{cfg['post_k']}, Student-t nu {cfg['post_nu']:g}, p(none) {cfg['post_pnone']:g}) + "
+                                  f"{1 - cfg['post_weight']:g} x the ridge"
+                                  if cfg["kind"] == "structured" else ""))
+                              if cfg["kind"] != "mlp" else f"quantile MLP ({cfg['hidden']})")
                              + f" target ranges + MLP ({clf_cfg['hidden']}) genre "
                              f"classifier; validation packages: {', '.join(va_sources)}",
     }
