@@ -5,7 +5,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use lathe::analysis::{analyze, dynamics, loudness, meter, spectrum, true_peak};
+use lathe::analysis::{
+    analyze, analyze_with, dynamics, loudness, meter, spectrum, true_peak, Detail,
+};
 use lathe::AudioBuffer;
 
 /// Four minutes of programme-like stereo: filtered noise under a slow loudness envelope.
@@ -43,6 +45,9 @@ fn bench(c: &mut Criterion) {
         (audio.frames() * audio.num_channels()) as u64,
     ));
     group.bench_function("analyze (all features)", |b| b.iter(|| analyze(&audio)));
+    group.bench_function("analyze (mastering: no genre features)", |b| {
+        b.iter(|| analyze_with(&audio, Detail::Mastering))
+    });
     group.bench_function("loudness (BS.1770 + LRA + true peak)", |b| {
         b.iter(|| loudness::measure(&audio))
     });

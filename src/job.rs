@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::analysis::Features;
+use crate::analysis::{Detail, Features};
 use crate::error::{Error, Result};
 use crate::io::encode::{self, OutputFormat, SampleFormat};
 use crate::io::tags::Tags;
@@ -74,6 +74,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// What the mix's analysis must measure for this target: the genre features only for
+    /// the genre model.
+    pub fn detail(&self) -> Detail {
+        match self {
+            Target::Genre { .. } => Detail::Genre,
+            _ => Detail::Mastering,
+        }
+    }
+
     /// Files this target reads (never to be overwritten).
     pub fn inputs(&self) -> Vec<&Path> {
         match self {
@@ -151,7 +160,7 @@ pub fn load_model(path: Option<&Path>) -> Result<Model> {
 /// gives exactly the reference's targets).
 pub fn reference_range(path: &Path) -> Result<TargetRange> {
     let audio = decode(path)?;
-    let features = analyze(path, &audio)?;
+    let features = analyze(path, &audio, Detail::Mastering)?;
     range_of_reference(path, &features)
 }
 
@@ -432,9 +441,9 @@ pub fn decode(path: &Path) -> Result<AudioBuffer> {
     crate::io::decode::decode_file(path).map_err(|e| e.in_file(path))
 }
 
-/// Analyses a decoded file, naming it in any error.
-pub fn analyze(path: &Path, audio: &AudioBuffer) -> Result<Features> {
-    crate::analyze(audio).map_err(|e| e.in_file(path))
+/// Analyses a decoded file to `detail`, naming it in any error.
+pub fn analyze(path: &Path, audio: &AudioBuffer, detail: Detail) -> Result<Features> {
+    crate::analysis::analyze_with(audio, detail).map_err(|e| e.in_file(path))
 }
 
 /// The file name of `path` (the whole path if it has none).
@@ -589,7 +598,7 @@ pub fn render_one(
         progress("measuring", 0.9);
         // What was written, before it is committed under its name.
         let written = decode(&written_path)?;
-        Some(analyze(out, &written)?)
+        Some(analyze(out, &written, Detail::Mastering)?)
     } else {
         None
     };
@@ -818,8 +827,8 @@ impl Job {
             progress("analysing", 0.15);
             crate::timing::mark("decoded");
             let (features, ref_features) = rayon::join(
-                || analyze(&self.mix, &mix),
-                || analyze(reference, &ref_audio),
+                || analyze(&self.mix, &mix, Detail::Mastering),
+                || analyze(reference, &ref_audio, Detail::Mastering),
             );
             let (features, ref_features) = (features?, ref_features?);
             let made = Provenance {
@@ -851,7 +860,7 @@ impl Job {
         let mix = decode(&self.mix)?;
         check_cancel(cancel)?;
         progress("analysing", 0.15);
-        let features = analyze(&self.mix, &mix)?;
+        let features = analyze(&self.mix, &mix, self.target.detail())?;
         check_cancel(cancel)?;
         let mut inputs = vec![InputInfo::of("mix", &self.mix, &mix)];
         let (range, detected_genre) = match profile {

@@ -48,15 +48,17 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
 /// Dynamics of planar `channels` at `sample_rate_hz`; the octave crest is measured on their
 /// mid (the mean of the channels), made frame by frame.
 pub fn measure(channels: &[&[f32]], sample_rate_hz: u32, loudness: &Loudness) -> Dynamics {
-    measure_with_frames(channels, sample_rate_hz, loudness).0
+    measure_with_frames(channels, sample_rate_hz, loudness, false).0
 }
 
 /// [`measure`], also returning the octave-band frame powers it computed (read by
-/// [`super::rhythm`], so the genre features need no transform of their own).
+/// [`super::rhythm`], so the genre features need no transform of their own) and, with
+/// `texture`, each frame's [`FrameTexture`] (for [`super::texture`]).
 pub(crate) fn measure_with_frames(
     channels: &[&[f32]],
     sample_rate_hz: u32,
     loudness: &Loudness,
+    texture: bool,
 ) -> (Dynamics, OctaveFrames) {
     // Short-term readings after the first 3 s, above the -70 LUFS absolute gate.
     let skip = (3.0 / loudness.curve_hop_s).round() as usize - 1;
@@ -68,7 +70,7 @@ pub(crate) fn measure_with_frames(
         .filter(|v| *v > -70.0)
         .collect();
     let octave_center_hz = octave_centres_hz();
-    let frames = octave_frames(channels, sample_rate_hz, &octave_center_hz);
+    let frames = octave_frames(channels, sample_rate_hz, &octave_center_hz, texture);
     let octave_crest_db = octave_crest_db(&frames);
     let dynamics = Dynamics {
         short_term_p10_lufs: percentile(&st, 10.0),
@@ -90,11 +92,16 @@ pub(crate) struct OctaveFrames {
     /// `per_band[b][t]`: power of octave band `b` in frame `t`.
     pub per_band: Vec<Vec<f64>>,
     /// Each frame's spectral texture (contrast, flatness, chroma, centroid; read by
-    /// [`super::texture`]).
+    /// [`super::texture`]); empty when it was not asked for.
     pub texture: Vec<FrameTexture>,
 }
 
-fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> OctaveFrames {
+fn octave_frames(
+    channels: &[&[f32]],
+    sample_rate_hz: u32,
+    centres: &[f64],
+    texture: bool,
+) -> OctaveFrames {
     let frames = channels.first().map_or(0, |c| c.len());
     let rate = f64::from(sample_rate_hz);
     let n = ((rate * 0.046 / 256.0).round() as usize).max(1) * 256;
@@ -111,7 +118,7 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
     // Frames in parallel chunks, in order: (total power, power per band, texture) of each frame.
     let plan = FramePower::plan(n);
     let texture_bins = TextureBins::new(bins, bin_hz);
-    let frames: Vec<(f64, Vec<f64>, FrameTexture)> = starts
+    let frames: Vec<(f64, Vec<f64>, Option<FrameTexture>)> = starts
         .par_chunks(FRAMES_PER_TASK)
         .flat_map_iter(|chunk| {
             let mut frame_power = FramePower::with_plan(&plan);
@@ -131,7 +138,8 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
                         .iter()
                         .map(|band| band.iter().map(|&(k, w)| power[k] * w).sum())
                         .collect();
-                    let texture = frame_texture(&power, &texture_bins, &mut scratch);
+                    let texture =
+                        texture.then(|| frame_texture(&power, &texture_bins, &mut scratch));
                     (power.iter().sum::<f64>(), bands, texture)
                 })
                 .collect::<Vec<_>>()
@@ -145,7 +153,7 @@ fn octave_frames(channels: &[&[f32]], sample_rate_hz: u32, centres: &[f64]) -> O
         hop_s: (n / 2) as f64 / rate,
         total,
         per_band,
-        texture: frames.into_iter().map(|f| f.2).collect(),
+        texture: frames.into_iter().filter_map(|f| f.2).collect(),
     }
 }
 
@@ -205,8 +213,18 @@ mod tests {
             .position(|&c| (c - 1000.0).abs() < 1.0)
             .unwrap();
         // A mono signal is its own mid.
-        let c_steady = octave_crest_db(&octave_frames(&[&steady], rate, &octave_centres_hz()));
-        let c_bursts = octave_crest_db(&octave_frames(&[&bursts], rate, &octave_centres_hz()));
+        let c_steady = octave_crest_db(&octave_frames(
+            &[&steady],
+            rate,
+            &octave_centres_hz(),
+            false,
+        ));
+        let c_bursts = octave_crest_db(&octave_frames(
+            &[&bursts],
+            rate,
+            &octave_centres_hz(),
+            false,
+        ));
         // A steady sine: every frame has the same power, crest 0 dB (to 0.1 dB of leakage).
         assert!(c_steady[octave] < 0.1, "steady {}", c_steady[octave]);
         // 20 dB bursts half the time: peak power 1, mean about (1 + 0.01) / 2, crest ~3 dB.

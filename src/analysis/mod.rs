@@ -47,12 +47,26 @@ pub struct Features {
     pub dynamics: Dynamics,
     pub stereo: Stereo,
     pub quality: Quality,
-    /// Genre features (schema 2; files written by schema 1 read zeros).
+    /// Genre features (schema 2), measured only by [`Detail::Genre`] (`null` otherwise, and
+    /// in files written before schema 2): only the genre model reads them.
     #[serde(default)]
-    pub rhythm: Rhythm,
-    /// More genre features (schema 3; files written before read zeros).
+    pub rhythm: Option<Rhythm>,
+    /// More genre features (schema 3), measured only by [`Detail::Genre`] (`null` otherwise,
+    /// and in files written before schema 3).
     #[serde(default)]
-    pub texture: Texture,
+    pub texture: Option<Texture>,
+}
+
+/// What an analysis measures. The genre features ([`Rhythm`], [`Texture`]) are read by the
+/// genre model alone (targets, reports, references and profiles never read them) and cost
+/// about half of the analysis, so only the consumers that need them ask for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything but the genre features: [`Features::rhythm`] and [`Features::texture`] are
+    /// `None`. Every other field is the one [`Detail::Genre`] gives, to the bit.
+    Mastering,
+    /// Everything, the genre features included (the genre model, the training dataset).
+    Genre,
 }
 
 /// BS.1770 / R128 measurements. Silence gives `-inf` loudness (serialised as `null`).
@@ -196,12 +210,18 @@ pub struct Quality {
     pub looks_limited: bool,
 }
 
-/// Measures everything. Errors on audio shorter than 0.4 s; silence is measured (as `-inf`).
+/// Measures everything, the genre features included ([`Detail::Genre`]). Errors on audio
+/// shorter than 0.4 s; silence is measured (as `-inf`).
+pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
+    analyze_with(audio, Detail::Genre)
+}
+
+/// Measures what `detail` asks for (see [`analyze`]).
 ///
 /// The samples are read in a few sweeps: the meter's (K-weighting and every plain sum), the
 /// true peak, the long-term spectrum and the octave crest; mid and side are made frame by
 /// frame, never as full-length signals.
-pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
+pub fn analyze_with(audio: &AudioBuffer, detail: Detail) -> Result<Features> {
     check_measurable(audio)?;
     // The decoded buffer (4 B a sample) exists already; the rest is the analysis' own.
     crate::audio::check_memory(
@@ -216,14 +236,21 @@ pub fn analyze(audio: &AudioBuffer) -> Result<Features> {
     let (measured, lts) = rayon::join(
         || -> Result<_> {
             let (loudness, sweep) = loudness::measure_with_sweep(audio)?;
-            let (dynamics, frames) = dynamics::measure_with_frames(&views, rate, &loudness);
+            let texture = detail == Detail::Genre;
+            let (dynamics, frames) =
+                dynamics::measure_with_frames(&views, rate, &loudness, texture);
             Ok((loudness, sweep, dynamics, frames))
         },
         || spectrum::long_term_of_views(&views, rate),
     );
     let (loudness, sweep, dynamics, frames) = measured?;
-    let rhythm = rhythm::measure(&frames, &lts);
-    let texture = texture::measure(&frames);
+    let (rhythm, texture) = match detail {
+        Detail::Genre => (
+            Some(rhythm::measure(&frames, &lts)),
+            Some(texture::measure(&frames)),
+        ),
+        Detail::Mastering => (None, None),
+    };
     let spectrum = lts.bands(loudness.integrated_lufs);
     let stereo = stereo::measure(&sweep, &lts, &spectrum);
     let quality = quality::measure(audio, &sweep, &lts, &loudness);
@@ -269,4 +296,59 @@ pub fn check_loud_enough(features: &Features, what: &'static str) -> Result<()> 
     } else {
         crate::error::Error::TooQuiet { what, peak_dbfs }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Programme-like stereo: noise bursts over a steady bed, the channels partly correlated.
+    fn programme(rate: u32, seconds: f64) -> AudioBuffer {
+        let n = (f64::from(rate) * seconds) as usize;
+        let mut state = 0x2545_f491_u32;
+        let mut noise = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            f64::from(state) / f64::from(u32::MAX) * 2.0 - 1.0
+        };
+        let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..n {
+            let t = i as f64 / f64::from(rate);
+            let burst = (-(t % 0.5) / 0.08).exp();
+            let common = noise() * (0.05 + 0.4 * burst);
+            l.push((common + 0.05 * noise()) as f32);
+            r.push((0.8 * common + 0.05 * noise()) as f32);
+        }
+        AudioBuffer::new(rate, vec![l, r]).unwrap()
+    }
+
+    #[test]
+    fn mastering_detail_is_the_full_analysis_without_the_genre_features() {
+        for (rate, seconds) in [(44_100, 12.3), (48_000, 5.0)] {
+            let audio = programme(rate, seconds);
+            let full = analyze(&audio).unwrap();
+            let fast = analyze_with(&audio, Detail::Mastering).unwrap();
+            assert!(full.rhythm.is_some() && full.texture.is_some());
+            assert!(fast.rhythm.is_none() && fast.texture.is_none());
+            // Every other field is the same computation: equal to the bit.
+            let stripped = Features {
+                rhythm: None,
+                texture: None,
+                ..full
+            };
+            assert_eq!(fast, stripped, "{rate} Hz");
+        }
+    }
+
+    #[test]
+    fn features_without_genre_features_serialise_them_as_null() {
+        let f = analyze_with(&programme(44_100, 3.0), Detail::Mastering).unwrap();
+        let json = serde_json::to_value(&f).unwrap();
+        assert!(
+            json["rhythm"].is_null() && json["texture"].is_null(),
+            "{json}"
+        );
+        assert_eq!(json["schema_version"], FEATURES_SCHEMA_VERSION);
+    }
 }

@@ -271,7 +271,9 @@ mod tests {
 
     #[test]
     fn clicks_at_120_bpm_read_120_bpm_and_two_onsets_per_second() {
-        let r = features(clicks(44_100, 20.0, 0.5), 44_100).rhythm;
+        let r = features(clicks(44_100, 20.0, 0.5), 44_100)
+            .rhythm
+            .expect("measured");
         // One burst per 0.5 s: the autocorrelation peaks at 0.5 s (120 BPM) or, within the
         // search range, at its multiple 1 s (60 BPM); the lag grid is one 23 ms hop, so the
         // reading is within 120 * 0.023 / 0.5 = 5.5 BPM.
@@ -284,8 +286,12 @@ mod tests {
 
     #[test]
     fn steady_noise_has_no_pulse_and_little_flux() {
-        let steady = features(clicks(44_100, 20.0, 1e9), 44_100).rhythm;
-        let pulsed = features(clicks(44_100, 20.0, 0.25), 44_100).rhythm;
+        let steady = features(clicks(44_100, 20.0, 1e9), 44_100)
+            .rhythm
+            .expect("measured");
+        let pulsed = features(clicks(44_100, 20.0, 0.25), 44_100)
+            .rhythm
+            .expect("measured");
         assert!(steady.tempo_strength < 0.2, "{steady:?}");
         assert!(pulsed.tempo_strength > 0.5, "{pulsed:?}");
         // Steady noise has flux too: its 46 ms band powers scatter from frame to frame (about
@@ -315,8 +321,14 @@ mod tests {
             })
             .collect();
         let noise = clicks(rate, 10.0, 1e9);
-        let c_tone = features(tone, rate).rhythm.spectral_contrast_db;
-        let c_noise = features(noise.clone(), rate).rhythm.spectral_contrast_db;
+        let c_tone = features(tone, rate)
+            .rhythm
+            .expect("measured")
+            .spectral_contrast_db;
+        let c_noise = features(noise.clone(), rate)
+            .rhythm
+            .expect("measured")
+            .spectral_contrast_db;
         // The 500 Hz octave (354..707 Hz) holds the 440 Hz tone: tens of dB of peak over
         // valley; white noise's bins scatter by a few dB only (chi-square with many frames).
         assert!(
@@ -324,8 +336,8 @@ mod tests {
             "{c_tone:?} {c_noise:?}"
         );
         let quiet: Vec<f32> = noise.iter().map(|v| v * 0.1).collect();
-        let a = features(noise, rate).rhythm;
-        let b = features(quiet, rate).rhythm;
+        let a = features(noise, rate).rhythm.expect("measured");
+        let b = features(quiet, rate).rhythm.expect("measured");
         // -20 dB of gain: every feature is a level difference or a ratio (f32 rounding).
         assert!(
             (a.spectral_flux_db - b.spectral_flux_db).abs() < 1e-3,

@@ -105,10 +105,12 @@ impl FramePower {
 
     /// `|X[k]|^2` of `frame` times `window`, bin by bin.
     pub(crate) fn of(&mut self, frame: &[f32], window: &[f32]) -> impl Iterator<Item = f64> + '_ {
-        self.input.fill(0.0);
+        let used = frame.len().min(window.len()).min(self.input.len());
         for ((x, &v), &w) in self.input.iter_mut().zip(frame).zip(window) {
             *x = v * w;
         }
+        // Only the padding of a short frame needs zeros (the rest was just written).
+        self.input[used..].fill(0.0);
         self.fft
             .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
             .expect("buffer sizes come from the same plan");

@@ -435,6 +435,7 @@ mod tests {
         analyze(&AudioBuffer::new(rate, vec![x.to_vec(), x.to_vec()]).unwrap())
             .unwrap()
             .texture
+            .expect("measured")
     }
 
     fn white(rate: u32, seconds: f64, level: f64) -> Vec<f32> {

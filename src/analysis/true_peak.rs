@@ -89,14 +89,13 @@ pub fn channel_true_peak(x: &[f32], sample_rate_hz: u32) -> f32 {
     else {
         return 0.0;
     };
-    let read = |b: usize| {
+    // The largest point of a block's frames (no per-frame peaks kept), and its sample peak.
+    let read = |b: usize, buf: &mut Vec<f32>| {
         let start = b * SKIP_BLOCK_FRAMES;
         let end = (start + SKIP_BLOCK_FRAMES).min(n);
-        let mut out = vec![0f32; end - start];
-        segment_peaks(x, start, end, f, &mut out);
-        out.iter().fold(block_max[b], |a, &p| a.max(p))
+        segment_max(x, start, end, f, buf).max(block_max[b])
     };
-    let first = read(top);
+    let first = read(top, &mut Vec::new());
     if f == 1 {
         return block_max.iter().fold(first, |a, &b| a.max(b));
     }
@@ -106,14 +105,14 @@ pub fn channel_true_peak(x: &[f32], sample_rate_hz: u32) -> f32 {
     let bound = abs_sum_bound(f) * (1.0 + 64.0 * f32::EPSILON);
     (0..blocks)
         .into_par_iter()
-        .map(|b| {
+        .map_init(Vec::new, |buf, b| {
             let reach = block_max[b]
                 .max(if b > 0 { block_max[b - 1] } else { 0.0 })
                 .max(block_max.get(b + 1).copied().unwrap_or(0.0));
             if b == top || reach * bound < first {
                 block_max[b]
             } else {
-                read(b)
+                read(b, buf)
             }
         })
         .reduce(|| first, f32::max)
@@ -138,11 +137,24 @@ fn abs_sum_bound(f: usize) -> f32 {
     }
 }
 
+/// What a run of the interpolator keeps.
+enum Keep<'a> {
+    /// Each frame's largest point, into `out[..end - start]`.
+    PerFrame(&'a mut [f32]),
+    /// Only the largest point of all (returned).
+    Max,
+}
+
 /// [`frame_peaks`] of frames `start..end` into `out[..end - start]`.
 fn segment_peaks(x: &[f32], start: usize, end: usize, f: usize, out: &mut [f32]) {
+    let mut buf = Vec::new();
     match f {
-        4 => run::<4, 12>(x, start, end, out),
-        2 => run::<2, 24>(x, start, end, out),
+        4 => {
+            run::<4, 12>(x, start, end, Keep::PerFrame(out), &mut buf);
+        }
+        2 => {
+            run::<2, 24>(x, start, end, Keep::PerFrame(out), &mut buf);
+        }
         _ => {
             for (o, &v) in out.iter_mut().zip(&x[start..end]) {
                 *o = v.abs();
@@ -151,22 +163,38 @@ fn segment_peaks(x: &[f32], start: usize, end: usize, f: usize, out: &mut [f32])
     }
 }
 
+/// The largest of [`segment_peaks`]' values (the same points), without keeping them; `buf`
+/// is reused between calls.
+fn segment_max(x: &[f32], start: usize, end: usize, f: usize, buf: &mut Vec<f32>) -> f32 {
+    match f {
+        4 => run::<4, 12>(x, start, end, Keep::Max, buf),
+        2 => run::<2, 24>(x, start, end, Keep::Max, buf),
+        _ => x[start..end].iter().fold(0f32, |a, &v| a.max(v.abs())),
+    }
+}
+
 /// [`run_portable`] compiled for the widest vector unit the CPU has. Every variant does the
 /// same multiplies and adds in the same order (no fused multiply-add), so all give the same
 /// bits.
-fn run<const F: usize, const T: usize>(x: &[f32], start: usize, end: usize, out: &mut [f32]) {
+fn run<const F: usize, const T: usize>(
+    x: &[f32],
+    start: usize,
+    end: usize,
+    keep: Keep,
+    buf: &mut Vec<f32>,
+) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F, checked on the line above.
-            return unsafe { run_avx512::<F, T>(x, start, end, out) };
+            return unsafe { run_avx512::<F, T>(x, start, end, keep, buf) };
         }
         if is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked on the line above.
-            return unsafe { run_avx2::<F, T>(x, start, end, out) };
+            return unsafe { run_avx2::<F, T>(x, start, end, keep, buf) };
         }
     }
-    run_portable::<F, T>(x, start, end, out)
+    run_portable::<F, T>(x, start, end, keep, buf)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -175,9 +203,10 @@ unsafe fn run_avx512<const F: usize, const T: usize>(
     x: &[f32],
     start: usize,
     end: usize,
-    out: &mut [f32],
-) {
-    run_portable::<F, T>(x, start, end, out)
+    keep: Keep,
+    buf: &mut Vec<f32>,
+) -> f32 {
+    run_portable::<F, T>(x, start, end, keep, buf)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -186,26 +215,31 @@ unsafe fn run_avx2<const F: usize, const T: usize>(
     x: &[f32],
     start: usize,
     end: usize,
-    out: &mut [f32],
-) {
-    run_portable::<F, T>(x, start, end, out)
+    keep: Keep,
+    buf: &mut Vec<f32>,
+) -> f32 {
+    run_portable::<F, T>(x, start, end, keep, buf)
 }
 
 /// Frames `start..end` of `x` for a filter of `T` taps per phase and `F` phases, with silence
 /// outside `x`. The output whose newest input is frame `m` holds the points at times
-/// `m - T/2 + p/F` (the filter's centre tap is phase 0's tap `T/2`, weight 1).
+/// `m - T/2 + p/F` (the filter's centre tap is phase 0's tap `T/2`, weight 1). Returns the
+/// largest point (0 with [`Keep::PerFrame`], which keeps them all); `buf` holds the input.
 #[inline(always)]
 fn run_portable<const F: usize, const T: usize>(
     x: &[f32],
     start: usize,
     end: usize,
-    out: &mut [f32],
-) {
+    mut keep: Keep,
+    buf: &mut Vec<f32>,
+) -> f32 {
     let delay = T / 2;
     let n = x.len();
-    out[..end - start].fill(0.0);
+    if let Keep::PerFrame(out) = &mut keep {
+        out[..end - start].fill(0.0);
+    }
     if start >= end {
-        return;
+        return 0.0;
     }
     // Newest inputs: the segment's frames shifted by the delay, plus the ringing before the
     // file (first segment) and after it (last segment).
@@ -213,26 +247,49 @@ fn run_portable<const F: usize, const T: usize>(
     let m_hi = if end == n { n + T - 1 } else { end + delay };
     // buf[k] = x[m_lo + 1 - T + k], zeros outside the file, and LANES zeros of padding.
     let first = m_lo as isize + 1 - T as isize;
-    let mut buf = vec![0f32; m_hi - m_lo + T - 1 + LANES];
+    let len = m_hi - m_lo + T - 1 + LANES;
     let lo = first.max(0) as usize;
-    let hi = ((first + buf.len() as isize) as usize).min(n);
+    let hi = ((first + len as isize) as usize).min(n);
+    // Zeros outside the file, the samples inside (every element written: `buf` is reused).
+    buf.clear();
     if lo < hi {
         let at = (lo as isize - first) as usize;
-        buf[at..at + hi - lo].copy_from_slice(&x[lo..hi]);
+        buf.resize(at, 0.0);
+        buf.extend_from_slice(&x[lo..hi]);
     }
+    buf.resize(len, 0.0);
     let h = coefficients::<F, T>();
     let mut peaks = [0f32; LANES];
+    // Lane by lane maximum of the points (of whole blocks of lanes; the last block's extra
+    // lanes, past `m_hi`, are left out below).
+    let mut most = [0f32; LANES];
     let mut i = 0;
     while i < m_hi - m_lo {
         block::<F, T>(&buf[i..i + LANES + T - 1], &h, &mut peaks);
-        for (l, &p) in peaks.iter().enumerate().take(m_hi - m_lo - i) {
-            let m = m_lo + i + l;
-            let frame = m.saturating_sub(delay).clamp(start, end - 1);
-            let o = &mut out[frame - start];
-            *o = o.max(p);
+        let lanes = (m_hi - m_lo - i).min(LANES);
+        match &mut keep {
+            Keep::PerFrame(out) => {
+                for (l, &p) in peaks.iter().enumerate().take(lanes) {
+                    let m = m_lo + i + l;
+                    let frame = m.saturating_sub(delay).clamp(start, end - 1);
+                    let o = &mut out[frame - start];
+                    *o = o.max(p);
+                }
+            }
+            Keep::Max if lanes == LANES => {
+                for (a, &p) in most.iter_mut().zip(&peaks) {
+                    *a = a.max(p);
+                }
+            }
+            Keep::Max => {
+                for &p in &peaks[..lanes] {
+                    most[0] = most[0].max(p);
+                }
+            }
         }
         i += LANES;
     }
+    most.iter().fold(0f32, |a, &b| a.max(b))
 }
 
 /// `LANES` outputs: output `l` is the filter with newest sample `w[l + T - 1]`.

@@ -95,7 +95,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub fn analyze_file(path: &Path) -> anyhow::Result<Features> {
     let audio = lathe::job::decode(path)?;
-    Ok(lathe::job::analyze(path, &audio)?)
+    // The summary holds no genre features: they are not measured.
+    Ok(lathe::job::analyze(
+        path,
+        &audio,
+        lathe::analysis::Detail::Mastering,
+    )?)
 }
 
 /// The report's input warnings (one table of stable codes), plus silence, which the report

@@ -362,7 +362,7 @@ fn single(
         None => {
             bar.set_message("analysing");
             bar.set_position(100);
-            match analyze(&plan.input, &audio) {
+            match analyze(&plan.input, &audio, spec.detail()) {
                 Ok(f) => {
                     owned = f;
                     &owned
@@ -474,7 +474,7 @@ fn album(settings: &JobSettings, plans: &[Plan], spec: &Target, bars: &Bars) -> 
             bar.set_message("album: analysing");
             let audio = decode(&p.input)?;
             bar.set_position(50);
-            let f = analyze(&p.input, &audio)?;
+            let f = analyze(&p.input, &audio, spec.detail())?;
             bar.set_position(100);
             bar.set_message("album: waiting");
             Ok(f)

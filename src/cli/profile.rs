@@ -40,7 +40,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .par_iter()
         .map(|r| -> anyhow::Result<_> {
             let audio = decode(r)?;
-            Ok((file_name(r), analyze(r, &audio)?))
+            Ok((
+                file_name(r),
+                analyze(r, &audio, lathe::analysis::Detail::Mastering)?,
+            ))
         })
         .collect::<anyhow::Result<_>>()?;
     let made = profile::from_references(&file_name(&args.output), &analysed)?;

@@ -43,7 +43,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
 
-use crate::analysis::{Features, FEATURES_SCHEMA_VERSION};
+use crate::analysis::{Features, Rhythm, Texture, FEATURES_SCHEMA_VERSION};
 use crate::error::{Error, Result};
 use crate::targets::genre::{self, GenreInfo};
 use crate::targets::{Range, TargetRange, TargetSource};
@@ -88,6 +88,45 @@ pub struct Column {
     pub low: f64,
     pub high: f64,
     pub read: Read,
+}
+
+/// Stand-ins for genre features an analysis left out ([`crate::analysis::Detail::Mastering`]):
+/// [`input_vector`] reads zeros and low bounds from them, and [`Model::run`] refuses such a mix,
+/// so the network never sees them.
+static NO_RHYTHM: Rhythm = Rhythm {
+    onset_rate_hz: 0.0,
+    spectral_flux_db: 0.0,
+    tempo_strength: 0.0,
+    tempo_bpm: 0.0,
+    octave_level_std_db: Vec::new(),
+    spectral_contrast_db: Vec::new(),
+};
+static NO_TEXTURE: Texture = Texture {
+    frame_contrast_db: Vec::new(),
+    frame_contrast_std_db: Vec::new(),
+    flatness_db: Vec::new(),
+    relative_level_std_db: Vec::new(),
+    centroid_std_oct: 0.0,
+    centroid_change_oct: 0.0,
+    shape_change_db: 0.0,
+    shape_change_1s_db: 0.0,
+    level_change_1s_db: 0.0,
+    tempo_strength_bands: Vec::new(),
+    flux_bands_db: Vec::new(),
+    modulation_db: Vec::new(),
+    periodicity: Vec::new(),
+    chroma_peak: 0.0,
+    chroma_entropy: 0.0,
+    chroma_frame_entropy: 0.0,
+    chroma_change: 0.0,
+};
+
+fn rhythm(f: &Features) -> &Rhythm {
+    f.rhythm.as_ref().unwrap_or(&NO_RHYTHM)
+}
+
+fn texture(f: &Features) -> &Texture {
+    f.texture.as_ref().unwrap_or(&NO_TEXTURE)
 }
 
 /// Value relative to the integrated loudness; silence (-inf - -inf) reads NaN (the floor).
@@ -236,134 +275,134 @@ pub const INPUTS: &[Column] = &[
         name: "onset_rate_hz",
         low: 0.0,
         high: 20.0,
-        read: Read::Scalar(|f| f.rhythm.onset_rate_hz),
+        read: Read::Scalar(|f| rhythm(f).onset_rate_hz),
     },
     Column {
         name: "spectral_flux_db",
         low: 0.0,
         high: 20.0,
-        read: Read::Scalar(|f| f.rhythm.spectral_flux_db),
+        read: Read::Scalar(|f| rhythm(f).spectral_flux_db),
     },
     Column {
         name: "tempo_strength",
         low: 0.0,
         high: 1.0,
-        read: Read::Scalar(|f| f.rhythm.tempo_strength),
+        read: Read::Scalar(|f| rhythm(f).tempo_strength),
     },
     Column {
         name: "octave_level_std_db",
         low: 0.0,
         high: 40.0,
-        read: Read::Vector(OCTAVES, |f| &f.rhythm.octave_level_std_db),
+        read: Read::Vector(OCTAVES, |f| &rhythm(f).octave_level_std_db),
     },
     Column {
         name: "spectral_contrast_db",
         low: 0.0,
         high: 60.0,
-        read: Read::Vector(OCTAVES, |f| &f.rhythm.spectral_contrast_db),
+        read: Read::Vector(OCTAVES, |f| &rhythm(f).spectral_contrast_db),
     },
     // Genre features (schema 3, `analysis::texture`).
     Column {
         name: "frame_contrast_db",
         low: 0.0,
         high: 100.0,
-        read: Read::Vector(OCTAVES, |f| &f.texture.frame_contrast_db),
+        read: Read::Vector(OCTAVES, |f| &texture(f).frame_contrast_db),
     },
     Column {
         name: "frame_contrast_std_db",
         low: 0.0,
         high: 40.0,
-        read: Read::Vector(OCTAVES, |f| &f.texture.frame_contrast_std_db),
+        read: Read::Vector(OCTAVES, |f| &texture(f).frame_contrast_std_db),
     },
     Column {
         name: "flatness_db",
         low: -100.0,
         high: 0.0,
-        read: Read::Vector(OCTAVES, |f| &f.texture.flatness_db),
+        read: Read::Vector(OCTAVES, |f| &texture(f).flatness_db),
     },
     Column {
         name: "relative_level_std_db",
         low: 0.0,
         high: 40.0,
-        read: Read::Vector(OCTAVES, |f| &f.texture.relative_level_std_db),
+        read: Read::Vector(OCTAVES, |f| &texture(f).relative_level_std_db),
     },
     Column {
         name: "centroid_std_oct",
         low: 0.0,
         high: 5.0,
-        read: Read::Scalar(|f| f.texture.centroid_std_oct),
+        read: Read::Scalar(|f| texture(f).centroid_std_oct),
     },
     Column {
         name: "centroid_change_oct",
         low: 0.0,
         high: 5.0,
-        read: Read::Scalar(|f| f.texture.centroid_change_oct),
+        read: Read::Scalar(|f| texture(f).centroid_change_oct),
     },
     Column {
         name: "shape_change_db",
         low: 0.0,
         high: 40.0,
-        read: Read::Scalar(|f| f.texture.shape_change_db),
+        read: Read::Scalar(|f| texture(f).shape_change_db),
     },
     Column {
         name: "shape_change_1s_db",
         low: 0.0,
         high: 40.0,
-        read: Read::Scalar(|f| f.texture.shape_change_1s_db),
+        read: Read::Scalar(|f| texture(f).shape_change_1s_db),
     },
     Column {
         name: "level_change_1s_db",
         low: 0.0,
         high: 40.0,
-        read: Read::Scalar(|f| f.texture.level_change_1s_db),
+        read: Read::Scalar(|f| texture(f).level_change_1s_db),
     },
     Column {
         name: "tempo_strength_band",
         low: 0.0,
         high: 1.0,
-        read: Read::Vector(REGISTERS, |f| &f.texture.tempo_strength_bands),
+        read: Read::Vector(REGISTERS, |f| &texture(f).tempo_strength_bands),
     },
     Column {
         name: "flux_band_db",
         low: 0.0,
         high: 20.0,
-        read: Read::Vector(REGISTERS, |f| &f.texture.flux_bands_db),
+        read: Read::Vector(REGISTERS, |f| &texture(f).flux_bands_db),
     },
     Column {
         name: "modulation_db",
         low: -90.0,
         high: 0.0,
-        read: Read::Vector(MODULATION, |f| &f.texture.modulation_db),
+        read: Read::Vector(MODULATION, |f| &texture(f).modulation_db),
     },
     Column {
         name: "periodicity",
         low: 0.0,
         high: 1.0,
-        read: Read::Vector(PERIODICITY, |f| &f.texture.periodicity),
+        read: Read::Vector(PERIODICITY, |f| &texture(f).periodicity),
     },
     Column {
         name: "chroma_peak",
         low: 0.0,
         high: 12.0,
-        read: Read::Scalar(|f| f.texture.chroma_peak),
+        read: Read::Scalar(|f| texture(f).chroma_peak),
     },
     Column {
         name: "chroma_entropy",
         low: 0.0,
         high: 3.0,
-        read: Read::Scalar(|f| f.texture.chroma_entropy),
+        read: Read::Scalar(|f| texture(f).chroma_entropy),
     },
     Column {
         name: "chroma_frame_entropy",
         low: 0.0,
         high: 3.0,
-        read: Read::Scalar(|f| f.texture.chroma_frame_entropy),
+        read: Read::Scalar(|f| texture(f).chroma_frame_entropy),
     },
     Column {
         name: "chroma_change",
         low: 0.0,
         high: 2.0,
-        read: Read::Scalar(|f| f.texture.chroma_change),
+        read: Read::Scalar(|f| texture(f).chroma_change),
     },
 ];
 
@@ -629,8 +668,16 @@ impl Model {
         self.input_index.iter().map(|&i| all[i]).collect()
     }
 
-    /// Runs the graph on one mix.
+    /// Runs the graph on one mix; refuses a mix analysed without its genre features
+    /// ([`crate::analysis::Detail::Genre`]).
     pub fn run(&self, mix: &Features, genre_one_hot: &[f32]) -> Result<Outputs> {
+        if mix.rhythm.is_none() || mix.texture.is_none() {
+            return Err(Error::Model(
+                "the mix was analysed without its genre features (rhythm, texture), which the \
+                 model reads"
+                    .to_string(),
+            ));
+        }
         self.run_raw(&self.input_row(mix), genre_one_hot)
     }
 

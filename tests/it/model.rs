@@ -501,6 +501,25 @@ fn detect_genre_returns_a_known_genre() {
 }
 
 #[test]
+fn a_mix_analysed_without_genre_features_is_refused_not_read_as_zeros() {
+    let model = Model::bundled().unwrap();
+    let audio = generated_mix(8.0);
+    let mix = lathe::analysis::analyze_with(&audio, lathe::analysis::Detail::Mastering).unwrap();
+    let genre = model.genres()[0].name.clone();
+    for e in [
+        model.detect_genre(&mix).map(|_| ()).unwrap_err(),
+        model.predict_range(&mix, &genre).map(|_| ()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&e, Error::Model(m) if m.contains("genre features")),
+            "{e}"
+        );
+    }
+    // The full analysis of the same audio is read.
+    assert!(model.detect_genre(&analyze(&audio).unwrap()).is_ok());
+}
+
+#[test]
 fn genres_report_their_data() {
     let model = Model::bundled().unwrap();
     let genres = model.genres();
