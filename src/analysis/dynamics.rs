@@ -24,6 +24,8 @@ pub fn octave_centres_hz() -> Vec<f64> {
 
 /// Frames per parallel task.
 const FRAMES_PER_TASK: usize = 256;
+/// Frames whose sums run side by side (one vector lane each, every sum in its own order).
+const GROUP: usize = 4;
 
 /// Relative gate for octave crest frames, dB below the mean frame power.
 const CREST_GATE_DB: f64 = -20.0;
@@ -122,27 +124,49 @@ fn octave_frames(
         .par_chunks(FRAMES_PER_TASK)
         .flat_map_iter(|chunk| {
             let mut frame_power = FramePower::with_plan(&plan);
-            let mut power = vec![0.0f64; bins];
+            // The power spectra of `GROUP` frames side by side: `group_power[k][g]` is bin `k`
+            // of frame `g`, so each frame's sums below run in bin order, one lane each.
+            let mut group_power = vec![[0.0f64; GROUP]; bins];
+            let mut power = vec![0.0f64; if texture { bins } else { 0 }];
             let mut mid = Vec::with_capacity(n);
             let mut scratch = Vec::new();
-            chunk
-                .iter()
-                .map(|&s| {
+            let mut out = Vec::with_capacity(chunk.len());
+            for group in chunk.chunks(GROUP) {
+                let mut textures = [const { None }; GROUP];
+                for (g, &s) in group.iter().enumerate() {
                     let start = s.min(frames);
                     mid.resize((s + n).min(frames) - start, 0.0);
                     fill_mid_side(channels, start, &mut mid, &mut []);
-                    for (p, q) in power.iter_mut().zip(frame_power.of(&mid, &window)) {
-                        *p = q;
+                    for (row, q) in group_power.iter_mut().zip(frame_power.of(&mid, &window)) {
+                        row[g] = q;
                     }
-                    let bands = shares
-                        .iter()
-                        .map(|band| band.iter().map(|&(k, w)| power[k] * w).sum())
-                        .collect();
-                    let texture =
-                        texture.then(|| frame_texture(&power, &texture_bins, &mut scratch));
-                    (power.iter().sum::<f64>(), bands, texture)
-                })
-                .collect::<Vec<_>>()
+                    if texture {
+                        for (p, row) in power.iter_mut().zip(&group_power) {
+                            *p = row[g];
+                        }
+                        textures[g] = Some(frame_texture(&power, &texture_bins, &mut scratch));
+                    }
+                }
+                // Lanes past the group's frames hold stale powers; their sums are dropped.
+                let mut total = [0.0f64; GROUP];
+                for row in &group_power {
+                    for (t, &p) in total.iter_mut().zip(row) {
+                        *t += p;
+                    }
+                }
+                let mut bands = vec![[0.0f64; GROUP]; shares.len()];
+                for (acc, band) in bands.iter_mut().zip(&shares) {
+                    for &(k, w) in band {
+                        for (a, &p) in acc.iter_mut().zip(&group_power[k]) {
+                            *a += p * w;
+                        }
+                    }
+                }
+                for (g, texture) in textures.into_iter().enumerate().take(group.len()) {
+                    out.push((total[g], bands.iter().map(|b| b[g]).collect(), texture));
+                }
+            }
+            out
         })
         .collect();
     let total: Vec<f64> = frames.iter().map(|f| f.0).collect();
