@@ -77,6 +77,13 @@ impl Case {
         self.dir.path().join("out").join(name)
     }
 
+    /// A second mix beside `mix`, for the batch cases: another programme, no tonal shape.
+    fn second(&self) -> PathBuf {
+        let second = self.dir.path().join("second.wav");
+        write_wav(&second, &programme(FRAMES, 9, -20.0, |_| 0.0));
+        second
+    }
+
     /// Runs `lathe ARGS` (success expected) and hashes stdout, stderr and every file under
     /// `out/` (recursively, by relative path).
     fn run(&self, args: &[&std::ffi::OsStr]) -> BTreeMap<String, u64> {
@@ -273,8 +280,7 @@ fn record() -> BTreeMap<String, u64> {
 
     // batch: reference, two files, report and preview per output.
     let c = Case::new();
-    let second = c.dir.path().join("second.wav");
-    write_wav(&second, &programme(FRAMES, 9, -20.0, |_| 0.0));
+    let second = c.second();
     let out_dir = c.dir.path().join("out");
     add(
         "batch-reference",
@@ -295,8 +301,7 @@ fn record() -> BTreeMap<String, u64> {
 
     // batch: album mode by genre, FLAC, two presets.
     let c = Case::new();
-    let second = c.dir.path().join("second.wav");
-    write_wav(&second, &programme(FRAMES, 9, -20.0, |_| 0.0));
+    let second = c.second();
     let out_dir = c.dir.path().join("out");
     add(
         "batch-album",

@@ -491,36 +491,18 @@ fn bad_requests_are_refused_and_leave_nothing() {
 
     // Bad settings and missing parts: 400.
     let wav = std::fs::read(&mix).unwrap();
+    let mix_and = |name, value| {
+        vec![
+            Part::File("mix", "m.wav", wav.clone()),
+            Part::Text(name, value),
+        ]
+    };
     for (parts, needle) in [
         (vec![Part::Text("genre", "rock")], "no 'mix'"),
-        (
-            vec![
-                Part::File("mix", "m.wav", wav.clone()),
-                Part::Text("genre", "polka-step"),
-            ],
-            "polka",
-        ),
-        (
-            vec![
-                Part::File("mix", "m.wav", wav.clone()),
-                Part::Text("ceiling", "3"),
-            ],
-            "ceiling",
-        ),
-        (
-            vec![
-                Part::File("mix", "m.wav", wav.clone()),
-                Part::Text("amount", "x"),
-            ],
-            "not a number",
-        ),
-        (
-            vec![
-                Part::File("mix", "m.wav", wav.clone()),
-                Part::Text("path", "/etc/passwd"),
-            ],
-            "unknown field",
-        ),
+        (mix_and("genre", "polka-step"), "polka"),
+        (mix_and("ceiling", "3"), "ceiling"),
+        (mix_and("amount", "x"), "not a number"),
+        (mix_and("path", "/etc/passwd"), "unknown field"),
     ] {
         let r = server.post(&parts);
         assert_eq!(r.status, 400, "{needle}: {}", r.text());
