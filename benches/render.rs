@@ -1,13 +1,15 @@
 //! Renderer stages on 4 minutes of stereo pink-ish noise at 44.1 kHz (peaks at +12.4 dBFS).
 //!
-//! `cargo bench --bench render` (or `-- --quick` for a rough number).
+//! `cargo bench --bench render` (or `-- --quick` for a rough number). Each bench reports its
+//! throughput in samples per second (frames x channels: 21.2 M samples per iteration).
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lathe::render::compressor::{compress, CompressorSettings};
 use lathe::render::eq::{third_octave_centers_hz, MatchedEq};
 use lathe::render::kweight::KWeighted;
 use lathe::render::limiter::{
-    detector_peaks, gain_curve, limit, limit_scaled, skip_threshold, LimiterSettings,
+    detector_peaks, gain_curve, limit, limit_scaled, output_true_peak, skip_threshold,
+    LimiterSettings,
 };
 
 const FS: u32 = 44_100;
@@ -44,6 +46,7 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("4 min stereo 44.1k");
     group.sample_size(10);
+    group.throughput(Throughput::Elements((2 * frames) as u64));
     group.bench_function("eq (2 channels, 8191-tap linear phase)", |b| {
         b.iter(|| {
             let l = eq.process(&stereo[0]);
@@ -102,6 +105,14 @@ fn bench(c: &mut Criterion) {
     );
     group.bench_function("limiter pass from the detector peaks (incl. check)", |b| {
         b.iter(|| limit_scaled(&loud, 1.0, &peaks, None, FS, &settings).unwrap())
+    });
+    group.bench_function(
+        "gain curve alone (hold, release, averages; per step)",
+        |b| b.iter(|| gain_curve(&peaks, 1.0, threshold_db, FS, &settings)),
+    );
+    let (limited, _) = limit_scaled(&loud, 1.0, &peaks, None, FS, &settings).unwrap();
+    group.bench_function("final true-peak check of a limited output", |b| {
+        b.iter(|| output_true_peak(&limited, FS, settings.ceiling_dbtp).unwrap())
     });
     group.finish();
 }

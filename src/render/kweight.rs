@@ -72,48 +72,111 @@ pub fn response_db(freq_hz: f64, sample_rate_hz: u32) -> f64 {
         .sum()
 }
 
-/// Squares of the K-weighted signal of one channel.
-fn weighted_squares(x: &[f32], sample_rate_hz: u32) -> Vec<f32> {
-    let [(b1, a1), (b2, a2)] = coefficients(sample_rate_hz);
-    // Transposed direct form II, f64 state.
-    let (mut s1, mut s2, mut t1, mut t2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    x.iter()
-        .map(|&v| {
-            let v = f64::from(v);
-            let y = b1[0] * v + s1;
-            s1 = b1[1] * v - a1[1] * y + s2;
-            s2 = b1[2] * v - a1[2] * y;
-            let z = b2[0] * y + t1;
-            t1 = b2[1] * y - a2[1] * z + t2;
-            t2 = b2[2] * y - a2[2] * z;
-            (z * z) as f32
-        })
-        .collect()
+/// Transposed direct form II state of the two biquads, `LANES` channels side by side.
+struct Cascade<const LANES: usize> {
+    coeffs: [([f64; 3], [f64; 3]); 2],
+    s1: [f64; LANES],
+    s2: [f64; LANES],
+    t1: [f64; LANES],
+    t2: [f64; LANES],
+}
+
+impl<const LANES: usize> Cascade<LANES> {
+    fn new(sample_rate_hz: u32) -> Self {
+        Self {
+            coeffs: coefficients(sample_rate_hz),
+            s1: [0.0; LANES],
+            s2: [0.0; LANES],
+            t1: [0.0; LANES],
+            t2: [0.0; LANES],
+        }
+    }
+
+    /// The squares of the K-weighted samples `v` (one per lane), rounded to f32. Each lane does
+    /// the operations of a one-channel filter in the same order (f64, no fused multiply-add):
+    /// the lanes run in one vector register with the bits of separate passes.
+    #[inline(always)]
+    fn step(&mut self, v: [f32; LANES]) -> [f32; LANES] {
+        let [(b1, a1), (b2, a2)] = self.coeffs;
+        let mut out = [0.0f32; LANES];
+        for l in 0..LANES {
+            let v = f64::from(v[l]);
+            let y = b1[0] * v + self.s1[l];
+            self.s1[l] = b1[1] * v - a1[1] * y + self.s2[l];
+            self.s2[l] = b1[2] * v - a1[2] * y;
+            let z = b2[0] * y + self.t1[l];
+            self.t1[l] = b2[1] * y - a2[1] * z + self.t2[l];
+            self.t2[l] = b2[2] * y - a2[2] * z;
+            out[l] = (z * z) as f32;
+        }
+        out
+    }
+}
+
+/// Adds channel `c`'s weighted squares (`sq`, already `* w` when `w != 1`) into `e`: the first
+/// channel sets it, the others add in channel order.
+#[inline(always)]
+fn accumulate(e: &mut f32, c: usize, sq: f32, w: f32) {
+    let sq = if w != 1.0 { sq * w } else { sq };
+    *e = if c == 0 { sq } else { *e + sq };
 }
 
 impl KWeighted {
-    /// Filters every channel (in parallel; the sum over channels runs in channel order).
+    /// Filters every channel into the per-frame energy: channels two at a time in one loop
+    /// (two independent recursions keep the core busy while each waits on its previous
+    /// output), the sum over channels in channel order. The values are those of filtering each
+    /// channel alone and summing, to the bit.
     pub fn new(channels: &[Vec<f32>], sample_rate_hz: u32) -> Self {
-        let weights = crate::analysis::meter::channel_weights(channels.len());
-        let mut squares: Vec<Vec<f32>> = channels
-            .par_iter()
-            .zip(weights)
-            .map(|(c, w)| {
-                let mut sq = weighted_squares(c, sample_rate_hz);
-                if w != 1.0 {
-                    sq.iter_mut().for_each(|e| *e *= w as f32);
-                }
-                sq
-            })
+        let weights: Vec<f32> = crate::analysis::meter::channel_weights(channels.len())
+            .into_iter()
+            .map(|w| w as f32)
             .collect();
-        let mut energy = if squares.is_empty() {
-            Vec::new()
-        } else {
-            squares.remove(0)
-        };
-        for other in squares {
-            for (e, o) in energy.iter_mut().zip(other) {
-                *e += o;
+        let mut energy: Vec<f32> = Vec::new();
+        let mut c = 0;
+        while c < channels.len() {
+            if c + 1 < channels.len() {
+                let (p, q) = (&channels[c], &channels[c + 1]);
+                let (wp, wq) = (weights[c], weights[c + 1]);
+                let mut k = Cascade::<2>::new(sample_rate_hz);
+                if c == 0 {
+                    energy = p
+                        .iter()
+                        .zip(q)
+                        .map(|(&s, &t)| {
+                            let [a, b] = k.step([s, t]);
+                            let mut e = 0.0;
+                            accumulate(&mut e, 0, a, wp);
+                            accumulate(&mut e, 1, b, wq);
+                            e
+                        })
+                        .collect();
+                } else {
+                    for ((e, &s), &t) in energy.iter_mut().zip(p).zip(q) {
+                        let [a, b] = k.step([s, t]);
+                        accumulate(e, c, a, wp);
+                        accumulate(e, c + 1, b, wq);
+                    }
+                }
+                c += 2;
+            } else {
+                let p = &channels[c];
+                let w = weights[c];
+                let mut k = Cascade::<1>::new(sample_rate_hz);
+                if c == 0 {
+                    energy = p
+                        .iter()
+                        .map(|&s| {
+                            let mut e = 0.0;
+                            accumulate(&mut e, 0, k.step([s])[0], w);
+                            e
+                        })
+                        .collect();
+                } else {
+                    for (e, &s) in energy.iter_mut().zip(p) {
+                        accumulate(e, c, k.step([s])[0], w);
+                    }
+                }
+                c += 1;
             }
         }
         Self {
@@ -325,6 +388,58 @@ mod tests {
             let half = kw.integrated_lufs(0.5, None);
             // A gain of 0.5 is -6.0206 dB exactly (up to f64 rounding).
             assert!((half - (ours - 6.020_599_913)).abs() < 1e-6, "{half}");
+        }
+    }
+
+    /// The per-frame energy of the old layout: each channel filtered alone (one-lane, the
+    /// same transposed direct form II), squared to f32, weighted, summed in channel order.
+    fn energy_one_channel_at_a_time(channels: &[Vec<f32>], fs: u32) -> Vec<f32> {
+        let weights = crate::analysis::meter::channel_weights(channels.len());
+        let [(b1, a1), (b2, a2)] = coefficients(fs);
+        let mut energy = vec![0.0f32; channels[0].len()];
+        for (c, (x, w)) in channels.iter().zip(weights).enumerate() {
+            let (mut s1, mut s2, mut t1, mut t2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            for (e, &v) in energy.iter_mut().zip(x) {
+                let v = f64::from(v);
+                let y = b1[0] * v + s1;
+                s1 = b1[1] * v - a1[1] * y + s2;
+                s2 = b1[2] * v - a1[2] * y;
+                let z = b2[0] * y + t1;
+                t1 = b2[1] * y - a2[1] * z + t2;
+                t2 = b2[2] * y - a2[2] * z;
+                let mut sq = (z * z) as f32;
+                if w != 1.0 {
+                    sq *= w as f32;
+                }
+                *e = if c == 0 { sq } else { *e + sq };
+            }
+        }
+        energy
+    }
+
+    #[test]
+    fn channels_in_lanes_give_the_bits_of_one_at_a_time() {
+        let fs = 44_100;
+        let two = programme(fs as usize, fs);
+        for n in 1..=6 {
+            let ch: Vec<Vec<f32>> = (0..n)
+                .map(|c| {
+                    two[c % 2]
+                        .iter()
+                        .map(|&v| v * (1.0 + c as f32 * 0.1))
+                        .collect()
+                })
+                .collect();
+            let kw = KWeighted::new(&ch, fs);
+            let want = energy_one_channel_at_a_time(&ch, fs);
+            assert_eq!(kw.energy.len(), want.len(), "{n} channels");
+            for (f, (a, b)) in kw.energy.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{n} channels, frame {f}: {a} vs {b}"
+                );
+            }
         }
     }
 

@@ -627,11 +627,21 @@ pub fn limit_scaled_measuring<T: Send>(
         channels.append(&mut rest);
         // Mono: the owned peaks are not needed during the check either (memory).
         owned = None;
-        let (measured, measurement) = rayon::join(
-            || output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp),
-            || measure(&channels),
-        );
-        let measured = measured?;
+        let (measured, measurement) = if rayon::current_num_threads() > 1 {
+            let (measured, measurement) = rayon::join(
+                || output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp),
+                || measure(&channels),
+            );
+            (measured?, Some(measurement))
+        } else {
+            // One thread: nothing would run beside the check, so the output is measured after
+            // it, and only if it is final (below): an attempt that is limited again, or
+            // trimmed, is not measured for nothing. The same values either way.
+            (
+                output_true_peak(&channels, sample_rate_hz, settings.ceiling_dbtp)?,
+                None,
+            )
+        };
         attempt += 1;
         let extra = margin_db - settings.margin_db;
         if measured <= ceiling || attempt > MAX_RELIMITS || extra >= MAX_EXTRA_MARGIN_DB {
@@ -654,9 +664,9 @@ pub fn limit_scaled_measuring<T: Send>(
             .par_iter_mut()
             .for_each(|c| c.iter_mut().for_each(|s| *s *= trim));
         output_peak = measured * f64::from(trim);
-        measurement = measure(&channels);
+        measurement = Some(measure(&channels));
     }
-    let measurement = measurement?;
+    let measurement = measurement.unwrap_or_else(|| measure(&channels))?;
     let ReductionStats {
         max_per_hop_db,
         sum_db: sum_gr_db,
@@ -701,6 +711,9 @@ fn reduction_stats(gain: &[f32], hop: usize) -> ReductionStats {
     let mut sum_db = 0.0f64;
     let mut peak_db = 0.0f64;
     let mut max_per_hop_db = Vec::with_capacity(gain.len() / hop + 1);
+    // The last gain and its reduction: a held gain repeats over many frames, one logarithm
+    // serves them all (the same values as one logarithm per frame).
+    let mut last = (1.0f32, 0.0f64);
     for block in gain.chunks(hop) {
         let min_gain = block.iter().fold(1.0f32, |a, &b| a.min(b));
         let db = -gain_to_db(f64::from(min_gain));
@@ -711,7 +724,12 @@ fn reduction_stats(gain: &[f32], hop: usize) -> ReductionStats {
         sum_db += block
             .iter()
             .filter(|&&g| g != 1.0)
-            .map(|&g| -gain_to_db(f64::from(g)))
+            .map(|&g| {
+                if g.to_bits() != last.0.to_bits() {
+                    last = (g, -gain_to_db(f64::from(g)));
+                }
+                last.1
+            })
             .sum::<f64>();
     }
     ReductionStats {
@@ -912,9 +930,14 @@ fn smooth_span(
             gain[f - start] = v;
         }
     };
-    // Running minimum over the last `l` required gains (monotonic deque, Lemire 2006).
-    let mut deque: std::collections::VecDeque<(usize, f64)> =
-        std::collections::VecDeque::with_capacity(l + 1);
+    // Running minimum over the last `l` required gains (monotonic deque, Lemire 2006), in a
+    // ring of a power of two slots (at most `l` entries are live): entries `head .. tail`,
+    // entry `k` in slot `k & mask`. No wrap-around branches of `VecDeque`.
+    let cap = (l + 1).next_power_of_two();
+    let mask = cap - 1;
+    let mut deque_frame = vec![0usize; cap];
+    let mut deque_gain = vec![0.0f64; cap];
+    let (mut head, mut tail) = (0usize, 0usize);
     let mut released = 1.0f64;
     let mut ring1 = vec![1.0f64; l1];
     let mut sum1 = l1 as f64;
@@ -952,27 +975,24 @@ fn smooth_span(
                 i3 = if i3 + 1 == l { 0 } else { i3 + 1 };
                 last += 1;
             }
-            deque.clear();
-            deque.push_back((last - 1, 1.0));
+            head = 0;
+            tail = 1;
+            deque_frame[0] = last - 1;
+            deque_gain[0] = 1.0;
             m = last;
             continue;
         }
-        while let Some(&(_, b)) = deque.back() {
-            if b >= v {
-                deque.pop_back();
-            } else {
-                break;
-            }
+        while tail > head && deque_gain[(tail - 1) & mask] >= v {
+            tail -= 1;
         }
-        deque.push_back((m, v));
-        while let Some(&(i, _)) = deque.front() {
-            if i + l <= m {
-                deque.pop_front();
-            } else {
-                break;
-            }
+        deque_frame[tail & mask] = m;
+        deque_gain[tail & mask] = v;
+        tail += 1;
+        // The newest entry (m) never expires here: the loop stops at it.
+        while deque_frame[head & mask] + l <= m {
+            head += 1;
         }
-        let held = deque.front().map_or(1.0, |&(_, g)| g);
+        let held = deque_gain[head & mask];
         released = held.min(1.0 - (1.0 - released) * release_coeff);
         if 1.0 - released < RELEASE_SNAP {
             released = 1.0;

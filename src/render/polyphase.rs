@@ -59,36 +59,67 @@ fn local_padded(b: Branches, x: &[f32], start: usize, end: usize) -> Vec<f32> {
 /// Refined peaks of the [`LANES`] frames whose point at `f - 1/factor` has its window at
 /// `local[i ..]` (frame `f`'s window at `local[i + 1 ..]`). `w` is `local[i ..]`, at least
 /// `LANES + taps + 1` long.
-#[inline(always)]
+#[cfg(test)]
 fn block(b: Branches, w: &[f32], peaks: &mut [f32; LANES]) {
-    let r = b.factor();
+    match b.factor() {
+        1 => block_of::<1>(b, w, None, peaks),
+        2 => block_of::<2>(b, w, None, peaks),
+        3 => block_of::<3>(b, w, None, peaks),
+        4 => block_of::<4>(b, w, None, peaks),
+        5 => block_of::<5>(b, w, None, peaks),
+        6 => block_of::<6>(b, w, None, peaks),
+        7 => block_of::<7>(b, w, None, peaks),
+        _ => block_of::<8>(b, w, None, peaks),
+    };
+}
+
+/// The refined peaks of one block (see `block`) for `R` branches; returns the block's last
+/// point (its last lane's last branch point), which is the next block's point before its
+/// first frame: `before`, if given, is that point of the previous block.
+///
+/// The branch points are summed tap by tap for all branches at once: `R - 1` independent
+/// sums, so that the vector unit is not waiting on one addition after the other. Each lane of
+/// each branch still adds its products in tap order, so the values are those of one branch
+/// after the other, to the bit; and the previous block's last point is the same sum over the
+/// same samples in the same order as the one this block would compute.
+#[inline(always)]
+fn block_of<const R: usize>(
+    b: Branches,
+    w: &[f32],
+    before: Option<f32>,
+    peaks: &mut [f32; LANES],
+) -> f32 {
     let t = b.taps;
     let hs = b.half_span();
+    let w = &w[..LANES + t + 1];
+    let branches = b.branches;
+    let coeffs: [&[f32]; R] = std::array::from_fn(move |p| &branches[p][..t]);
     // points[0]: f - 1/r; points[1]: x[f]; points[1 + p]: branch p; points[r + 1]: x[f + 1].
     let mut points = [[0.0f32; LANES]; MAX_FACTOR + 2];
     points[1].copy_from_slice(&w[1 + hs..1 + hs + LANES]);
-    points[r + 1].copy_from_slice(&w[2 + hs..2 + hs + LANES]);
-    for p in 1..r {
-        let c = &b.branches[p][..t];
-        let mut acc = [0.0f32; LANES];
-        for (j, &cj) in c.iter().enumerate() {
-            let xs = &w[1 + j..1 + j + LANES];
-            for (a, &v) in acc.iter_mut().zip(xs) {
+    points[R + 1].copy_from_slice(&w[2 + hs..2 + hs + LANES]);
+    let mut acc = [[0.0f32; LANES]; R];
+    for j in 0..t {
+        let xs = <&[f32; LANES]>::try_from(&w[1 + j..1 + j + LANES]).expect("LANES samples");
+        for p in 1..R {
+            let cj = coeffs[p][j];
+            for (a, &v) in acc[p].iter_mut().zip(xs) {
                 *a += cj * v;
             }
         }
-        points[1 + p] = acc;
     }
+    points[2..R + 1].copy_from_slice(&acc[1..]);
     // The point before each frame is the previous frame's last branch point; for the first
     // lane it is computed here, with the same sum in the same order.
-    if r > 1 {
-        let c = &b.branches[r - 1][..t];
-        let mut first = 0.0f32;
-        for (j, &cj) in c.iter().enumerate() {
-            first += cj * w[j];
-        }
-        points[0][0] = first;
-        let last = points[r];
+    if R > 1 {
+        points[0][0] = before.unwrap_or_else(|| {
+            let mut first = 0.0f32;
+            for (j, &cj) in coeffs[R - 1].iter().enumerate() {
+                first += cj * w[j];
+            }
+            first
+        });
+        let last = points[R];
         points[0][1..].copy_from_slice(&last[..LANES - 1]);
     } else {
         points[0].copy_from_slice(&w[hs..hs + LANES]);
@@ -97,7 +128,7 @@ fn block(b: Branches, w: &[f32], peaks: &mut [f32; LANES]) {
     for l in 0..LANES {
         peak[l] = points[1][l].abs();
     }
-    for k in 1..=r {
+    for k in 1..=R {
         for l in 0..LANES {
             let a = points[k - 1][l].abs();
             let bb = points[k][l].abs();
@@ -112,6 +143,7 @@ fn block(b: Branches, w: &[f32], peaks: &mut [f32; LANES]) {
         }
     }
     *peaks = peak;
+    points[R][LANES - 1]
 }
 
 /// [`block`] for every block of `local` that `wanted(first_frame_offset)` accepts, each result
@@ -124,13 +156,39 @@ fn scan(
     wanted: &mut dyn FnMut(usize) -> bool,
     put: &mut dyn FnMut(usize, &[f32; LANES]),
 ) {
+    match b.factor() {
+        1 => scan_of::<1>(b, local, frames, wanted, put),
+        2 => scan_of::<2>(b, local, frames, wanted, put),
+        3 => scan_of::<3>(b, local, frames, wanted, put),
+        4 => scan_of::<4>(b, local, frames, wanted, put),
+        5 => scan_of::<5>(b, local, frames, wanted, put),
+        6 => scan_of::<6>(b, local, frames, wanted, put),
+        7 => scan_of::<7>(b, local, frames, wanted, put),
+        _ => scan_of::<8>(b, local, frames, wanted, put),
+    }
+}
+
+/// [`scan`] for `R` branches: a block right after a computed one takes its point before the
+/// first frame from it.
+#[inline(always)]
+fn scan_of<const R: usize>(
+    b: Branches,
+    local: &[f32],
+    frames: usize,
+    wanted: &mut dyn FnMut(usize) -> bool,
+    put: &mut dyn FnMut(usize, &[f32; LANES]),
+) {
     let mut peaks = [0.0f32; LANES];
+    let mut before = None;
     let mut i = 0;
     while i < frames {
-        if wanted(i) {
-            block(b, &local[i..i + LANES + b.taps + 1], &mut peaks);
+        before = if wanted(i) {
+            let last = block_of::<R>(b, &local[i..i + LANES + b.taps + 1], before, &mut peaks);
             put(i, &peaks);
-        }
+            Some(last)
+        } else {
+            None
+        };
         i += LANES;
     }
 }
@@ -300,6 +358,86 @@ mod tests {
                         "factor {}, frame {}: {a} vs {b}",
                         interp.factor(),
                         start + k
+                    );
+                }
+            }
+        }
+    }
+
+    /// The branch points one branch after the other, as `block` summed them before its
+    /// branches were interleaved.
+    fn block_branch_by_branch(b: Branches, w: &[f32]) -> [f32; LANES] {
+        let r = b.factor();
+        let t = b.taps;
+        let hs = b.half_span();
+        let mut points = [[0.0f32; LANES]; MAX_FACTOR + 2];
+        points[1].copy_from_slice(&w[1 + hs..1 + hs + LANES]);
+        points[r + 1].copy_from_slice(&w[2 + hs..2 + hs + LANES]);
+        for p in 1..r {
+            let mut acc = [0.0f32; LANES];
+            for (j, &cj) in b.branches[p][..t].iter().enumerate() {
+                for (a, &v) in acc.iter_mut().zip(&w[1 + j..1 + j + LANES]) {
+                    *a += cj * v;
+                }
+            }
+            points[1 + p] = acc;
+        }
+        if r > 1 {
+            let mut first = 0.0f32;
+            for (j, &cj) in b.branches[r - 1][..t].iter().enumerate() {
+                first += cj * w[j];
+            }
+            points[0][0] = first;
+            let last = points[r];
+            points[0][1..].copy_from_slice(&last[..LANES - 1]);
+        } else {
+            points[0].copy_from_slice(&w[hs..hs + LANES]);
+        }
+        let mut peak = [0.0f32; LANES];
+        for (l, p) in peak.iter_mut().enumerate() {
+            *p = points[1][l].abs();
+            for k in 1..=r {
+                let (a, bb, c) = (
+                    points[k - 1][l].abs(),
+                    points[k][l].abs(),
+                    points[k + 1][l].abs(),
+                );
+                let mut q = p.max(bb);
+                let denom = a - 2.0 * bb + c;
+                let vertex = bb - (a - c) * (a - c) / (8.0 * denom);
+                if bb >= a && bb >= c && denom < 0.0 {
+                    q = q.max(vertex);
+                }
+                *p = q;
+            }
+        }
+        peak
+    }
+
+    #[test]
+    fn interleaved_branches_give_the_bits_of_one_branch_at_a_time() {
+        let x = noise(4_096, 5, 0.9);
+        for interp in [
+            Interpolator::detector(44_100),
+            Interpolator::detector(96_000),
+            Interpolator::reference(),
+            Interpolator::new(3, 8, 6.0),
+            Interpolator::new(1, 4, 6.0),
+        ] {
+            let b = interp.branches();
+            let span = LANES + b.taps + 1;
+            for i in (0..x.len() - span).step_by(37) {
+                let mut got = [0.0f32; LANES];
+                block(b, &x[i..i + span], &mut got);
+                let want = block_branch_by_branch(b, &x[i..i + span]);
+                for l in 0..LANES {
+                    assert_eq!(
+                        got[l].to_bits(),
+                        want[l].to_bits(),
+                        "factor {}, offset {i}, lane {l}: {} vs {}",
+                        interp.factor(),
+                        got[l],
+                        want[l]
                     );
                 }
             }
