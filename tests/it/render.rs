@@ -5,7 +5,9 @@
 //! Signals are generated here; `Features` are built by hand (the analysis is not used).
 
 use lathe::analysis::{Dynamics, Features, Loudness, Quality, Spectrum, Stereo};
-use lathe::render::chain::{render, render_owned_with_progress, W_LIMIT_EXTREME, W_SILENCE};
+use lathe::render::chain::{
+    render, render_owned_with_progress, WIDTH_HOLD_TOLERANCE_DB, W_LIMIT_EXTREME, W_SILENCE,
+};
 use lathe::render::compressor::{compress, CompressorSettings};
 use lathe::render::eq::{condition_band_gains, third_octave_centers_hz, EqLimits, MatchedEq};
 use lathe::render::limiter::{limit, LimiterSettings};
@@ -950,6 +952,74 @@ fn chain_converges_under_heavy_limiting() {
         out.log.width.output_width_db
     );
     assert!((out.log.width.output_width_db - w).abs() < 1e-9);
+}
+
+#[test]
+fn chain_holds_the_width_through_heavy_limiting() {
+    // Mono kicks (50 Hz, 80 ms decay, twice a second) over a wide pad (independent pink noise
+    // left and right): the limiter takes the kicks down, mid energy with them, and so widens
+    // the output unless the loudness stage holds the width stage's result.
+    let fs = 44_100;
+    let n = 10 * fs as usize;
+    let (a, b) = (pink(n, 21), pink(n, 22));
+    let (mut l, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let t = i as f64 / f64::from(fs);
+        let since = t % 0.5;
+        let kick = 0.9 * (2.0 * PI * 50.0 * since).sin() * (-since / 0.08).exp();
+        l.push((kick + 0.05 * f64::from(a[i])) as f32);
+        r.push((kick + 0.05 * f64::from(b[i])) as f32);
+    }
+    let audio = AudioBuffer::new(fs, vec![l, r]).unwrap();
+    let own = lathe::analyze(&audio).unwrap();
+    let own_width_db = own.stereo.width_db;
+    // Flat tone (the mix's own curves: the EQ is the identity), no compression, no mono bass,
+    // the width the mix has, and a loudness that needs several dB of limiting.
+    let mut t = targets(own_width_db);
+    t.mid_db = vec![-20.0; 31];
+    t.side_db = vec![-30.0; 31];
+    t.mono_bass_below_hz = None;
+    t.short_term_spread_lu = 40.0;
+    // 2 dB louder than the mix's PLR allows at the ceiling: the kicks lose most of the
+    // loudness, so that takes about 5 dB of peak reduction.
+    t.integrated_lufs = t.ceiling_dbtp - own.loudness.plr_db + 2.0;
+    let out = render(&audio, &flat_mix(&audio), &t, &RenderSettings::default()).unwrap();
+    let lim = out.log.limiter.as_ref().unwrap();
+    let w = lathe::analyze(&out.audio).unwrap().stereo.width_db;
+    let stage_gain_db = t.width_db - out.log.width.measured_width_db;
+    eprintln!(
+        "width hold: mix {own_width_db:.3} dB, output {w:.3} dB, limiter peak GR {:.2} dB, side \
+         gain {:.3} dB of which the loudness stage {:.3} dB, passes {}",
+        lim.peak_gain_reduction_db,
+        out.log.width.side_gain_db,
+        out.log.width.side_gain_db - stage_gain_db,
+        out.log.loudness.passes
+    );
+    assert!(!out.log.compressor.applied);
+    assert!(
+        (2.0..10.0).contains(&lim.peak_gain_reduction_db),
+        "{}",
+        lim.peak_gain_reduction_db
+    );
+    // The limiting moved the width by more than the hold's tolerance: the loudness stage
+    // corrected the side (without it, this test's output lands that far off).
+    assert!(
+        (out.log.width.side_gain_db - stage_gain_db).abs() > WIDTH_HOLD_TOLERANCE_DB,
+        "{:?}",
+        out.log.width
+    );
+    // The output's width, by the analysis, is the width stage's result within the tolerance.
+    assert!(
+        (w - t.width_db).abs() <= WIDTH_HOLD_TOLERANCE_DB,
+        "{w} dB, target {} dB",
+        t.width_db
+    );
+    assert!((out.log.width.output_width_db - w).abs() < 1e-9);
+    // Loudness and ceiling as ever: 0.1 LU (the render's tolerance), the independent meters.
+    let (lufs, tp) = measure(&out.audio.channels, fs);
+    assert!((lufs - t.integrated_lufs).abs() <= 0.1, "{lufs}");
+    assert!(tp <= t.ceiling_dbtp, "{tp}");
+    assert!(reference_tp_db(&out.audio.channels) <= t.ceiling_dbtp);
 }
 
 #[test]
