@@ -155,26 +155,11 @@ def intended_response_db(deg: dict, freq_hz: float, fs: float) -> float:
 
 
 def kweight_db(freq_hz: float, fs: float) -> float:
-    """BS.1770-4's K-weighting (shelf and high-pass biquads at rate fs), dB at one frequency:
-    `render::kweight::response_db`, as train.py mirrors it."""
-    def mag2(c, w):
-        re = c[0] + c[1] * math.cos(w) + c[2] * math.cos(2 * w)
-        im = -(c[1] * math.sin(w) + c[2] * math.sin(2 * w))
-        return re * re + im * im
+    """BS.1770-4's K-weighting in dB at one frequency: train.py's mirror of
+    `render::kweight::response_db` (pinned to the Rust code by tests/it/model.rs)."""
+    from train import kweight_db as mirror  # numpy; imported here so --self-test needs none
 
-    f0, g, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
-    k = math.tan(math.pi * f0 / fs)
-    vh = 10 ** (g / 20)
-    vb = vh ** 0.4996667741545416
-    a0 = 1 + k / q + k * k
-    shelf = ([(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0],
-             [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
-    f0, q = 38.13547087602444, 0.5003270373238773
-    k = math.tan(math.pi * f0 / fs)
-    dd = 1 + k / q + k * k
-    hp = ([1.0, -2.0, 1.0], [1.0, 2 * (k * k - 1) / dd, (1 - k / q + k * k) / dd])
-    w = 2 * math.pi * freq_hz / fs
-    return sum(10 * math.log10(mag2(b, w) / mag2(a, w)) for b, a in (shelf, hp))
+    return float(mirror(freq_hz, fs))
 
 
 def promised_curves(src: dict, log: dict):
